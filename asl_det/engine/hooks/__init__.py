@@ -1,0 +1,5 @@
+from .adaptive_asymmetry_hook import AdaptiveAsymmetryHook, adapt_gamma_neg
+from .probability_statistics_hook import ProbabilityStatisticsHook, find_classification_losses
+
+__all__ = ['AdaptiveAsymmetryHook', 'ProbabilityStatisticsHook', 'adapt_gamma_neg',
+           'find_classification_losses']

@@ -1,0 +1,118 @@
+"""Log the paper's balance statistics (mean probability on positives / negatives) in training."""
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.dist import all_reduce
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmdet.registry import HOOKS
+from torch import nn
+
+from asl_det.models.losses import probability_statistics
+
+STAT_KEYS = ('pos_prob_sum', 'pos_count', 'neg_prob_sum', 'neg_count')
+
+
+def find_classification_losses(model: nn.Module) -> List[nn.Module]:
+    """The sigmoid classification losses of a detector: every submodule named ``loss_cls``
+    whose ``use_sigmoid`` is True (ASL, FocalLoss, sigmoid CrossEntropyLoss, ...)."""
+    if is_model_wrapper(model):
+        model = model.module
+    return [m for name, m in model.named_modules()
+            if name.split('.')[-1] == 'loss_cls' and getattr(m, 'use_sigmoid', False)]
+
+
+@HOOKS.register_module()
+class ProbabilityStatisticsHook(Hook):
+    """Measure mean p_t on positive and negative elements at every training iteration.
+
+    A forward pre-hook on each classification loss accumulates the weighted sums of
+    :func:`~asl_det.models.losses.probability_statistics` over all calls of an iteration (one per
+    FPN level for anchor heads); after the iteration they are summed across ranks and logged as
+    ``train/asl_pos_prob`` (mean p on positives), ``train/asl_neg_prob`` (mean p on negatives),
+    ``train/asl_prob_gap`` (dp = mean(1 - p | neg) - mean(p | pos), the paper's gap) and, for ASL,
+    ``train/asl_gamma_neg``. Integer or (N, C) targets only (heads with tuple targets are skipped).
+
+    Args:
+        interval: measure every ``interval`` iterations (1: every iteration).
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, interval: int = 1):
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise ValueError(f'interval must be an integer >= 1, got {interval!r}')
+        self.interval = interval
+        self._losses: List[nn.Module] = []
+        self._handles = []
+        self._sums: Optional[Dict[str, torch.Tensor]] = None
+        self._active = False
+
+    def before_run(self, runner) -> None:
+        self._losses = find_classification_losses(runner.model)
+        if not self._losses:
+            runner.logger.warning(
+                f'{type(self).__name__}: the model has no sigmoid `loss_cls`; nothing to measure')
+        self._handles = [m.register_forward_pre_hook(self._capture, with_kwargs=True)
+                         for m in self._losses]
+
+    def after_run(self, runner) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _capture(self, module, args, kwargs):
+        if not (self._active and module.training):
+            return None
+        pred, target = args[0], args[1] if len(args) > 1 else kwargs.get('target')
+        weight = args[2] if len(args) > 2 else kwargs.get('weight')
+        if not isinstance(target, torch.Tensor) or pred.dim() != 2:
+            return None
+        if weight is not None and weight.numel() not in (pred.size(0), pred.numel()):
+            return None
+        stats = probability_statistics(pred, target, weight, getattr(module, 'activated', False))
+        if self._sums is None:
+            self._sums = stats
+        else:
+            for key in STAT_KEYS:
+                self._sums[key] = self._sums[key] + stats[key]
+        return None
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        self._sums = None
+        self._active = self.every_n_train_iters(runner, self.interval)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if not self._active:
+            return
+        self._active = False
+        stats = self.reduce_statistics(self._sums)
+        if stats is not None:
+            self.on_statistics(runner, stats)
+
+    @staticmethod
+    def reduce_statistics(sums: Optional[Dict[str, torch.Tensor]]) -> Optional[Dict[str, float]]:
+        """Sum the statistics over ranks and turn them into means (Python floats).
+
+        Returns None if no rank measured anything. Every rank must call it (collective).
+        """
+        local = (torch.stack([sums[k].float() for k in STAT_KEYS]) if sums is not None
+                 else torch.zeros(len(STAT_KEYS)))
+        all_reduce(local, op='sum')
+        pos_sum, pos_count, neg_sum, neg_count = local.tolist()
+        if pos_count == 0 and neg_count == 0:
+            return None
+        pos_prob = pos_sum / pos_count if pos_count > 0 else float('nan')
+        neg_correct = neg_sum / neg_count if neg_count > 0 else float('nan')
+        return dict(pos_prob=pos_prob, neg_prob=1.0 - neg_correct,
+                    prob_gap=neg_correct - pos_prob, pos_count=pos_count, neg_count=neg_count)
+
+    def on_statistics(self, runner, stats: Dict[str, float]) -> None:
+        """Log the statistics of one iteration."""
+        hub = runner.message_hub
+        for key in ('pos_prob', 'neg_prob', 'prob_gap'):
+            if stats[key] == stats[key]:  # skip NaN (no positives this iteration)
+                hub.update_scalar(f'train/asl_{key}', stats[key])
+        gammas = [m.gamma_neg for m in self._losses if hasattr(m, 'gamma_neg')]
+        if gammas:
+            hub.update_scalar('train/asl_gamma_neg', float(gammas[0]))

@@ -1,0 +1,3 @@
+from .divergence_guard_optim_wrapper import DivergenceGuardOptimWrapper
+
+__all__ = ['DivergenceGuardOptimWrapper']

@@ -1,0 +1,287 @@
+"""Elementwise Asymmetric Loss math: one closed-form loss and derivative, eager or compiled.
+
+For a logit ``x``, target ``y`` in [0, 1] and ``p = sigmoid(x)`` (ASL paper, eq. 6-7)::
+
+    loss = -y * a_pos * (1 - p)^gamma_pos * log(p)
+           - (1 - y) * a_neg * p_m^gamma_neg * log(1 - p_m),      p_m = max(p - clip, 0)
+
+with ``a_pos = alpha, a_neg = 1 - alpha`` when ``alpha`` is given, else 1. The logs are taken in
+log-sigmoid form, so the loss neither saturates nor loses its gradient for large logits.
+
+Each term and its derivative is written once (:func:`_positive_term`, :func:`_negative_term`) and
+:func:`_asl_loss_and_grad` combines them; the eager path and the ``torch.compile`` path run that
+same function. ``AsymmetricLossFunction`` computes the loss and its local derivative in one pass
+over the shared intermediates, saves the derivative, and its backward is a single multiply.
+For integer labels the negative term is computed densely and the positive term only at the one
+labelled class per row (N elements instead of N x C).
+"""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+
+def _expand_target(target: Tensor, num_classes: int, dtype: torch.dtype) -> Tensor:
+    """Target as an (N, C) tensor of ``dtype``.
+
+    Integer labels (N,) in [0, num_classes] become one-hot rows; label ``num_classes`` (background)
+    is an all-zero row. (N, C) targets are cast.
+    """
+    if target.dim() == 1:
+        classes = torch.arange(num_classes, device=target.device)
+        return (target.unsqueeze(1) == classes).to(dtype)
+    return target.to(dtype)
+
+
+def _class_weights(alpha: Optional[float]):
+    return (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+
+
+def _compute_dtype(logits: Tensor) -> Tensor:
+    """``logits`` in float32 (float64 stays float64): low precision never enters the math."""
+    return logits if logits.dtype in (torch.float32, torch.float64) else logits.float()
+
+
+def _pow(base: Tensor, exponent) -> Tensor:
+    """``base ** exponent`` as a new tensor.
+
+    Integral Python exponents above 3 by repeated squaring: ATen's ``pow`` is fast for 2 and 3 but
+    costs several multiplications' worth of time for 4 (the default ``gamma_neg``). Tensor
+    exponents (the compiled path) go to ``pow`` unchanged.
+    """
+    if isinstance(exponent, (int, float)) and exponent > 3 and float(exponent).is_integer():
+        half = _pow(base, exponent // 2).square_()
+        return half.mul_(base) if exponent % 2 else half
+    return base.pow(exponent)
+
+
+def _add_quotient_(out: Tensor, num: Tensor, den: Tensor, scale) -> Tensor:
+    """``out += scale * num / den`` in place; ``scale`` a number, or a 0-d tensor when compiled."""
+    if isinstance(scale, Tensor):
+        return out.add_(num / den * scale)
+    return out.addcdiv_(num, den, value=scale)
+
+
+def _add_product_(out: Tensor, a: Tensor, b: Tensor, scale) -> Tensor:
+    """``out += scale * a * b`` in place; ``scale`` a number, or a 0-d tensor when compiled."""
+    if isinstance(scale, Tensor):
+        return out.add_(a * b * scale)
+    return out.addcmul_(a, b, value=scale)
+
+
+def _positive_term(x: Tensor, gamma_pos, with_grad: bool,
+                   detach: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """``-(1 - p)^gamma_pos * log(p)`` elementwise (>= 0) and its derivative in ``x`` (or None).
+
+    d/dx = -q^(gp+1) + gp * p * q^gp * log(p) = -q^(gp+1) - gp * p * loss, with q = 1 - p; the
+    second part is the gradient through the focusing weight, left out when ``detach``.
+    """
+    q = torch.sigmoid(-x)
+    w = _pow(q, gamma_pos)
+    loss = F.logsigmoid(x).mul_(w).neg_()
+    if not with_grad:
+        return loss, None
+    grad = w.mul_(q).neg_()
+    if not detach:
+        _add_product_(grad, torch.sigmoid(x), loss, -gamma_pos)
+    return loss, grad
+
+
+def _margin_weight(p_m: Tensor, gamma_neg) -> Tensor:
+    """``p_m ** gamma_neg`` with ``0 ** 0`` taken as 0: the negative focusing weight, zero below
+    the margin whatever ``gamma_neg`` (a number, or a 0-d tensor when compiled)."""
+    if isinstance(gamma_neg, Tensor):
+        return torch.where(p_m > 0, p_m.pow(gamma_neg), 0.0)
+    return torch.sign(p_m) if gamma_neg == 0 else _pow(p_m, gamma_neg)
+
+
+def _negative_term(x: Tensor, gamma_neg, clip: float, with_grad: bool,
+                   detach: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """``-p_m^gamma_neg * log(1 - p_m)`` elementwise (>= 0) and its derivative in ``x`` (or None).
+
+    With s = sigmoid(x), q = 1 - s, r = 1 - p_m (= q + clip where p_m > 0)::
+
+        d/dx = s*q * (p_m^gn / r - gn * p_m^(gn-1) * log r)  =  s*q * (p_m^gn / r + gn * loss / p_m)
+
+    where p_m > 0. Below the margin p_m == 0, r == 1 and the weight is 0, so loss and derivative
+    are exactly 0. The second part (the gradient through the focusing weight) is left out when
+    ``detach``. With ``clip == 0``, ``log(1 - p)`` is ``-softplus(x)``: no cancellation for large
+    logits. Every temporary is reused in place: on CPU each fresh (N, C) buffer costs page faults.
+    """
+    if clip > 0:
+        p_m = torch.sigmoid(x).sub_(clip).clamp_(min=0)
+        w = _margin_weight(p_m, gamma_neg)
+        inv_r = torch.rsub(p_m, 1).reciprocal_()
+        loss = torch.log(inv_r).mul_(w)                    # log(1/r) == -log(1 - p_m)
+        if not with_grad:
+            return loss, None
+        grad = inv_r.mul_(w)
+        if not detach:                                     # loss == 0 where p_m == 0
+            _add_quotient_(grad, loss, p_m.clamp_(min=torch.finfo(x.dtype).tiny), gamma_neg)
+        s = p_m.add_(clip)                                 # sigmoid(x) where it matters
+        return loss, grad.mul_(s.addcmul_(s, s, value=-1))  # ds/dx = s - s^2
+    s = torch.sigmoid(x)
+    # log-sigmoid form; beyond the threshold softplus(x) == x to the dtype's precision
+    threshold = 20.0 if x.dtype == torch.float32 else 40.0
+    w = _pow(s, gamma_neg)
+    loss = F.softplus(x, threshold=threshold).mul_(w)
+    if not with_grad:
+        return loss, None
+    grad = w.mul_(s)                                       # s*q/r * p^gn with r == q
+    if not detach:
+        _add_product_(grad, s.sub_(1), loss, -gamma_neg)  # + gn * q * loss
+    return loss, grad
+
+
+def _asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos, gamma_neg, clip: float,
+                       alpha: Optional[float], detach_focal_weight: bool,
+                       with_grad: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """Elementwise ASL and (if ``with_grad``) d(loss)/d(logits), both (N, C) in compute dtype.
+
+    Arguments as in :func:`asl_forward` and :func:`asl_backward`. Integer labels: the negative
+    term everywhere, the positive term at each row's labelled class (scattered over it).
+    """
+    x = _compute_dtype(logits)
+    loss, grad = _negative_term(x, gamma_neg, clip, with_grad, detach_focal_weight)
+    a_pos, a_neg = _class_weights(alpha)
+    if target.dim() == 1:
+        num_classes = x.size(1)
+        index = target.clamp(max=num_classes - 1).long().unsqueeze(1)
+        foreground = (target < num_classes).unsqueeze(1)
+        pos_terms = _positive_term(x.gather(1, index), gamma_pos, with_grad, detach_focal_weight)
+        outputs = []
+        for dense, pos in zip((loss, grad), pos_terms):
+            if dense is not None:
+                if alpha is not None:
+                    dense.mul_(a_neg)
+                    pos = pos.mul_(a_pos)
+                dense.scatter_(1, index, torch.where(foreground, pos, dense.gather(1, index)))
+            outputs.append(dense)
+        return outputs[0], outputs[1]
+    y = target.to(x.dtype)
+    pos_terms = _positive_term(x, gamma_pos, with_grad, detach_focal_weight)
+    outputs = []
+    for dense, pos in zip((loss, grad), pos_terms):
+        if dense is not None:
+            if alpha is not None:
+                dense.mul_(a_neg)
+                pos.mul_(a_pos)
+            dense = torch.lerp(dense, pos, y)   # exact at y = 0 and y = 1
+        outputs.append(dense)
+    return outputs[0], outputs[1]
+
+
+def asl_forward(logits: Tensor, target: Tensor, gamma_pos, gamma_neg, clip: float,
+                alpha: Optional[float]) -> Tensor:
+    """Elementwise ASL, computed in float32 (or float64 for float64 logits).
+
+    Args:
+        logits: (N, C) raw scores, any floating dtype.
+        target: (N,) integer labels in [0, C] (C = background) or (N, C) targets in [0, 1].
+        gamma_pos, gamma_neg: focusing exponents (>= 0), floats or 0-d tensors.
+        clip: probability margin m in [0, 1) (a Python float: m == 0 selects another formula).
+        alpha: weight of the positive term (negatives get 1 - alpha), or None for no weighting.
+
+    Returns:
+        (N, C) loss (float32, or float64 for float64 logits).
+    """
+    return _asl_loss_and_grad(logits, target, gamma_pos, gamma_neg, clip, alpha, False, False)[0]
+
+
+def asl_backward(logits: Tensor, target: Tensor, grad_loss: Tensor, gamma_pos, gamma_neg,
+                 clip: float, alpha: Optional[float], detach_focal_weight: bool) -> Tensor:
+    """Closed-form d(loss)/d(logits) times ``grad_loss``, in the dtype of ``logits``.
+
+    With ``detach_focal_weight`` the focusing weights ``(1-p)^gamma_pos`` and ``p_m^gamma_neg``
+    are treated as constants (the paper code's ``disable_torch_grad_focal_loss``); otherwise the
+    gradient flows through them too (the paper's gradient analysis). The derivatives are those of
+    :func:`_positive_term` and :func:`_negative_term`.
+    """
+    grad = _asl_loss_and_grad(logits, target, gamma_pos, gamma_neg, clip, alpha,
+                              detach_focal_weight, True)[1]
+    return (grad * grad_loss).to(logits.dtype)
+
+
+_compiled = {}
+
+
+def _get_compiled(name: str):
+    """``torch.compile`` of ``'forward'``, ``'backward'`` or ``'loss_and_grad'``, built once.
+
+    ``dynamic=True`` keeps one graph for every number of priors N. Pass the gammas as 0-d
+    tensors (:func:`_exponent`): dynamo specialises a Python float used as a ``pow`` exponent
+    (guard ``gamma == value``), which would recompile at every adaptive-asymmetry update.
+    """
+    if name not in _compiled:
+        fn = {'forward': asl_forward, 'backward': asl_backward,
+              'loss_and_grad': _asl_loss_and_grad}[name]
+        _compiled[name] = torch.compile(fn, dynamic=True)
+    return _compiled[name]
+
+
+def _exponent(gamma, logits: Tensor) -> Tensor:
+    """``gamma`` as a 0-d tensor of the compute dtype on the device of ``logits``."""
+    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    if isinstance(gamma, Tensor):
+        return gamma.to(device=logits.device, dtype=dtype)
+    return torch.full((), gamma, dtype=dtype, device=logits.device)
+
+
+class AsymmetricLossFunction(torch.autograd.Function):
+    """Elementwise ASL with the closed-form derivative of :func:`_asl_loss_and_grad`.
+
+    ``apply(logits (N, C), target (N,) or (N, C), gamma_pos, gamma_neg, clip, alpha,
+    detach_focal_weight, compiled)`` returns the (N, C) float32 loss. When the logits need a
+    gradient, the forward pass also computes d(loss)/d(logits) from the same intermediates and
+    saves it (one (N, C) float32 tensor); the backward pass multiplies it by the incoming
+    gradient. The target is treated as a constant (no gradient flows into soft targets).
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
+                compiled):
+        with_grad = ctx.needs_input_grad[0]
+        if compiled:
+            fn = _get_compiled('loss_and_grad')
+            gamma_pos, gamma_neg = _exponent(gamma_pos, logits), _exponent(gamma_neg, logits)
+        else:
+            fn = _asl_loss_and_grad
+        loss, grad = fn(logits, target, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
+                        with_grad)
+        if with_grad:
+            ctx.save_for_backward(grad)
+            ctx.logits_dtype = logits.dtype
+        return loss
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_loss):
+        grad, = ctx.saved_tensors
+        return (grad * grad_loss).to(ctx.logits_dtype), None, None, None, None, None, None, None
+
+
+def asl_prob_forward(prob: Tensor, target: Tensor, gamma_pos: float, gamma_neg: float,
+                     clip: float, alpha: Optional[float], eps: float,
+                     detach_focal_weight: bool) -> Tensor:
+    """Elementwise ASL for probabilities (``activated=True``), differentiated by autograd.
+
+    Args:
+        prob: (N, C) probabilities in [0, 1]; logs are clamped at ``eps`` as in the paper's code.
+        Other arguments as in :func:`asl_forward`.
+
+    Returns:
+        (N, C) float32 loss (float64 for float64 input).
+    """
+    p = prob.float() if prob.dtype != torch.float64 else prob
+    y = _expand_target(target, p.size(1), p.dtype)
+    a_pos, a_neg = _class_weights(alpha)
+    p_m = (p - clip).clamp(min=0)
+    w_pos = (1 - p).pow(gamma_pos)
+    w_neg = p_m.pow(gamma_neg)
+    if detach_focal_weight:
+        w_pos, w_neg = w_pos.detach(), w_neg.detach()
+    loss_pos = w_pos * torch.log(p.clamp(min=eps))
+    loss_neg = w_neg * torch.log((1 - p_m).clamp(min=eps))
+    return -(y * (a_pos * loss_pos) + (1 - y) * (a_neg * loss_neg))

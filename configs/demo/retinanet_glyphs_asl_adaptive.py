@@ -1,0 +1,8 @@
+# CPU demo detector, ASL with adaptive asymmetry: gamma_neg starts at 4 and is steered towards a
+# probability gap of 0.1 (paper section 2.7). step_size is larger than the COCO config's
+# because the demo schedule is ~100x shorter.
+_base_ = './retinanet_glyphs_asl.py'
+custom_hooks = [
+    dict(type='AdaptiveAsymmetryHook', target_gap=0.1, step_size=2e-3, interval=1,
+         momentum=0.9, gamma_neg_bounds=(0.0, 8.0))
+]

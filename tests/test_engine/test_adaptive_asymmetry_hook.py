@@ -1,0 +1,126 @@
+"""Adaptive asymmetry: update rule, guards, statistics, checkpoint state."""
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.logging import MessageHub
+
+from asl_det.engine.hooks import (AdaptiveAsymmetryHook, ProbabilityStatisticsHook,
+                                  adapt_gamma_neg)
+from asl_det.models.losses import AsymmetricLoss, probability_statistics
+
+
+def test_update_direction_and_size():
+    # gap above target: positives under-emphasised -> gamma_neg rises by lambda * error
+    assert adapt_gamma_neg(4.0, 0.6, 0.1, 0.01, (0, 8)) == pytest.approx(4.005)
+    # gap below target -> gamma_neg falls
+    assert adapt_gamma_neg(4.0, -0.2, 0.1, 0.01, (0, 8)) == pytest.approx(3.997)
+    assert adapt_gamma_neg(4.0, 0.1, 0.1, 0.01, (0, 8)) == 4.0
+
+
+def test_update_bounds_and_non_finite_gap():
+    assert adapt_gamma_neg(7.99, 1.0, 0.1, 1.0, (0, 8)) == 8.0
+    assert adapt_gamma_neg(0.01, -1.0, 0.1, 1.0, (0, 8)) == 0.0
+    assert adapt_gamma_neg(4.0, math.nan, 0.1, 1.0, (0, 8)) == 4.0
+    assert adapt_gamma_neg(4.0, math.inf, 0.1, 1.0, (0, 8)) == 4.0
+
+
+def test_probability_statistics_against_direct_means():
+    logits = torch.randn(50, 4)
+    labels = torch.randint(0, 5, (50,))
+    weight = (torch.rand(50) > 0.3).float()
+    stats = probability_statistics(logits, labels, weight)
+    p = logits.sigmoid()
+    y = torch.nn.functional.one_hot(labels, 5)[:, :4].bool()
+    keep = weight.bool()[:, None].expand_as(y)
+    torch.testing.assert_close(stats['pos_prob_sum'] / stats['pos_count'], p[y & keep].mean())
+    torch.testing.assert_close(stats['neg_prob_sum'] / stats['neg_count'],
+                               (1 - p[~y & keep]).mean())
+
+
+class FakeModel(torch.nn.Module):
+
+    def __init__(self, loss):
+        super().__init__()
+        self.bbox_head = torch.nn.Module()
+        self.bbox_head.loss_cls = loss
+
+
+def make_runner(loss):
+    logger = SimpleNamespace(warning=lambda msg: None)
+    return SimpleNamespace(model=FakeModel(loss), iter=0, logger=logger,
+                           message_hub=MessageHub.get_instance('asl_det_test_hook'))
+
+
+def run_iteration(hook, runner, loss, logits, labels):
+    hook.before_train_iter(runner, 0)
+    loss(logits, labels)
+    hook.after_train_iter(runner, 0)
+    runner.iter += 1
+
+
+def test_hook_raises_gamma_neg_when_negatives_dominate():
+    loss = AsymmetricLoss(gamma_neg=4.0).train()
+    hook = AdaptiveAsymmetryHook(target_gap=0.1, step_size=0.5, momentum=0.0)
+    runner = make_runner(loss)
+    hook.before_run(runner)
+    logits = torch.full((20, 3), -4.0)  # p ~ 0.018 everywhere: negatives easy, positives poor
+    labels = torch.tensor([0] * 5 + [3] * 15)
+    run_iteration(hook, runner, loss, logits, labels)
+    p = torch.sigmoid(torch.tensor(-4.0)).item()
+    expected_gap = (1 - p) - p
+    assert hook.smoothed_gap == pytest.approx(expected_gap, rel=1e-5)
+    assert loss.gamma_neg == pytest.approx(4.0 + 0.5 * (expected_gap - 0.1), rel=1e-5)
+    scalars = runner.message_hub.log_scalars
+    assert scalars['train/asl_gamma_neg'].current() == pytest.approx(loss.gamma_neg)
+    assert scalars['train/asl_pos_prob'].current() == pytest.approx(p, rel=1e-5)
+
+
+def test_no_update_without_positives_and_state_round_trip():
+    loss = AsymmetricLoss(gamma_neg=2.0).train()
+    hook = AdaptiveAsymmetryHook(step_size=0.5)
+    runner = make_runner(loss)
+    hook.before_run(runner)
+    run_iteration(hook, runner, loss, torch.randn(10, 3), torch.full((10,), 3))
+    assert loss.gamma_neg == 2.0 and hook.num_updates == 0
+    run_iteration(hook, runner, loss, torch.randn(10, 3), torch.tensor([0] * 10))
+    assert hook.num_updates == 1 and loss.gamma_neg != 2.0
+    checkpoint = {}
+    hook.before_save_checkpoint(runner, checkpoint)
+
+    fresh_loss = AsymmetricLoss(gamma_neg=2.0)
+    fresh = AdaptiveAsymmetryHook(step_size=0.5)
+    fresh.before_run(make_runner(fresh_loss))
+    fresh.after_load_checkpoint(runner, checkpoint)
+    assert fresh_loss.gamma_neg == loss.gamma_neg
+    assert fresh.state_dict() == hook.state_dict()
+
+
+def test_statistics_hook_logs_for_focal_loss_too():
+    from mmdet.models.losses import FocalLoss
+    loss = FocalLoss().train()
+    hook = ProbabilityStatisticsHook()
+    runner = make_runner(loss)
+    runner.message_hub = MessageHub.get_instance('asl_det_test_focal')
+    hook.before_run(runner)
+    run_iteration(hook, runner, loss, torch.randn(30, 4), torch.randint(0, 5, (30,)))
+    assert 'train/asl_prob_gap' in runner.message_hub.log_scalars
+    assert 'train/asl_gamma_neg' not in runner.message_hub.log_scalars
+    hook.after_run(runner)
+    assert not hook._handles
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(step_size=-1), 'step_size'), (dict(momentum=1.0), 'momentum'),
+    (dict(gamma_neg_bounds=(3, 1)), 'gamma_neg_bounds'), (dict(interval=0), 'interval'),
+    (dict(target_gap=float('nan')), 'target_gap')])
+def test_invalid_hook_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AdaptiveAsymmetryHook(**kwargs)
+
+
+def test_hook_needs_an_asl_loss():
+    from mmdet.models.losses import FocalLoss
+    with pytest.raises(ValueError, match='AsymmetricLoss'):
+        AdaptiveAsymmetryHook().before_run(make_runner(FocalLoss()))

@@ -1,0 +1,298 @@
+"""AsymmetricLoss against an independent reference of the paper's formula, focal loss and BCE."""
+import itertools
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.models.losses import FocalLoss
+
+from asl_det.models.losses import AsymmetricLoss, asymmetric_loss
+
+N, C = 37, 7
+
+
+def reference_asl(logits, y, gamma_pos, gamma_neg, clip, alpha=None, detach=False,
+                  activated=False):
+    """The formula of ASL_NOTES section 1, written plainly in float64 (elementwise)."""
+    x = logits.double()
+    p = x if activated else torch.sigmoid(x)
+    y = y.double()
+    p_m = torch.clamp(p - clip, min=0)
+    w_pos = (1 - p) ** gamma_pos
+    w_neg = p_m ** gamma_neg
+    if detach:
+        w_pos, w_neg = w_pos.detach(), w_neg.detach()
+    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1 - alpha)
+    return -y * a_pos * w_pos * torch.log(p) - (1 - y) * a_neg * w_neg * torch.log(1 - p_m)
+
+
+def make_inputs(kind, seed=0, scale=4.0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(N, C, generator=g) * scale).to(dtype)
+    labels = torch.randint(0, C + 1, (N,), generator=g)  # C = background
+    onehot = F.one_hot(labels, C + 1)[:, :C].double()
+    if kind == 'labels':
+        return logits, labels, onehot
+    if kind == 'onehot':
+        return logits, onehot, onehot
+    soft = torch.rand(N, C, generator=g, dtype=torch.float64) * onehot
+    return logits, soft, soft
+
+
+COMBOS = list(itertools.product(
+    ['labels', 'onehot', 'soft'], [0.0, 1.0, 2.5], [0.0, 0.5, 4.0], [0.0, 0.05, 0.2],
+    [None, 0.25], [False, True]))
+
+
+@pytest.mark.parametrize('kind,gamma_pos,gamma_neg,clip,alpha,detach', COMBOS)
+def test_matches_reference_value_and_gradient(kind, gamma_pos, gamma_neg, clip, alpha, detach):
+    logits, target, y = make_inputs(kind)
+    x = logits.clone().requires_grad_()
+    loss = asymmetric_loss(x, target, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip,
+                           alpha=alpha, reduction='none', detach_focal_weight=detach)
+    x_ref = logits.clone().requires_grad_()
+    ref = reference_asl(x_ref, y, gamma_pos, gamma_neg, clip, alpha, detach)
+    torch.testing.assert_close(loss, ref, rtol=1e-9, atol=1e-12)
+    upstream = torch.rand(N, C, dtype=torch.float64)
+    loss.backward(upstream)
+    ref.backward(upstream)
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-7, atol=1e-10)
+
+
+def gradcheck_inputs(clip):
+    logits, target, y = make_inputs('soft', seed=1, scale=3.0)
+    # keep away from the kink of max(p - clip, 0), where finite differences are meaningless
+    p = logits.sigmoid()
+    logits = torch.where((p - clip).abs() < 1e-3, logits + 0.1, logits)
+    return logits, target, y
+
+
+@pytest.mark.parametrize('clip', [0.0, 0.1])
+def test_gradcheck_float64_full_gradient(clip):
+    logits, target, _ = gradcheck_inputs(clip)
+
+    def fn(inp):
+        return asymmetric_loss(inp, target, gamma_pos=1.5, gamma_neg=3.0, clip=clip,
+                               reduction='none')
+
+    assert torch.autograd.gradcheck(fn, (logits.clone().requires_grad_(),), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('clip', [0.0, 0.1])
+def test_gradcheck_float64_detached_focal_weight(clip):
+    """With detached weights the gradient is that of w(x0) * log-likelihood(x) at x = x0."""
+    logits, target, y = gradcheck_inputs(clip)
+    x0 = logits.clone()
+    p0 = x0.sigmoid()
+    w_pos0, w_neg0 = (1 - p0) ** 1.5, (p0 - clip).clamp(min=0) ** 3.0
+
+    class FrozenWeightLoss(torch.autograd.Function):
+        """Forward: the frozen-weight surrogate (reference); backward: asl_det's gradient."""
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            p = x.sigmoid()
+            p_m = (p - clip).clamp(min=0)
+            return -y * w_pos0 * torch.log(p) - (1 - y) * w_neg0 * torch.log(1 - p_m)
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            x, = ctx.saved_tensors
+            with torch.enable_grad():
+                x = x.detach().requires_grad_()
+                loss = asymmetric_loss(x, target, gamma_pos=1.5, gamma_neg=3.0, clip=clip,
+                                       reduction='none', detach_focal_weight=True)
+                return torch.autograd.grad(loss, x, grad_out)[0]
+
+    assert torch.autograd.gradcheck(FrozenWeightLoss.apply, (x0.requires_grad_(),), eps=1e-6,
+                                    atol=1e-6)
+
+
+@pytest.mark.parametrize('gamma', [0.0, 1.0, 2.0])
+@pytest.mark.parametrize('kind', ['labels', 'onehot'])
+def test_equals_twice_focal_loss_with_half_alpha(gamma, kind):
+    logits, target, _ = make_inputs(kind, dtype=torch.float32)
+    asl = AsymmetricLoss(gamma_pos=gamma, gamma_neg=gamma, clip=0.0)
+    focal = FocalLoss(gamma=gamma, alpha=0.5)
+    for reduction in ('none', 'sum'):
+        torch.testing.assert_close(asl(logits, target, reduction_override=reduction),
+                                   2 * focal(logits, target, reduction_override=reduction))
+
+
+@pytest.mark.parametrize('alpha', [0.25, 0.7])
+def test_alpha_equals_focal_loss(alpha):
+    logits, labels, _ = make_inputs('labels', dtype=torch.float32)
+    weight = torch.rand(N)
+    x1 = logits.clone().requires_grad_()
+    x2 = logits.clone().requires_grad_()
+    asl = AsymmetricLoss(gamma_pos=2.0, gamma_neg=2.0, clip=0.0, alpha=alpha)(
+        x1, labels, weight, avg_factor=5.0)
+    focal = FocalLoss(gamma=2.0, alpha=alpha)(x2, labels, weight, avg_factor=5.0)
+    torch.testing.assert_close(asl, focal)
+    asl.backward()
+    focal.backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+
+
+def test_zero_gammas_equal_bce():
+    logits, _, y = make_inputs('soft', dtype=torch.float32)
+    x1 = logits.clone().requires_grad_()
+    x2 = logits.clone().requires_grad_()
+    loss = asymmetric_loss(x1, y.float(), gamma_pos=0, gamma_neg=0, clip=0, reduction='sum')
+    bce = F.binary_cross_entropy_with_logits(x2, y.float(), reduction='sum')
+    torch.testing.assert_close(loss, bce)
+    loss.backward()
+    bce.backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+
+
+@pytest.mark.parametrize('gamma_neg', [0.0, 4.0])
+def test_negatives_below_margin_give_exactly_zero(gamma_neg):
+    clip = 0.1
+    logits = torch.linspace(-8, 8, 400).view(100, 4).requires_grad_()
+    labels = torch.full((100,), 4)  # all background
+    loss = asymmetric_loss(logits, labels, gamma_neg=gamma_neg, clip=clip, reduction='none')
+    loss.sum().backward()
+    below = logits.detach().sigmoid() < clip
+    assert below.any() and (~below).any()
+    assert (loss[below] == 0).all()
+    assert (logits.grad[below] == 0).all()
+    assert (loss[~below] > 0).all()
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16, torch.float32])
+@pytest.mark.parametrize('detach', [False, True])
+@pytest.mark.parametrize('clip', [0.0, 0.05])
+def test_finite_for_extreme_logits_in_low_precision(dtype, detach, clip):
+    values = torch.tensor([-1e4, -100., -20., -1., 0., 1., 20., 100., 1e4])
+    logits = values.repeat(4, 1).to(dtype).requires_grad_()
+    targets = [torch.tensor([0, 1, 2, 9]), torch.rand(4, 9)]
+    for target in targets:
+        loss = asymmetric_loss(logits, target, gamma_pos=1.0, gamma_neg=4.0, clip=clip,
+                               detach_focal_weight=detach, reduction='sum')
+        assert loss.dtype == torch.float32 and torch.isfinite(loss)
+        logits.grad = None
+        loss.backward()
+        assert logits.grad.dtype == dtype and torch.isfinite(logits.grad).all()
+    # a very wrong positive still gets its full gradient (no eps saturation)
+    loss = asymmetric_loss(logits[:1], torch.tensor([0]), gamma_pos=0, gamma_neg=0, clip=0,
+                           reduction='none')
+    assert loss[0, 0].item() == pytest.approx(-logits[0, 0].item(), rel=1e-6)
+
+
+def test_finite_under_autocast():
+    logits = (torch.randn(64, 10) * 50).requires_grad_()
+    labels = torch.randint(0, 11, (64,))
+    loss_fn = AsymmetricLoss()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        scores = torch.nn.functional.linear(logits, torch.eye(10))
+        loss = loss_fn(scores, labels, avg_factor=3)
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert torch.isfinite(logits.grad).all()
+
+
+def test_nan_logits_propagate():
+    logits = torch.randn(5, 3)
+    logits[2, 1] = float('nan')
+    loss = asymmetric_loss(logits, torch.tensor([0, 1, 2, 3, 0]), reduction='none')
+    assert torch.isnan(loss[2, 1]) and torch.isfinite(loss[[0, 1, 3, 4]]).all()
+    assert torch.isnan(asymmetric_loss(logits, torch.tensor([0, 1, 2, 3, 0])))
+
+
+def test_activated_input_matches_reference():
+    logits, labels, y = make_inputs('labels', seed=3)
+    prob = logits.sigmoid().clamp(1e-6, 1 - 1e-6)
+    for detach in (False, True):
+        x = prob.clone().requires_grad_()
+        x_ref = prob.clone().requires_grad_()
+        loss = asymmetric_loss(x, labels, gamma_pos=1.0, gamma_neg=4.0, clip=0.05,
+                               activated=True, reduction='none', detach_focal_weight=detach)
+        ref = reference_asl(x_ref, y, 1.0, 4.0, 0.05, detach=detach, activated=True)
+        torch.testing.assert_close(loss, ref)
+        loss.sum().backward()
+        ref.sum().backward()
+        torch.testing.assert_close(x.grad, x_ref.grad)
+
+
+def test_weight_shapes_and_reductions():
+    logits, labels, y = make_inputs('labels', seed=4, dtype=torch.float32)
+    ref = reference_asl(logits, y, 0.0, 4.0, 0.05).float()
+    w_prior = torch.rand(N)
+    w_elem = torch.rand(N, C)
+    loss_fn = AsymmetricLoss(loss_weight=2.0)
+    torch.testing.assert_close(loss_fn(logits, labels), 2 * ref.mean())
+    torch.testing.assert_close(loss_fn(logits, labels, reduction_override='sum'), 2 * ref.sum())
+    torch.testing.assert_close(loss_fn(logits, labels, reduction_override='none'), 2 * ref)
+    torch.testing.assert_close(loss_fn(logits, labels, w_prior, avg_factor=4),
+                               2 * (ref * w_prior[:, None]).sum() / 4)
+    torch.testing.assert_close(loss_fn(logits, labels, w_elem, avg_factor=4),
+                               2 * (ref * w_elem).sum() / 4)
+    torch.testing.assert_close(loss_fn(logits, labels, w_elem.reshape(-1), avg_factor=4),
+                               2 * (ref * w_elem).sum() / 4)
+    torch.testing.assert_close(
+        loss_fn(logits, labels, w_prior, avg_factor=4, reduction_override='none'),
+        2 * ref * w_prior[:, None])
+
+
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(gamma_pos=-1.0), 'gamma_pos'),
+    (dict(gamma_neg=-0.5), 'gamma_neg'),
+    (dict(gamma_neg=float('nan')), 'gamma_neg'),
+    (dict(clip=1.0), r'clip must be in \[0, 1\)'),
+    (dict(clip=-0.1), 'clip'),
+    (dict(alpha=1.5), 'alpha'),
+    (dict(use_sigmoid=False), 'use_sigmoid'),
+    (dict(reduction='avg'), 'reduction'),
+    (dict(score_activation='softmax'), 'score_activation'),
+    (dict(loss_weight=-1.0), 'loss_weight'),
+])
+def test_invalid_construction_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AsymmetricLoss(**kwargs)
+
+
+def test_invalid_types_raise_type_error():
+    with pytest.raises(TypeError, match='gamma_neg'):
+        AsymmetricLoss(gamma_neg='4')
+
+
+def test_invalid_call_arguments_raise():
+    loss_fn = AsymmetricLoss()
+    logits = torch.randn(6, 3)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    with pytest.raises(ValueError, match='reduction_override'):
+        loss_fn(logits, labels, reduction_override='avg')
+    with pytest.raises(ValueError, match='avg_factor'):
+        loss_fn(logits, labels, avg_factor=2, reduction_override='sum')
+    with pytest.raises(ValueError, match=r'labels must be in \[0, num_classes\] = \[0, 3\]'):
+        loss_fn(logits, torch.tensor([0, 1, 2, 4, 0, 1]))
+    with pytest.raises(ValueError, match='labels must be in'):
+        loss_fn(logits, torch.tensor([0, -1, 2, 3, 0, 1]))
+    with pytest.raises(ValueError, match='target must have shape'):
+        loss_fn(logits, torch.zeros(6, 4))
+    with pytest.raises(ValueError, match='target given as labels'):
+        loss_fn(logits, labels[:5])
+    with pytest.raises(ValueError, match='weight must have shape'):
+        loss_fn(logits, labels, torch.ones(5))
+    with pytest.raises(ValueError, match='pred must have shape'):
+        loss_fn(logits.view(2, 3, 3), labels)
+
+
+def test_shifted_score_activation():
+    cls_score = torch.tensor([[-10.0, 0.0, 10.0]])
+    shifted = AsymmetricLoss(clip=0.05)
+    assert shifted.custom_cls_channels and shifted.custom_activation
+    assert shifted.get_cls_channels(80) == 80
+    expected = (cls_score.sigmoid() - 0.05).clamp(min=0)
+    torch.testing.assert_close(shifted.get_activation(cls_score), expected)
+    assert shifted.get_activation(cls_score)[0, 0] == 0
+    assert not AsymmetricLoss(clip=0.05, score_activation='sigmoid').custom_cls_channels
+    assert not AsymmetricLoss(clip=0.0).custom_cls_channels
+
+
+def test_registered_in_mmdet_registry():
+    from mmdet.registry import MODELS
+    loss = MODELS.build(dict(type='AsymmetricLoss', gamma_neg=2.0))
+    assert isinstance(loss, AsymmetricLoss) and loss.gamma_neg == 2.0
