@@ -7,7 +7,7 @@ _base_ = ['mmdet::retinanet/retinanet_r18_fpn_1xb8-1x_coco.py', '../_plugin.py']
 
 data_root = 'data/glyphs/'
 dataset_type = 'GlyphDetectionDataset'
-num_classes = 34  # len(asl_det.datasets.GLYPH_CLASSES), checked by the tests
+num_classes = 31  # len(asl_det.datasets.GLYPH_CLASSES), checked by the tests
 max_iters = 1000
 val_interval = 500
 
@@ -24,10 +24,12 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=(128, 128), keep_ratio=True),  # sets scale_factor
     dict(type='PackDetInputs'),  # no flip: a mirrored glyph is another glyph
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(128, 128), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
