@@ -1,0 +1,149 @@
+"""Runner set-up shared by ``tools/train.py`` and ``tools/test.py`` (mmdet's tools, as functions).
+
+Each function applies one command-line option to an mmengine ``Config`` the way mmdet 3.3.0's
+``tools/train.py`` / ``tools/test.py`` do, plus :func:`setup_cpu_distributed`, which lets the
+``pytorch`` launcher (``torchrun``) run on machines without a GPU.
+"""
+import datetime
+import logging
+import os
+import os.path as osp
+import warnings
+from copy import deepcopy
+from typing import Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+from mmdet.registry import RUNNERS
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def load_config(path: str) -> Config:
+    """``Config.fromfile`` that also takes an installed package's config, ``mmdet::x/y.py``.
+
+    mmengine 0.10.7 resolves ``package::path`` in ``_base_`` only; this resolves it here the same
+    way (the package's metafile, else its ``.mim/configs`` tree) without installing anything.
+    """
+    if '::' in path:
+        path, _ = Config._get_cfg_path(path, '')
+    return Config.fromfile(path)
+
+
+def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None:
+    """``cfg.work_dir`` by priority: ``work_dir`` (CLI) > the config's own > ``./work_dirs/<name>``.
+
+    ``<name>`` is the config file name without extension (``mmdet::`` paths included).
+    """
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def enable_amp(cfg: Config) -> None:
+    """Automatic mixed precision: ``AmpOptimWrapper`` with a dynamic loss scale."""
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def enable_auto_scale_lr(cfg: Config) -> None:
+    """Turn on ``cfg.auto_scale_lr`` (lr scaled by total batch size / ``base_batch_size``).
+
+    Raises:
+        RuntimeError: the config has no ``auto_scale_lr`` with ``enable`` and
+            ``base_batch_size`` (mmdet's behaviour).
+    """
+    auto_scale_lr = cfg.get('auto_scale_lr')
+    if not (auto_scale_lr and 'enable' in auto_scale_lr
+            and 'base_batch_size' in auto_scale_lr):
+        raise RuntimeError('Can not find "auto_scale_lr" or "auto_scale_lr.enable" or '
+                           '"auto_scale_lr.base_batch_size" in your configuration file.')
+    cfg.auto_scale_lr.enable = True
+
+
+def set_resume(cfg: Config, resume: Optional[str]) -> None:
+    """``resume``: None (no resume), ``'auto'`` (latest checkpoint of the work dir) or a path."""
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = resume
+
+
+def enable_tta(cfg: Config) -> None:
+    """Test-time augmentation: wrap the model in ``tta_model`` and test with ``tta_pipeline``.
+
+    Missing entries get mmdet's defaults (``DetTTAModel`` with NMS 0.5; the test pipeline with
+    its last transform replaced by a flip / no-flip ``TestTimeAug``), with a warning.
+    """
+    if 'tta_model' not in cfg:
+        warnings.warn('Cannot find ``tta_model`` in config, we will set it as default.')
+        cfg.tta_model = dict(
+            type='DetTTAModel',
+            tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
+    if 'tta_pipeline' not in cfg:
+        warnings.warn('Cannot find ``tta_pipeline`` in config, we will set it as default.')
+        test_data_cfg = cfg.test_dataloader.dataset
+        while 'dataset' in test_data_cfg:
+            test_data_cfg = test_data_cfg['dataset']
+        cfg.tta_pipeline = deepcopy(test_data_cfg.pipeline)
+        cfg.tta_pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[
+                [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+                [dict(type='PackDetInputs',
+                      meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                                 'scale_factor', 'flip', 'flip_direction'))],
+            ])
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+
+
+def setup_cpu_distributed(cfg: Config) -> bool:
+    """Make a distributed launch work without a GPU; a no-op with a GPU or ``launcher='none'``.
+
+    mmdet's configs ask for NCCL and mmengine 0.10.7 calls ``torch.cuda.set_device`` when it
+    initialises the ``pytorch`` launcher and wraps the model with ``device_ids=[LOCAL_RANK]``;
+    all three fail on CPU. Here: ``cfg.env_cfg.dist_cfg.backend = 'gloo'``; the model wrapper
+    gets ``device_ids=None`` (CPU DDP); for the ``pytorch`` launcher the gloo process group is
+    initialised from torchrun's environment (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``,
+    ``MASTER_PORT``), so the runner finds it ready. The ``slurm`` and ``mpi`` launchers get the
+    gloo backend and CPU wrapper too, but mmengine's own initialisation of them still needs CUDA.
+
+    Returns:
+        True if the config was changed for CPU distributed training.
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher not in LAUNCHERS:
+        raise ValueError(f'launcher must be one of {LAUNCHERS}, got {launcher!r}')
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+    dist_cfg = env_cfg.setdefault('dist_cfg', ConfigDict())
+    dist_cfg.backend = 'gloo'
+    wrapper_cfg = cfg.get('model_wrapper_cfg') or ConfigDict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper_cfg.device_ids = None
+    cfg.model_wrapper_cfg = wrapper_cfg
+    if launcher == 'pytorch' and not torch_dist.is_initialized():
+        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+        if kwargs.get('timeout') is not None:
+            kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+        torch_dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                                      world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+    print_log('no GPU: distributed run on CPU with the gloo backend', logger='current',
+              level=logging.INFO)
+    return True
+
+
+def build_runner(cfg: Config) -> Runner:
+    """``Runner.from_cfg``, or the registered ``cfg.runner_type`` when the config names one."""
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

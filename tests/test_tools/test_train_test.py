@@ -1,0 +1,179 @@
+"""tools/train.py, tools/test.py, tools/compare.py and tools/plot_probabilities.py end to end on a
+tiny generated COCO-format set (4 train / 2 val images of 64 px, a quarter-width RetinaNet-18,
+4 iterations). One focal and one ``--asl`` run are trained once per module and shared."""
+import glob
+import json
+import os.path as osp
+import pickle
+import runpy
+import shutil
+import sys
+
+import pytest
+from mmengine.config import Config
+
+from asl_det.analysis import load_run
+from tiny_detection import CLASSES, REPO, run_tool, write_coco_dataset, write_tiny_config
+
+TRAIN = osp.join(REPO, 'tools', 'train.py')
+TEST = osp.join(REPO, 'tools', 'test.py')
+MAX_ITERS = 4
+
+
+def scalar_lines(work_dir):
+    lines = []
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            lines += [json.loads(line) for line in f if line.strip()]
+    return lines
+
+
+def run_script(path, argv, monkeypatch):
+    """Run a tool in this process (for tools that do no training: fast)."""
+    monkeypatch.setattr(sys, 'argv', [path] + argv)
+    monkeypatch.setenv('LOCAL_RANK', '0')  # train/test.py set it when absent: keep it scoped
+    runpy.run_path(path, run_name='__main__')
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp('tiny')
+    write_coco_dataset(str(root / 'data'))
+    config = write_tiny_config(str(root / 'tiny_retinanet.py'), str(root / 'data'), MAX_ITERS)
+    return root, config
+
+
+@pytest.fixture(scope='module')
+def focal_run(tiny):
+    root, config = tiny
+    work_dir = str(root / 'focal')
+    result = run_tool([TRAIN, config, '--work-dir', work_dir], cwd=str(root))
+    return work_dir, result.stdout + result.stderr
+
+
+@pytest.fixture(scope='module')
+def asl_run(tiny):
+    root, config = tiny
+    work_dir = str(root / 'asl')
+    # score_activation=sigmoid: an untrained ASL head scores below clip, shifted scores are 0
+    result = run_tool([TRAIN, config, '--work-dir', work_dir,
+                       '--asl', 'gamma_neg=3', 'clip=0.1', 'score_activation=sigmoid'],
+                      cwd=str(root))
+    return work_dir, result.stdout + result.stderr
+
+
+def test_train_writes_checkpoint_and_coco_metrics(focal_run):
+    work_dir, _ = focal_run
+    assert osp.isfile(osp.join(work_dir, f'iter_{MAX_ITERS}.pth'))
+    lines = scalar_lines(work_dir)
+    train = [line for line in lines if 'iter' in line]
+    assert [line['iter'] for line in train] == list(range(1, MAX_ITERS + 1))
+    for key in ('loss', 'loss_cls', 'time', 'asl_pos_prob', 'asl_neg_prob', 'asl_prob_gap'):
+        assert key in train[-1], key
+    val = [line for line in lines if 'coco/bbox_mAP' in line]
+    assert len(val) == 1 and val[0]['step'] == MAX_ITERS
+    for key in ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m',
+                'bbox_mAP_l'):
+        assert f'coco/{key}' in val[0]
+    for name in CLASSES:  # val_evaluator.classwise=True
+        assert f'coco/{name}_precision' in val[0]
+
+
+def test_train_asl_option_swaps_the_loss(asl_run):
+    work_dir, output = asl_run
+    assert 'AsymmetricLoss in model.bbox_head.loss_cls' in output
+    dumped = load_run(work_dir)
+    cfg = Config.fromfile(glob.glob(osp.join(work_dir, '*', 'vis_data', 'config.py'))[0])
+    loss_cls = cfg.model.bbox_head.loss_cls
+    assert loss_cls.type == 'AsymmetricLoss' and loss_cls.use_sigmoid is True
+    assert loss_cls.gamma_neg == 3 and isinstance(loss_cls.gamma_neg, int)  # DictAction parsing
+    assert loss_cls.clip == 0.1 and loss_cls.score_activation == 'sigmoid'
+    assert 'alpha' not in loss_cls and 'gamma' not in loss_cls
+    assert dumped.probabilities['asl_gamma_neg'] == 3.0
+    assert 'coco/bbox_mAP' in dumped.final_metrics
+
+
+def test_test_tool_dumps_results_and_metrics(tiny, focal_run):
+    root, config = tiny
+    work_dir, _ = focal_run
+    test_dir = str(root / 'test_out')
+    out = osp.join(test_dir, 'results.pkl')
+    run_tool([TEST, config, osp.join(work_dir, f'iter_{MAX_ITERS}.pth'),
+              '--work-dir', test_dir, '--out', out], cwd=str(root))
+    with open(out, 'rb') as f:
+        results = pickle.load(f)
+    assert len(results) == 2  # one per val image
+    assert {'img_id', 'pred_instances'} <= set(results[0])
+    metric_files = glob.glob(osp.join(test_dir, '*', '*.json'))
+    assert len(metric_files) == 1
+    with open(metric_files[0]) as f:
+        metrics = json.load(f)
+    assert 'coco/bbox_mAP' in metrics and 'coco/bbox_mAP_50' in metrics
+    # the checkpoint's weights were used: same numbers as the validation at the end of training
+    final = load_run(work_dir).final_metrics
+    assert metrics['coco/bbox_mAP'] == final['coco/bbox_mAP']
+
+
+def test_test_tool_rejects_non_pickle_out(tiny, monkeypatch, capsys):
+    _, config = tiny
+    with pytest.raises(SystemExit) as error:
+        run_script(TEST, [config, 'any.pth', '--out', 'results.json'], monkeypatch)
+    assert error.value.code == 2
+    assert "--out must be a .pkl or .pickle file, got 'results.json'" in capsys.readouterr().err
+
+
+def test_resume_continues_from_checkpoint(tiny, focal_run):
+    root, config = tiny
+    work_dir = str(root / 'resumed')
+    shutil.copytree(focal_run[0], work_dir)
+    total = MAX_ITERS + 2
+    result = run_tool([TRAIN, config, '--work-dir', work_dir,
+                       '--resume', osp.join(work_dir, f'iter_{MAX_ITERS}.pth'),
+                       '--cfg-options', f'train_cfg.max_iters={total}',
+                       f'train_cfg.val_interval={total}',
+                       f'default_hooks.checkpoint.interval={total}'], cwd=str(root))
+    assert f'resumed epoch: 0, iter: {MAX_ITERS}' in result.stdout + result.stderr
+    assert osp.isfile(osp.join(work_dir, f'iter_{total}.pth'))
+    run = load_run(work_dir)
+    assert [line['iter'] for line in run.train] == list(range(1, total + 1))
+    assert [entry['iter'] for entry in run.val] == [MAX_ITERS, total]
+
+
+def test_compare_tool_on_two_runs(tmp_path, focal_run, asl_run, monkeypatch, capsys):
+    report, curves, probs = (str(tmp_path / n) for n in ('report.md', 'map.png', 'probs.png'))
+    run_script(osp.join(REPO, 'tools', 'compare.py'),
+               [focal_run[0], asl_run[0], '--names', 'focal', 'asl', '--markdown',
+                '--out', report, '--out-plot', curves, '--prob-plot', probs], monkeypatch)
+    printed = capsys.readouterr().out
+    with open(report) as f:
+        written = f.read()
+    assert written in printed
+    assert '| run | AP | AP50 | AP75 | APs | APm | APl |' in written
+    assert '| focal |' in written and '| asl |' in written
+    assert '| class | focal | asl |' in written
+    for name in CLASSES:
+        assert f'| {name} |' in written
+    for path in (curves, probs):
+        with open(path, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+    run_script(osp.join(REPO, 'tools', 'compare.py'), [focal_run[0], asl_run[0]], monkeypatch)
+    plain = capsys.readouterr().out
+    assert 'Final COCO box AP (difference to focal)' in plain and '|' not in plain
+
+
+def test_plot_probabilities_tool(tmp_path, focal_run, asl_run, monkeypatch, capsys):
+    out = str(tmp_path / 'probs.png')
+    run_script(osp.join(REPO, 'tools', 'plot_probabilities.py'),
+               [focal_run[0], asl_run[0], '--out', out], monkeypatch)
+    assert capsys.readouterr().out.strip() == out
+    with open(out, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_compare_tool_checks_names(focal_run, asl_run, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as error:
+        run_script(osp.join(REPO, 'tools', 'compare.py'),
+                   [focal_run[0], asl_run[0], '--names', 'only_one'], monkeypatch)
+    assert error.value.code == 2
+    assert '--names needs one name per work dir (2), got 1' in capsys.readouterr().err

@@ -1,0 +1,93 @@
+"""asl_det.utils.runtime: the command-line options of tools/train.py and tools/test.py."""
+import socket
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+from asl_det.utils import runtime
+
+
+def small_cfg(**extra):
+    return Config(dict(model=dict(type='RetinaNet'), optim_wrapper=dict(type='OptimWrapper'),
+                       env_cfg=dict(dist_cfg=dict(backend='nccl')), **extra))
+
+
+def test_load_config_accepts_package_paths_and_files(tmp_path):
+    cfg = runtime.load_config('mmdet::retinanet/retinanet_r18_fpn_1xb8-1x_coco.py')
+    assert cfg.model.type == 'RetinaNet' and cfg.model.backbone.depth == 18
+    path = tmp_path / 'local.py'
+    path.write_text("_base_ = 'mmdet::retinanet/retinanet_r18_fpn_1xb8-1x_coco.py'\nx = 1\n")
+    local = runtime.load_config(str(path))
+    assert local.x == 1 and local.model.backbone.depth == 18
+    with pytest.raises(FileNotFoundError):
+        runtime.load_config('mmdet::no_such/config.py')
+
+
+def test_work_dir_priority():
+    cfg = small_cfg()
+    runtime.set_work_dir(cfg, None, 'mmdet::fsaf/fsaf_r50_fpn_1x_coco.py')
+    assert cfg.work_dir == './work_dirs/fsaf_r50_fpn_1x_coco'
+    cfg = small_cfg(work_dir='from_config')
+    runtime.set_work_dir(cfg, None, 'configs/x.py')
+    assert cfg.work_dir == 'from_config'
+    runtime.set_work_dir(cfg, 'from_cli', 'configs/x.py')
+    assert cfg.work_dir == 'from_cli'
+
+
+def test_amp_and_auto_scale_lr():
+    cfg = small_cfg(auto_scale_lr=dict(enable=False, base_batch_size=16))
+    runtime.enable_amp(cfg)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    runtime.enable_auto_scale_lr(cfg)
+    assert cfg.auto_scale_lr.enable is True
+    with pytest.raises(RuntimeError, match='auto_scale_lr'):
+        runtime.enable_auto_scale_lr(small_cfg())
+
+
+@pytest.mark.parametrize('resume,expected', [
+    (None, (None, None)), ('auto', (True, None)), ('ckpt.pth', (True, 'ckpt.pth'))])
+def test_resume(resume, expected):
+    cfg = small_cfg()
+    runtime.set_resume(cfg, resume)
+    assert (cfg.get('resume'), cfg.get('load_from')) == expected
+
+
+def test_tta_wraps_model_and_pipeline():
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackDetInputs')]
+    cfg = small_cfg(test_dataloader=dict(dataset=dict(type='CocoDataset', pipeline=pipeline)))
+    with pytest.warns(UserWarning, match='tta'):
+        runtime.enable_tta(cfg)
+    assert cfg.model.type == 'DetTTAModel' and cfg.model.module.type == 'RetinaNet'
+    assert cfg.test_dataloader.dataset.pipeline[0].type == 'LoadImageFromFile'
+    assert cfg.test_dataloader.dataset.pipeline[-1].type == 'TestTimeAug'
+
+
+def test_cpu_distributed_noop_without_launcher():
+    cfg = small_cfg(launcher='none')
+    assert runtime.setup_cpu_distributed(cfg) is False
+    assert cfg.env_cfg.dist_cfg.backend == 'nccl'
+    with pytest.raises(ValueError, match='launcher'):
+        runtime.setup_cpu_distributed(small_cfg(launcher='torchrun'))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_cpu_distributed_uses_gloo(monkeypatch):
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(key, value)
+    cfg = small_cfg(launcher='pytorch')
+    try:
+        assert runtime.setup_cpu_distributed(cfg) is True
+        assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+        assert cfg.model_wrapper_cfg.device_ids is None
+        assert cfg.model_wrapper_cfg.type == 'MMDistributedDataParallel'
+        assert torch_dist.is_initialized() and torch_dist.get_backend() == 'gloo'
+    finally:
+        if torch_dist.is_initialized():
+            torch_dist.destroy_process_group()

@@ -1,0 +1,74 @@
+"""Test (and evaluate) a detector: mmdet's tools/test.py with asl_det registered.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--show]
+                         [--show-dir DIR] [--wait-time S] [--cfg-options k=v ...]
+                         [--launcher {none,pytorch,slurm,mpi}] [--tta]
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+from mmdet.engine.hooks.utils import trigger_visualization_hook
+from mmdet.evaluation import DumpDetResults
+from mmdet.utils import setup_cache_size_limit_of_dynamo
+
+import asl_det  # noqa: F401  (registers the loss and hooks, checkpoint loading on torch>=2.6)
+from asl_det.utils import runtime
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='MMDet test (and eval) a model')
+    parser.add_argument('config', help='test config file path (or mmdet::path)')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir',
+                        help='the directory to save the file containing evaluation metrics')
+    parser.add_argument('--out', type=str,
+                        help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument('--show-dir',
+                        help='directory where painted images will be saved. If specified, it '
+                        'will be automatically saved to the work_dir/timestamp/show_dir')
+    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override some settings in the used config, the key-value pair in '
+                        'xxx=yyy format will be merged into config file. If the value to be '
+                        'overwritten is a list, it should be like key="[a,b]" or key=a,b. It also '
+                        'allows nested list/tuple values, e.g. key="[(a,b),(c,d)]". Note that the '
+                        'quotation marks are necessary and that no white space is allowed.')
+    parser.add_argument('--launcher', choices=list(runtime.LAUNCHERS), default='none',
+                        help='job launcher')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation (flip)')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must be a .pkl or .pickle file, got {args.out!r}')
+    return args
+
+
+def main():
+    args = parse_args()
+    setup_cache_size_limit_of_dynamo()
+
+    cfg = runtime.load_config(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    runtime.set_work_dir(cfg, args.work_dir, args.config)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        cfg = trigger_visualization_hook(cfg, args)
+    if args.tta:
+        runtime.enable_tta(cfg)
+    runtime.setup_cpu_distributed(cfg)
+
+    runner = runtime.build_runner(cfg)
+    if args.out is not None:
+        runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
