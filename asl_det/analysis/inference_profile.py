@@ -24,7 +24,8 @@ def profile_inference(cfg: Config, checkpoint: str, score_activation: Optional[s
     Returns:
         dict with ``candidates_per_image`` (scores above ``score_thr``, capped at ``nms_pre`` per
         FPN level, as mmdet's ``filter_scores_and_topk`` keeps them), ``detections_per_image``,
-        ``seconds_per_image`` (model time, data loading excluded) and the evaluator's metrics.
+        ``seconds_per_image`` (model time, data loading and the first, warm-up batch excluded)
+        and the evaluator's metrics.
     """
     cfg = copy.deepcopy(cfg)
     if score_activation is not None:
@@ -40,7 +41,7 @@ def profile_inference(cfg: Config, checkpoint: str, score_activation: Optional[s
     activation = (head.loss_cls.get_activation
                   if getattr(head.loss_cls, 'custom_cls_channels', False) else torch.sigmoid)
 
-    counts = dict(candidates=0, detections=0, images=0, seconds=0.0)
+    counts = dict(candidates=0, detections=0, images=0, seconds=0.0, timed_images=0)
 
     def count_candidates(module, args, outputs):
         for level_scores in outputs[0]:  # (B, A*C, H, W) per level
@@ -61,7 +62,9 @@ def profile_inference(cfg: Config, checkpoint: str, score_activation: Optional[s
                 break
             start = time.perf_counter()
             outputs = model.test_step(batch)
-            counts['seconds'] += time.perf_counter() - start
+            if index > 0:  # the first batch warms up allocators and caches
+                counts['seconds'] += time.perf_counter() - start
+                counts['timed_images'] += len(outputs)
             counts['images'] += len(outputs)
             counts['detections'] += sum(len(o.pred_instances) for o in outputs)
             evaluator.process(data_samples=outputs, data_batch=batch)
@@ -71,4 +74,5 @@ def profile_inference(cfg: Config, checkpoint: str, score_activation: Optional[s
     metrics = evaluator.evaluate(counts['images'])
     return dict(candidates_per_image=counts['candidates'] / images,
                 detections_per_image=counts['detections'] / images,
-                seconds_per_image=counts['seconds'] / images, **metrics)
+                seconds_per_image=counts['seconds'] / max(counts['timed_images'], 1),
+                **metrics)
