@@ -64,7 +64,7 @@ def main():
         runtime.enable_tta(cfg)
     runtime.setup_cpu_distributed(cfg)
 
-    runner = runtime.build_runner(cfg)
+    runner = runtime.build_runner(cfg, phase='test')
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()

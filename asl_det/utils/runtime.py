@@ -2,13 +2,16 @@
 
 Each function applies one command-line option to an mmengine ``Config`` the way mmdet 3.3.0's
 ``tools/train.py`` / ``tools/test.py`` do, plus :func:`setup_cpu_distributed`, which lets the
-``pytorch`` launcher (``torchrun``) run on machines without a GPU.
+``pytorch`` launcher (``torchrun``) run on machines without a GPU, :func:`find_resumable_checkpoint`
+(``--resume`` that survives a crash) and :func:`build_runner` (which checks the config first).
 """
 import datetime
 import logging
 import os
 import os.path as osp
+import re
 import warnings
+import zipfile
 from copy import deepcopy
 from typing import Optional
 
@@ -19,7 +22,11 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmdet.registry import RUNNERS
 
+from asl_det.utils.config_checks import check_config
+
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+#: File names mmengine's CheckpointHook gives checkpoints by default.
+CHECKPOINT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
 
 
 def load_config(path: str) -> Config:
@@ -66,13 +73,88 @@ def enable_auto_scale_lr(cfg: Config) -> None:
 
 
 def set_resume(cfg: Config, resume: Optional[str]) -> None:
-    """``resume``: None (no resume), ``'auto'`` (latest checkpoint of the work dir) or a path."""
+    """``resume``: None (no resume), ``'auto'`` (latest checkpoint of the work dir) or a path.
+
+    ``'auto'`` resolves the checkpoint here with :func:`find_resumable_checkpoint` (call it after
+    :func:`set_work_dir`): a broken ``last_checkpoint`` or a torn ``iter_N.pth`` falls back to the
+    newest intact checkpoint, and a work dir without one trains from scratch (as mmengine does
+    without ``last_checkpoint``). Without ``cfg.work_dir`` mmengine's own lookup is left to run.
+    """
     if resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
+        work_dir = cfg.get('work_dir')
+        if work_dir is not None and osp.isdir(work_dir):
+            cfg.load_from = find_resumable_checkpoint(work_dir)
+            if cfg.load_from is None:
+                cfg.resume = False
+                print_log(f'no intact checkpoint in {work_dir} to resume from: training starts '
+                          'from scratch', logger='current', level=logging.WARNING)
     elif resume is not None:
         cfg.resume = True
         cfg.load_from = resume
+
+
+def checkpoint_is_intact(path: str) -> bool:
+    """Whether ``path`` is a complete checkpoint file.
+
+    ``torch.save`` writes a zip archive whose directory comes last and whose members carry CRCs:
+    a truncated or corrupted file fails to open or fails ``testzip`` (a sequential read, no
+    unpickling). Files in torch's legacy format are loaded instead.
+    """
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                return archive.testzip() is None
+        torch.load(path, map_location='cpu', weights_only=False)
+        return True
+    except Exception:  # any failure to read means "not resumable"
+        return False
+
+
+def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` should continue from: the recorded one if intact, else the
+    newest intact one of ``work_dir``.
+
+    mmengine reads the path in ``<work_dir>/last_checkpoint`` and loads it blindly; that file is
+    written with a plain ``open()`` after each save, so a crash can leave it empty, and it may
+    name a file that is gone (moved work dir, deleted checkpoint) or torn (saved without
+    asl_det's atomic backend). Candidates, in order: the recorded path; the file of that name in
+    ``work_dir``; ``iter_N.pth`` / ``epoch_N.pth`` of ``work_dir`` (and of the recorded path's
+    directory), highest N first. The first intact one (:func:`checkpoint_is_intact`) wins;
+    skipped candidates are logged. A recorded remote path (``s3://...``) is returned unchecked.
+
+    Returns:
+        The path, or None if ``work_dir`` holds no intact checkpoint.
+    """
+    recorded = None
+    record_file = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(record_file):
+        with open(record_file) as f:
+            recorded = f.read().strip() or None
+    if recorded is not None and '://' in recorded:
+        return recorded
+    candidates = []
+    directories = [work_dir]
+    if recorded is not None:
+        candidates += [recorded, osp.join(work_dir, osp.basename(recorded))]
+        directories.append(osp.dirname(recorded) or '.')
+    numbered = []
+    for directory in dict.fromkeys(directories):
+        for name in os.listdir(directory) if osp.isdir(directory) else ():
+            match = CHECKPOINT_NAME.match(name)
+            if match:
+                numbered.append((int(match.group(1)), osp.join(directory, name)))
+    candidates += [path for _, path in sorted(numbered, reverse=True)]
+    skipped = []
+    for path in dict.fromkeys(osp.normpath(p) for p in candidates):
+        if osp.isfile(path) and checkpoint_is_intact(path):
+            if skipped:
+                print_log(f'resuming from {path}; skipped missing or broken checkpoints: '
+                          f'{", ".join(skipped)}', logger='current', level=logging.WARNING)
+            return path
+        skipped.append(path)
+    return None
 
 
 def enable_tta(cfg: Config) -> None:
@@ -142,8 +224,14 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     return True
 
 
-def build_runner(cfg: Config) -> Runner:
-    """``Runner.from_cfg``, or the registered ``cfg.runner_type`` when the config names one."""
+def build_runner(cfg: Config, phase: str = 'train') -> Runner:
+    """``Runner.from_cfg``, or the registered ``cfg.runner_type`` when the config names one.
+
+    First :func:`~asl_det.utils.config_checks.check_config` (``phase`` 'train': the model and
+    the train/val data; 'test': the model and the test data), so a bad setting fails before
+    anything is built, with its key in the message.
+    """
+    check_config(cfg, phase)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

@@ -4,6 +4,7 @@ from typing import Dict, Optional
 
 import torch
 from mmdet.registry import OPTIM_WRAPPERS
+from mmengine.dist import all_reduce, get_rank
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
@@ -16,20 +17,24 @@ ACTIONS = ('raise', 'skip')
 class DivergenceGuardOptimWrapper(OptimWrapper):
     """``OptimWrapper`` that checks the loss and the gradients before every optimizer step.
 
-    After ``backward`` (and, under DDP, after the gradient all-reduce, so every rank decides the
-    same way) it checks that the total loss and every gradient are finite: one host-device
-    synchronisation per step. On failure:
+    After ``backward`` (under DDP: after the gradient all-reduce) it checks that the total loss
+    and every gradient are finite, and takes the minimum of that verdict over ranks, so every rank
+    steps, skips or raises together: one host-device synchronisation (plus, under DDP, one
+    one-element all-reduce) per step. On failure:
 
-    - ``on_nonfinite='raise'`` (default): raises ``FloatingPointError`` naming the iteration and the
-      non-finite loss terms (e.g. ``loss_cls=nan``) before the optimizer step, so no NaN weights
-      reach a checkpoint;
-    - ``on_nonfinite='skip'``: drops this step's gradients, logs a warning and the count
-      ``train/skipped_steps``, and raises once ``max_consecutive_skips`` steps in a row were
+    - ``on_nonfinite='raise'`` (default): raises ``FloatingPointError`` naming the iteration
+      (1-based, as in the training log) and the non-finite loss terms (e.g. ``loss_cls=nan``)
+      before the optimizer step, so no non-finite weights reach a checkpoint;
+    - ``on_nonfinite='skip'``: drops this step's gradients (weights and optimizer state stay as
+      they were), logs a warning, and raises once ``max_consecutive_skips`` steps in a row were
       skipped.
 
+    Every step logs ``train/skipped_steps`` (skips so far); the counters are saved with the
+    optimizer state under ``'divergence_guard'``, so they survive ``--resume``.
+
     Config: ``optim_wrapper = dict(type='DivergenceGuardOptimWrapper', on_nonfinite='raise',
-    optimizer=..., clip_grad=...)``. Use it for fp32 training; AMP's loss scaler already skips
-    overflowing fp16 steps by design.
+    optimizer=..., clip_grad=...)``. Use it for fp32 (or bf16 autocast) training; AMP's loss
+    scaler already skips overflowing fp16 steps by design.
     """
 
     def __init__(self, *args, on_nonfinite: str = 'raise', max_consecutive_skips: int = 10,
@@ -54,17 +59,23 @@ class DivergenceGuardOptimWrapper(OptimWrapper):
             yield
 
     def _watch_loss_terms(self, model: nn.Module) -> None:
-        """Wrap ``model.parse_losses`` once to keep a detached copy of each loss term."""
+        """Wrap ``model.parse_losses`` once to keep a detached mean of each ``loss*`` term."""
         module = model.module if is_model_wrapper(model) else model
         if getattr(module, '_divergence_guard', None) is self:
             return
         parse_losses = type(module).parse_losses.__get__(module)
 
         def parse_and_keep(losses):
-            self._last_terms = {
-                name: (value.detach().mean() if isinstance(value, torch.Tensor) else
-                       sum(v.detach().mean() for v in value))
-                for name, value in losses.items()}
+            terms = {}
+            for name, value in losses.items():
+                if 'loss' not in name:  # parse_losses sums only these into the total
+                    continue
+                if isinstance(value, torch.Tensor):
+                    terms[name] = value.detach().mean()
+                elif isinstance(value, (list, tuple)) and value and all(
+                        isinstance(v, torch.Tensor) for v in value):
+                    terms[name] = sum(v.detach().mean() for v in value)
+            self._last_terms = terms
             return parse_losses(losses)
 
         module.parse_losses = parse_and_keep
@@ -80,24 +91,34 @@ class DivergenceGuardOptimWrapper(OptimWrapper):
                 self.step(**(step_kwargs or {}))
             else:
                 self._on_divergence(loss)
+            self.message_hub.update_scalar('train/skipped_steps', self.skipped_steps)
             self.zero_grad(**(zero_kwargs or {}))
+        self._last_terms = {}
 
     def _all_finite(self, loss: torch.Tensor) -> bool:
+        """Whether the loss and all gradients are finite on every rank (collective under DDP)."""
+        finite = torch.isfinite(loss.detach()).all()
         grads = [p.grad for group in self.optimizer.param_groups for p in group['params']
                  if p.grad is not None]
-        finite = torch.isfinite(loss.detach()).all()
         if grads:
             norms = torch._foreach_norm(grads)
-            finite = finite & torch.isfinite(torch.stack(norms).to(finite.device)).all()
-        return bool(finite)
+            finite = finite & torch.isfinite(
+                torch.stack([n.to(finite.device) for n in norms])).all()
+        flag = finite.to(torch.float32).reshape(1)
+        all_reduce(flag, op='min')  # no-op without a process group
+        return bool(flag.item() > 0)
 
     def _on_divergence(self, loss: torch.Tensor) -> None:
-        iteration = self.message_hub.get_info('iter')
+        iteration = self.message_hub.get_info('iter', 0) + 1
         bad_terms = [f'{name}={value.item():g}' for name, value in self._last_terms.items()
                      if not torch.isfinite(value)]
-        where = ', '.join(bad_terms) if bad_terms else (
-            f'loss={loss.item():g} with non-finite gradients' if torch.isfinite(loss)
-            else f'loss={loss.item():g}')
+        if bad_terms:
+            where = ', '.join(bad_terms)
+        elif not torch.isfinite(loss.detach()).all():
+            where = f'loss={loss.item():g}'
+        else:
+            where = (f'loss={loss.item():g} with non-finite gradients on rank {get_rank()} or a '
+                     'non-finite loss or gradient on another rank')
         message = f'non-finite training loss or gradient at iteration {iteration}: {where}'
         if self.on_nonfinite == 'raise':
             raise FloatingPointError(
@@ -106,10 +127,25 @@ class DivergenceGuardOptimWrapper(OptimWrapper):
                 "optim_wrapper.on_nonfinite='skip'.")
         self.skipped_steps += 1
         self._consecutive_skips += 1
-        self.message_hub.update_scalar('train/skipped_steps', self.skipped_steps)
-        print_log(f'{message}; step skipped ({self._consecutive_skips} in a row)',
-                  logger='current', level=30)
+        print_log(f'{message}; step skipped ({self._consecutive_skips} in a row, '
+                  f'{self.skipped_steps} in total)', logger='current', level=30)
         if self._consecutive_skips >= self.max_consecutive_skips:
             raise FloatingPointError(f'{message}; {self._consecutive_skips} consecutive steps '
                                      f'skipped (max_consecutive_skips='
                                      f'{self.max_consecutive_skips}): training diverged')
+
+    def state_dict(self) -> dict:
+        """The optimizer's state dict plus the skip counters under ``'divergence_guard'``."""
+        state = super().state_dict()
+        state['divergence_guard'] = dict(skipped_steps=self.skipped_steps,
+                                         consecutive_skips=self._consecutive_skips)
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load the optimizer state; restore the skip counters when the checkpoint has them."""
+        state_dict = dict(state_dict)
+        guard = state_dict.pop('divergence_guard', None)
+        if guard is not None:
+            self.skipped_steps = int(guard['skipped_steps'])
+            self._consecutive_skips = int(guard['consecutive_skips'])
+        super().load_state_dict(state_dict)

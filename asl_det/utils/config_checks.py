@@ -1,0 +1,295 @@
+"""Fail before training starts, naming the config key, on the mistakes users make with ASL configs.
+
+:func:`check_config` runs in :func:`asl_det.utils.runtime.build_runner` (so ``tools/train.py``
+runs it; a test run should pass ``phase='test'``). It checks
+
+- every ``AsymmetricLoss`` ``loss_cls``: its arguments (by building it), an explicit
+  ``use_sigmoid=True`` (mmdet heads read it from the config dict; without it they silently grow a
+  background channel), and a head that feeds it integer labels (not GFL, TOOD, VFNet, RTMDet...);
+- ``model.bbox_head.num_classes`` against the training set's class list;
+- the local data of the dataloaders a phase uses: ``ann_file`` and image directory of every
+  dataset (wrappers included), the evaluators' ``ann_file``, and for COCO-style data sets the
+  annotation file's content (:func:`check_coco_annotations`: one read of the JSON).
+
+Errors are ``ValueError`` (bad value) or ``FileNotFoundError`` (missing path) whose message
+starts with the dotted key, e.g. ``model.bbox_head.loss_cls.use_sigmoid: ...``.
+"""
+import json
+import math
+import os.path as osp
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from asl_det.models.losses import AsymmetricLoss
+from asl_det.utils.asl_config import SOFT_TARGET_HEADS, _type_name
+
+PHASES = ('train', 'test')
+#: Dataloaders and evaluators each phase uses (training validates too).
+PHASE_KEYS = {'train': (('train_dataloader', None), ('val_dataloader', 'val_evaluator')),
+              'test': (('test_dataloader', 'test_evaluator'),)}
+#: ``data_prefix`` keys that name the image directory (mmdet: ``img``; mmengine: ``img_path``).
+IMAGE_PREFIX_KEYS = ('img', 'img_path')
+#: How far (px) a COCO box may reach past its image before it counts as outside (rounding).
+BOX_TOLERANCE = 1.0
+#: Offending entries quoted in an error message.
+MAX_QUOTED = 3
+
+
+def check_config(cfg, phase: str = 'train') -> None:
+    """Check the model and the data a ``phase`` ('train' or 'test') of ``cfg`` will use.
+
+    Raises:
+        ValueError: a bad model or data setting, or bad annotations (message starts with the key).
+        FileNotFoundError: a missing annotation file or image directory (message starts with
+            the key).
+    """
+    if phase not in PHASES:
+        raise ValueError(f'phase must be one of {PHASES}, got {phase!r}')
+    check_model(cfg)
+    check_data(cfg, phase)
+
+
+# ---------------------------------------------------------------------------------- model
+
+def _loss_cls_configs(node: Any, path: str, owner: Optional[str]) -> Iterator[Tuple]:
+    """(path of the loss dict, loss dict, type of the dict that owns it) for every ``loss_cls``."""
+    if isinstance(node, dict):
+        owner = _type_name(node.get('type')) or owner
+        for key, value in node.items():
+            if key == 'loss_cls' and isinstance(value, dict):
+                yield f'{path}.loss_cls', value, owner
+            else:
+                yield from _loss_cls_configs(value, f'{path}.{key}', owner)
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _loss_cls_configs(value, f'{path}.{i}', owner)
+
+
+def check_model(cfg) -> None:
+    """Check every ``AsymmetricLoss`` under ``cfg.model`` and the head's number of classes."""
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return
+    for path, loss_cfg, owner in _loss_cls_configs(model, 'model', None):
+        if _type_name(loss_cfg.get('type')) != 'AsymmetricLoss':
+            continue
+        if owner in SOFT_TARGET_HEADS:
+            raise ValueError(
+                f'{path}: {owner} trains its classifier on soft or (label, score) targets; '
+                'AsymmetricLoss takes integer labels, so it cannot be the loss_cls of '
+                f'{owner}. Use a head that passes labels (RetinaNet, FCOS, ATSS, FSAF, PAA, ...)')
+        if loss_cfg.get('use_sigmoid') is not True:
+            raise ValueError(
+                f'{path}.use_sigmoid: must be set to True in the config (got '
+                f'{loss_cfg.get("use_sigmoid", "nothing")!r}); mmdet heads read it from the '
+                'config dict and without it add a background channel and score with softmax')
+        kwargs = {k: v for k, v in loss_cfg.items() if k != 'type'}
+        try:
+            AsymmetricLoss(**kwargs)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f'{path}: {error}') from None
+    _check_num_classes(cfg, model)
+
+
+def _dataset_classes(dataset_cfg: dict) -> Optional[Sequence[str]]:
+    """Class names of a (non-wrapper) dataset config: its metainfo, else its type's METAINFO."""
+    metainfo = dataset_cfg.get('metainfo') or {}
+    if metainfo.get('classes') is not None:
+        return tuple(metainfo['classes'])
+    dataset_class = _dataset_class(dataset_cfg)
+    classes = getattr(dataset_class, 'METAINFO', {}).get('classes')
+    return tuple(classes) if classes is not None else None
+
+
+def _dataset_class(dataset_cfg: dict):
+    from mmdet.registry import DATASETS
+    dataset_type = dataset_cfg.get('type')
+    if not isinstance(dataset_type, str):
+        return dataset_type
+    return DATASETS.get(dataset_type)
+
+
+def _check_num_classes(cfg, model: dict) -> None:
+    head = model.get('bbox_head')
+    loader = cfg.get('train_dataloader')
+    if not (isinstance(head, dict) and 'num_classes' in head and isinstance(loader, dict)
+            and isinstance(loader.get('dataset'), dict)):
+        return
+    dataset = loader['dataset']
+    if 'dataset' in dataset or 'datasets' in dataset:  # wrappers: leave to mmdet
+        return
+    classes = _dataset_classes(dataset)
+    if classes is not None and len(classes) != head['num_classes']:
+        raise ValueError(
+            f'model.bbox_head.num_classes: {head["num_classes"]}, but the training set '
+            f'(train_dataloader.dataset) has {len(classes)} classes: set it to {len(classes)} '
+            'or change train_dataloader.dataset.metainfo.classes')
+
+
+# ----------------------------------------------------------------------------------- data
+
+def _is_local(path: str, backend_args: Optional[dict]) -> bool:
+    backend = (backend_args or {}).get('backend', 'local')
+    return '://' not in path and backend == 'local'
+
+
+def _join(root: Optional[str], path: str) -> str:
+    """mmengine's ``data_root`` join: relative paths hang under ``data_root``."""
+    return osp.join(root, path) if root and not osp.isabs(path) else path
+
+
+def _datasets(node: dict, path: str) -> Iterator[Tuple[str, dict]]:
+    """(path, config) of every leaf dataset under ``node``, looking through wrappers."""
+    if isinstance(node.get('dataset'), dict):
+        yield from _datasets(node['dataset'], f'{path}.dataset')
+    elif isinstance(node.get('datasets'), (list, tuple)):
+        for i, child in enumerate(node['datasets']):
+            if isinstance(child, dict):
+                yield from _datasets(child, f'{path}.datasets.{i}')
+    else:
+        yield path, node
+
+
+def check_data(cfg, phase: str = 'train') -> None:
+    """Check the local annotation files and image directories a ``phase`` reads."""
+    for loader_key, evaluator_key in PHASE_KEYS[phase]:
+        loader = cfg.get(loader_key)
+        if isinstance(loader, dict) and isinstance(loader.get('dataset'), dict):
+            for path, dataset in _datasets(loader['dataset'], f'{loader_key}.dataset'):
+                _check_dataset(path, dataset)
+        evaluators = cfg.get(evaluator_key) if evaluator_key else None
+        named = ([(evaluator_key, evaluators)] if isinstance(evaluators, dict) else
+                 [(f'{evaluator_key}.{i}', e) for i, e in enumerate(evaluators or [])])
+        for key, evaluator in named:
+            ann_file = evaluator.get('ann_file') if isinstance(evaluator, dict) else None
+            if isinstance(ann_file, str) and _is_local(ann_file, evaluator.get('backend_args')) \
+                    and not osp.isfile(ann_file):
+                raise FileNotFoundError(f'{key}.ann_file: {ann_file} does not exist')
+
+
+def _check_dataset(path: str, dataset: dict) -> None:
+    backend_args = dataset.get('backend_args')
+    root = dataset.get('data_root')
+    ann_file = dataset.get('ann_file')
+    ann_path = None
+    if isinstance(ann_file, str) and ann_file and _is_local(ann_file, backend_args):
+        ann_path = _join(root, ann_file)
+        if not osp.isfile(ann_path):
+            raise FileNotFoundError(f'{path}.ann_file: {ann_path} does not exist'
+                                    + (f' (data_root={root!r})' if root else ''))
+    prefixes = dataset.get('data_prefix') or {}
+    image_dir, image_key = None, None
+    for key in IMAGE_PREFIX_KEYS:
+        prefix = prefixes.get(key)
+        if isinstance(prefix, str) and (prefix or root) and _is_local(prefix, backend_args):
+            image_dir, image_key = _join(root, prefix), f'{path}.data_prefix.{key}'
+            if not osp.isdir(image_dir):
+                raise FileNotFoundError(f'{image_key}: image directory {image_dir} does not exist'
+                                        + (f' (data_root={root!r})' if root else ''))
+            break
+    if ann_path is None or not _is_coco_dataset(_dataset_class(dataset)):
+        return
+    try:
+        summary = check_coco_annotations(ann_path)
+    except ValueError as error:
+        raise ValueError(f'{path}.ann_file: {error}') from None
+    classes = _dataset_classes(dataset)
+    missing = [name for name in classes or () if name not in summary['category_names']]
+    if missing:
+        raise ValueError(
+            f'{path}.metainfo.classes: {missing} are not category names of {ann_path} '
+            f'({list(summary["category_names"])}); mmdet maps labels by name, so these classes '
+            'would get no boxes')
+    if image_dir is not None and summary['first_file'] is not None:
+        first = osp.join(image_dir, summary['first_file'])
+        if not osp.isfile(first):
+            raise FileNotFoundError(f'{image_key}: {first}, the first image of {ann_path}, '
+                                    'does not exist')
+
+
+def _is_coco_dataset(dataset_class) -> bool:
+    """A COCO detection data set (panoptic ones keep no boxes in their annotation file)."""
+    from mmdet.datasets import CocoDataset, CocoPanopticDataset
+    return isinstance(dataset_class, type) and issubclass(dataset_class, CocoDataset) \
+        and not issubclass(dataset_class, CocoPanopticDataset)
+
+
+def _quote(problems: List[str]) -> str:
+    shown = '; '.join(problems[:MAX_QUOTED])
+    return shown + (f'; ... ({len(problems)} in all)' if len(problems) > MAX_QUOTED else '')
+
+
+def check_coco_annotations(ann_file: str) -> Dict[str, Any]:
+    """Check a COCO detection annotation file (read once) for what mmdet would silently drop.
+
+    Checks: the ``images`` and ``categories`` lists (``annotations`` may be absent, as in
+    test-dev image-info files); unique image ids with
+    ``width`` and ``height``; every annotation's ``image_id`` among the images and its
+    ``category_id`` among the categories (mmdet skips unknown ones); ``bbox`` = ``[x, y, w, h]``,
+    finite, ``w, h >= 0`` and inside its image (``BOX_TOLERANCE`` px of slack).
+
+    Returns:
+        dict with ``images`` and ``annotations`` (counts), ``category_names`` (tuple) and
+        ``first_file`` (``file_name`` of the first image, None without images).
+
+    Raises:
+        ValueError: the message names the file and quotes offending entries.
+    """
+    try:
+        with open(ann_file) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f'{ann_file} is not valid JSON: {error}') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'{ann_file}: expected a COCO dict, got {type(data).__name__}')
+    for key, default in (('images', None), ('categories', None), ('annotations', [])):
+        if not isinstance(data.get(key, default), list):
+            raise ValueError(f'{ann_file}: no `{key}` list')
+    images, annotations, categories = data['images'], data.get('annotations', []), \
+        data['categories']
+
+    sizes: Dict[Any, Tuple[float, float]] = {}
+    problems = []
+    for image in images:
+        image_id = image.get('id')
+        if image_id in sizes:
+            problems.append(f'image id {image_id} appears twice')
+        elif not all(isinstance(image.get(k), (int, float)) and image.get(k) > 0
+                     for k in ('width', 'height')):
+            problems.append(f'image {image_id} has no positive width/height')
+        sizes[image_id] = (image.get('width'), image.get('height'))
+    if problems:
+        raise ValueError(f'{ann_file}: bad images: {_quote(problems)}')
+
+    category_ids = {c.get('id') for c in categories}
+    unknown_image, unknown_category, bad_box, outside = [], [], [], []
+    for ann in annotations:
+        ann_id, image_id = ann.get('id'), ann.get('image_id')
+        if image_id not in sizes:
+            unknown_image.append(f'annotation {ann_id}: image_id {image_id}')
+            continue
+        if ann.get('category_id') not in category_ids:
+            unknown_category.append(f'annotation {ann_id} (image {image_id}): category_id '
+                                    f'{ann.get("category_id")}')
+        box = ann.get('bbox')
+        if not (isinstance(box, (list, tuple)) and len(box) == 4
+                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in box)
+                and box[2] >= 0 and box[3] >= 0):
+            bad_box.append(f'annotation {ann_id} (image {image_id}): bbox {box}')
+            continue
+        width, height = sizes[image_id]
+        x, y, w, h = box
+        if x < -BOX_TOLERANCE or y < -BOX_TOLERANCE or x + w > width + BOX_TOLERANCE \
+                or y + h > height + BOX_TOLERANCE:
+            outside.append(f'annotation {ann_id} (image {image_id}, {width}x{height}): '
+                           f'bbox {box}')
+    for what, found in (('annotations refer to unknown images', unknown_image),
+                        ('annotations have unknown category ids (known: '
+                         f'{sorted(category_ids, key=str)})', unknown_category),
+                        ('boxes are not [x, y, w, h] with finite values and w, h >= 0', bad_box),
+                        ('boxes lie outside their image', outside)):
+        if found:
+            raise ValueError(f'{ann_file}: {len(found)} {what}: {_quote(found)}')
+
+    return dict(images=len(images), annotations=len(annotations),
+                category_names=tuple(c.get('name') for c in categories),
+                first_file=images[0].get('file_name') if images else None)
