@@ -15,7 +15,7 @@ over the shared intermediates, saves the derivative, and its backward is a singl
 For integer labels the negative term is computed densely and the positive term only at the one
 labelled class per row (N elements instead of N x C).
 """
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -44,17 +44,25 @@ def _compute_dtype(logits: Tensor) -> Tensor:
     return logits if logits.dtype in (torch.float32, torch.float64) else logits.float()
 
 
-def _pow(base: Tensor, exponent) -> Tensor:
-    """``base ** exponent`` as a new tensor.
+def _pow(base: Tensor, exponent, log_base: Optional[Callable[[], Tensor]] = None,
+         in_place: bool = False) -> Tensor:
+    """``base ** exponent`` (``base >= 0``), as a new tensor or, with ``in_place``, in ``base``.
 
-    Integral Python exponents above 3 by repeated squaring: ATen's ``pow`` is fast for 2 and 3 but
-    costs several multiplications' worth of time for 4 (the default ``gamma_neg``). Tensor
-    exponents (the compiled path) go to ``pow`` unchanged.
+    Python exponents (eager path): ATen's ``pow``, even integral ones above 3 by repeated squaring
+    (ATen special-cases 2 and 3 only; 4 is the default ``gamma_neg``). 0-d tensor exponents (the
+    compiled path, never in place): ``exp(exponent * log(base))``, a third of the cost of
+    inductor's ``pow`` with a tensor exponent; ``log_base()`` gives a cancellation-free
+    ``log(base)`` where there is one. There ``0 ** 0`` comes out NaN (``0 * -inf``): callers that
+    can meet it mask with ``where``.
     """
-    if isinstance(exponent, (int, float)) and exponent > 3 and float(exponent).is_integer():
-        half = _pow(base, exponent // 2).square_()
-        return half.mul_(base) if exponent % 2 else half
-    return base.pow(exponent)
+    if isinstance(exponent, Tensor):
+        return torch.exp((torch.log(base) if log_base is None else log_base()) * exponent)
+    if exponent > 3 and float(exponent).is_integer():
+        if exponent % 2 == 0:
+            return _pow(base, exponent // 2, in_place=in_place).square_()
+        if not in_place:
+            return _pow(base, exponent - 1).mul_(base)
+    return base.pow_(exponent) if in_place else base.pow(exponent)
 
 
 def _add_quotient_(out: Tensor, num: Tensor, den: Tensor, scale) -> Tensor:
@@ -79,7 +87,7 @@ def _positive_term(x: Tensor, gamma_pos, with_grad: bool,
     second part is the gradient through the focusing weight, left out when ``detach``.
     """
     q = torch.sigmoid(-x)
-    w = _pow(q, gamma_pos)
+    w = _pow(q, gamma_pos, lambda: F.logsigmoid(-x))
     loss = F.logsigmoid(x).mul_(w).neg_()
     if not with_grad:
         return loss, None
@@ -90,42 +98,46 @@ def _positive_term(x: Tensor, gamma_pos, with_grad: bool,
 
 
 def _margin_weight(p_m: Tensor, gamma_neg) -> Tensor:
-    """``p_m ** gamma_neg`` with ``0 ** 0`` taken as 0: the negative focusing weight, zero below
-    the margin whatever ``gamma_neg`` (a number, or a 0-d tensor when compiled)."""
+    """``p_m ** gamma_neg`` with ``0 ** 0`` taken as 0: the negative focusing weight, exactly zero
+    below the margin whatever ``gamma_neg``. Overwrites ``p_m`` (a number ``gamma_neg``) or
+    returns a new tensor (a 0-d tensor ``gamma_neg``, compiled path)."""
     if isinstance(gamma_neg, Tensor):
-        return torch.where(p_m > 0, p_m.pow(gamma_neg), 0.0)
-    return torch.sign(p_m) if gamma_neg == 0 else _pow(p_m, gamma_neg)
+        return torch.where(p_m > 0, _pow(p_m, gamma_neg), 0.0)
+    return p_m.sign_() if gamma_neg == 0 else _pow(p_m, gamma_neg, in_place=True)
 
 
 def _negative_term(x: Tensor, gamma_neg, clip: float, with_grad: bool,
                    detach: bool) -> Tuple[Tensor, Optional[Tensor]]:
     """``-p_m^gamma_neg * log(1 - p_m)`` elementwise (>= 0) and its derivative in ``x`` (or None).
 
-    With s = sigmoid(x), q = 1 - s, r = 1 - p_m (= q + clip where p_m > 0)::
+    With s = sigmoid(x), q = 1 - s, r = 1 - p_m (= q + clip where p_m > 0), w = p_m^gn::
 
-        d/dx = s*q * (p_m^gn / r - gn * p_m^(gn-1) * log r)  =  s*q * (p_m^gn / r + gn * loss / p_m)
+        d/dx = s*q * (w / r - gn * p_m^(gn-1) * log r)  =  s*q * w * (1/r + gn * log(1/r) / p_m)
 
-    where p_m > 0. Below the margin p_m == 0, r == 1 and the weight is 0, so loss and derivative
-    are exactly 0. The second part (the gradient through the focusing weight) is left out when
+    where p_m > 0. Below the margin p_m == 0, r == 1 and w == 0, so loss and derivative are
+    exactly 0. The second part (the gradient through the focusing weight) is left out when
     ``detach``. With ``clip == 0``, ``log(1 - p)`` is ``-softplus(x)``: no cancellation for large
-    logits. Every temporary is reused in place: on CPU each fresh (N, C) buffer costs page faults.
+    logits. Temporaries are updated in place wherever the formula allows (three (N, C) buffers
+    for clip > 0): on CPU a fresh buffer can cost more in page faults than the arithmetic in it.
     """
     if clip > 0:
         p_m = torch.sigmoid(x).sub_(clip).clamp_(min=0)
-        w = _margin_weight(p_m, gamma_neg)
         inv_r = torch.rsub(p_m, 1).reciprocal_()
-        loss = torch.log(inv_r).mul_(w)                    # log(1/r) == -log(1 - p_m)
-        if not with_grad:
-            return loss, None
-        grad = inv_r.mul_(w)
-        if not detach:                                     # loss == 0 where p_m == 0
-            _add_quotient_(grad, loss, p_m.clamp_(min=torch.finfo(x.dtype).tiny), gamma_neg)
-        s = p_m.add_(clip)                                 # sigmoid(x) where it matters
-        return loss, grad.mul_(s.addcmul_(s, s, value=-1))  # ds/dx = s - s^2
+        loss = torch.log(inv_r)                            # log(1/r) == -log(1 - p_m); w later
+        grad = None
+        if with_grad:
+            grad = inv_r                                   # the derivative / w, built in place
+            if not detach:                                 # log(1/r) == 0 where p_m == 0
+                _add_quotient_(grad, loss, p_m.clamp_(min=torch.finfo(x.dtype).tiny), gamma_neg)
+            s = p_m.add_(clip)                             # sigmoid(x) where it matters
+            grad.mul_(s).addcmul_(grad, s, value=-1)       # * ds/dx = s - s^2
+            p_m = s.sub_(clip).clamp_(min=0)
+        w = _margin_weight(p_m, gamma_neg)
+        return loss.mul_(w), None if grad is None else grad.mul_(w)
     s = torch.sigmoid(x)
     # log-sigmoid form; beyond the threshold softplus(x) == x to the dtype's precision
     threshold = 20.0 if x.dtype == torch.float32 else 40.0
-    w = _pow(s, gamma_neg)
+    w = _pow(s, gamma_neg, lambda: F.logsigmoid(x))
     loss = F.softplus(x, threshold=threshold).mul_(w)
     if not with_grad:
         return loss, None
@@ -141,36 +153,31 @@ def _asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos, gamma_neg, cli
     """Elementwise ASL and (if ``with_grad``) d(loss)/d(logits), both (N, C) in compute dtype.
 
     Arguments as in :func:`asl_forward` and :func:`asl_backward`. Integer labels: the negative
-    term everywhere, the positive term at each row's labelled class (scattered over it).
+    term everywhere, then each row's labelled class recomputed from its logit alone (positive
+    term for foreground rows, the negative term again for background ones) and scattered in.
     """
     x = _compute_dtype(logits)
-    loss, grad = _negative_term(x, gamma_neg, clip, with_grad, detach_focal_weight)
+    detach = detach_focal_weight
     a_pos, a_neg = _class_weights(alpha)
+
+    def weighted(term, weight):
+        return term if alpha is None else term.mul_(weight)
+
+    neg = _negative_term(x, gamma_neg, clip, with_grad, detach)
     if target.dim() == 1:
         num_classes = x.size(1)
         index = target.clamp(max=num_classes - 1).long().unsqueeze(1)
+        labelled = x.gather(1, index)
         foreground = (target < num_classes).unsqueeze(1)
-        pos_terms = _positive_term(x.gather(1, index), gamma_pos, with_grad, detach_focal_weight)
-        outputs = []
-        for dense, pos in zip((loss, grad), pos_terms):
-            if dense is not None:
-                if alpha is not None:
-                    dense.mul_(a_neg)
-                    pos = pos.mul_(a_pos)
-                dense.scatter_(1, index, torch.where(foreground, pos, dense.gather(1, index)))
-            outputs.append(dense)
-        return outputs[0], outputs[1]
+        pos = _positive_term(labelled, gamma_pos, with_grad, detach)
+        neg_labelled = _negative_term(labelled, gamma_neg, clip, with_grad, detach)
+        return tuple(None if dense is None else weighted(dense, a_neg).scatter_(
+            1, index, torch.where(foreground, weighted(p, a_pos), weighted(n, a_neg)))
+            for dense, p, n in zip(neg, pos, neg_labelled))
     y = target.to(x.dtype)
-    pos_terms = _positive_term(x, gamma_pos, with_grad, detach_focal_weight)
-    outputs = []
-    for dense, pos in zip((loss, grad), pos_terms):
-        if dense is not None:
-            if alpha is not None:
-                dense.mul_(a_neg)
-                pos.mul_(a_pos)
-            dense = torch.lerp(dense, pos, y)   # exact at y = 0 and y = 1
-        outputs.append(dense)
-    return outputs[0], outputs[1]
+    pos = _positive_term(x, gamma_pos, with_grad, detach)
+    return tuple(None if n is None else  # lerp is exact at y == 0 and y == 1
+                 torch.lerp(weighted(n, a_neg), weighted(p, a_pos), y) for n, p in zip(neg, pos))
 
 
 def asl_forward(logits: Tensor, target: Tensor, gamma_pos, gamma_neg, clip: float,
