@@ -1,14 +1,18 @@
 """The main job: train focal-loss and ASL detectors on the glyph benchmark and compare them."""
+import multiprocessing
+import os
 import os.path as osp
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
+import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from asl_det.analysis import (load_run, metrics_table, per_class_table, plot_map_curves,
-                              plot_probabilities, profile_inference)
+                              plot_probabilities, profile_inference, training_table)
 from asl_det.datasets import generate_glyph_detection
 
 VARIANTS = ('focal', 'asl', 'asl_adaptive')
@@ -19,20 +23,22 @@ class ComparisonSettings:
     """What the comparison trains and on which data.
 
     ``configs_dir`` holds ``retinanet_glyphs_<variant>.py``; ``max_iters`` / ``val_interval`` are
-    training iterations; ``missing_label_fraction`` drops that share of training labels.
+    training iterations; ``missing_label_fraction`` drops that share of training labels;
+    ``workers`` runs are trained at the same time (separate processes).
     """
     configs_dir: str
     work_root: str = 'work_dirs/demo'
     data_root: str = 'data/glyphs'
     variants: Sequence[str] = ('focal', 'asl')
     seeds: Sequence[int] = (0,)
-    max_iters: int = 1000
-    val_interval: int = 500
+    max_iters: int = 1600
+    val_interval: int = 800
     num_train: int = 2000
     num_val: int = 500
     missing_label_fraction: float = 0.0
     device: str = 'cpu'
     profile_inference: bool = True
+    workers: int = 1
     cfg_options: Dict = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -49,6 +55,8 @@ class ComparisonSettings:
                              f'{self.val_interval}')
         if not self.seeds:
             raise ValueError('seeds must name at least one seed')
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f'workers must be an integer >= 1, got {self.workers!r}')
         if self.device not in ('cpu', 'cuda'):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
 
@@ -79,6 +87,34 @@ def build_config(settings: ComparisonSettings, variant: str, seed: int, data: Di
     return cfg
 
 
+def train_one(settings: ComparisonSettings, variant: str, seed: int, data: Dict,
+              num_threads: Optional[int] = None) -> float:
+    """Train one run (in this process); returns its wall time in seconds."""
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    cfg = build_config(settings, variant, seed, data)
+    start = time.perf_counter()
+    Runner.from_cfg(cfg).train()
+    return time.perf_counter() - start
+
+
+def _train_all(settings: ComparisonSettings, jobs: List, data: Dict, log) -> Dict:
+    """Train ``jobs`` [(variant, seed)], ``settings.workers`` at a time; returns wall times.
+
+    On CPU, parallel runs with fewer threads each use the cores better than one run after the
+    other (intra-op parallelism of this small model scales poorly). Workers are spawned
+    processes, so each run has its own mmengine singletons and torch thread pool.
+    """
+    workers = min(settings.workers, len(jobs))
+    if workers <= 1:
+        return {job: train_one(settings, *job, data) for job in jobs}
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    log(f'[demo] {len(jobs)} runs, {workers} at a time, {threads} thread(s) each')
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as pool:
+        futures = {job: pool.submit(train_one, settings, *job, data, threads) for job in jobs}
+        return {job: future.result() for job, future in futures.items()}
+
+
 def run_comparison(settings: ComparisonSettings,
                    log: Callable[[str], None] = print) -> Dict[str, str]:
     """Generate the data, train every variant for every seed, evaluate and write the report.
@@ -91,29 +127,25 @@ def run_comparison(settings: ComparisonSettings,
     data = generate_glyph_detection(settings.data_root, num_train=settings.num_train,
                                     num_val=settings.num_val,
                                     missing_label_fraction=settings.missing_label_fraction)
+    jobs = [(variant, seed) for seed in settings.seeds for variant in settings.variants]
+    for variant, seed in jobs:
+        log(f'[demo] training {variant} (seed {seed}) for {settings.max_iters} iterations -> '
+            f'{build_config(settings, variant, seed, data).work_dir}')
+    wall_times = _train_all(settings, jobs, data, log)
     runs, profiles = [], {}
-    for seed in settings.seeds:
-        for variant in settings.variants:
-            cfg = build_config(settings, variant, seed, data)
-            log(f'[demo] training {variant} (seed {seed}) for {settings.max_iters} iterations '
-                f'-> {cfg.work_dir}')
-            start = time.perf_counter()
-            runner = Runner.from_cfg(cfg)
-            runner.train()
-            wall = time.perf_counter() - start
-            run = load_run(cfg.work_dir, name=f'{variant}_seed{seed}')
-            run.wall_time_s = wall
-            runs.append(run)
-            log(f'[demo] {variant} (seed {seed}) done in {wall / 60:.1f} min: box AP '
-                f"{run.metric('bbox_mAP')}, AP50 {run.metric('bbox_mAP_50')}")
-            if settings.profile_inference and variant != 'focal':
-                checkpoint = osp.join(cfg.work_dir, f'iter_{settings.max_iters}.pth')
-                for activation in ('shifted', 'sigmoid'):
-                    profiles[(run.name, activation)] = profile_inference(
-                        cfg, checkpoint, score_activation=activation)
-            elif settings.profile_inference:
-                checkpoint = osp.join(cfg.work_dir, f'iter_{settings.max_iters}.pth')
-                profiles[(run.name, 'sigmoid')] = profile_inference(cfg, checkpoint)
+    for variant, seed in jobs:
+        cfg = build_config(settings, variant, seed, data)
+        run = load_run(cfg.work_dir, name=f'{variant}_seed{seed}')
+        run.wall_time_s = wall_times[(variant, seed)]
+        runs.append(run)
+        log(f'[demo] {run.name} done in {run.wall_time_s / 60:.1f} min: box AP '
+            f"{run.metric('bbox_mAP')}, AP50 {run.metric('bbox_mAP_50')}")
+        if settings.profile_inference:
+            checkpoint = osp.join(cfg.work_dir, f'iter_{settings.max_iters}.pth')
+            activations = ('sigmoid',) if variant == 'focal' else ('shifted', 'sigmoid')
+            for activation in activations:
+                profiles[(run.name, activation)] = profile_inference(
+                    cfg, checkpoint, score_activation=None if variant == 'focal' else activation)
     return write_report(settings, runs, profiles, log)
 
 
@@ -137,7 +169,7 @@ def write_report(settings: ComparisonSettings, runs: List, profiles: Dict,
                  probability_plot=osp.join(settings.work_root, 'probabilities.png'))
     plot_map_curves(runs, paths['map_plot'])
     plot_probabilities(runs, paths['probability_plot'])
-    table = metrics_table(runs, markdown=True)
+    table = metrics_table(runs, markdown=True) + '\n\n' + training_table(runs, markdown=True)
     sections = ['# Focal loss vs ASL on the glyph benchmark', '',
                 f'Data: {settings.num_train} train / {settings.num_val} val images, missing '
                 f'labels {settings.missing_label_fraction:.0%}; {settings.max_iters} iterations, '

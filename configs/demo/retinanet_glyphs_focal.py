@@ -1,15 +1,17 @@
 # CPU demo detector (focal-loss side): a RetinaNet small enough to learn the built-in glyph
-# benchmark (asl_det.datasets) from scratch in minutes on 2 cores. Recipe measured here:
-# ResNet-18 at half width, 64-channel FPN and head with GroupNorm, 128 px images, batch 8,
-# SGD lr 0.01 with 200 warm-up iterations and gradient clipping at 10, no pretrained weights.
+# benchmark (asl_det.datasets) from scratch in minutes on 2 cores: ResNet-18 at half width,
+# 64-channel FPN and head with GroupNorm, 128 px images, batch 8, no pretrained weights,
+# 200 warm-up iterations, gradient clipping at 10. Optimizer measured here (focal, 600 iterations,
+# box AP / AP50 on val): SGD lr 0.01 0.053 / 0.106 (after 1000), SGD lr 0.04 0.046 / 0.097,
+# AdamW lr 1e-3 0.084 / 0.162, AdamW lr 2e-3 0.098 / 0.183 (kept).
 # Generate the data with `python tools/make_dataset.py --out data/glyphs` (tools/demo.py does).
 _base_ = ['mmdet::retinanet/retinanet_r18_fpn_1xb8-1x_coco.py', '../_plugin.py']
 
 data_root = 'data/glyphs/'
 dataset_type = 'GlyphDetectionDataset'
 num_classes = 31  # len(asl_det.datasets.GLYPH_CLASSES), checked by the tests
-max_iters = 1000
-val_interval = 500
+max_iters = 1600
+val_interval = 800
 
 model = dict(
     backbone=dict(depth=18, base_channels=32, frozen_stages=-1, norm_eval=False,
@@ -58,7 +60,7 @@ param_scheduler = [
          milestones=[int(max_iters * 0.8), int(max_iters * 0.95)], gamma=0.1),
 ]
 optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4),
+    optimizer=dict(_delete_=True, type='AdamW', lr=2e-3, weight_decay=0.05),
     clip_grad=dict(max_norm=10, norm_type=2))
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),

@@ -12,7 +12,7 @@ def test_demo_pipeline_produces_table_plots_and_report(tmp_path):
     lines = []
     settings = ComparisonSettings(
         configs_dir=CONFIGS, work_root=str(tmp_path / 'demo'), data_root=str(tmp_path / 'data'),
-        max_iters=4, val_interval=2, num_train=16, num_val=8,
+        max_iters=4, val_interval=2, num_train=16, num_val=8, workers=2,
         cfg_options={'train_dataloader.batch_size': 2, 'train_dataloader.num_workers': 0,
                      'train_dataloader.persistent_workers': False,
                      'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False,
@@ -33,7 +33,7 @@ def test_demo_pipeline_produces_table_plots_and_report(tmp_path):
 @pytest.mark.parametrize('change,match', [
     (dict(variants=('focal', 'dice')), 'variants'), (dict(max_iters=0), 'max_iters'),
     (dict(val_interval=10, max_iters=5), 'val_interval'), (dict(seeds=()), 'seeds'),
-    (dict(device='tpu'), 'device')])
+    (dict(device='tpu'), 'device'), (dict(workers=0), 'workers')])
 def test_invalid_settings(change, match):
     settings = ComparisonSettings(configs_dir=CONFIGS, **change)
     with pytest.raises(ValueError, match=match):
