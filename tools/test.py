@@ -5,9 +5,7 @@
                          [--launcher {none,pytorch,slurm,mpi}] [--tta]
 """
 import argparse
-import os
 
-from mmengine.config import DictAction
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
@@ -29,20 +27,10 @@ def parse_args():
                         help='directory where painted images will be saved. If specified, it '
                         'will be automatically saved to the work_dir/timestamp/show_dir')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override some settings in the used config, the key-value pair in '
-                        'xxx=yyy format will be merged into config file. If the value to be '
-                        'overwritten is a list, it should be like key="[a,b]" or key=a,b. It also '
-                        'allows nested list/tuple values, e.g. key="[(a,b),(c,d)]". Note that the '
-                        'quotation marks are necessary and that no white space is allowed.')
-    parser.add_argument('--launcher', choices=list(runtime.LAUNCHERS), default='none',
-                        help='job launcher')
+    runtime.add_common_arguments(parser)
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (flip)')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    runtime.export_local_rank(args)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must be a .pkl or .pickle file, got {args.out!r}')
     return args
@@ -52,11 +40,7 @@ def main():
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
 
-    cfg = runtime.load_config(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    runtime.set_work_dir(cfg, args.work_dir, args.config)
+    cfg = runtime.prepare_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

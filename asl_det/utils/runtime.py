@@ -40,6 +40,39 @@ def load_config(path: str) -> Config:
     return Config.fromfile(path)
 
 
+def add_common_arguments(parser) -> None:
+    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as both mmdet tools define them."""
+    from mmengine.config import DictAction
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override some settings in the used config, the key-value pair in '
+                        'xxx=yyy format will be merged into config file. If the value to be '
+                        'overwritten is a list, it should be like key="[a,b]" or key=a,b. It also '
+                        'allows nested list/tuple values, e.g. key="[(a,b),(c,d)]". Note that the '
+                        'quotation marks are necessary and that no white space is allowed.')
+    parser.add_argument('--launcher', choices=list(LAUNCHERS), default='none',
+                        help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def export_local_rank(args) -> None:
+    """Set ``LOCAL_RANK`` from ``--local-rank`` unless the launcher already did."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+
+
+def prepare_config(config_path: str, launcher: str = 'none', cfg_options: Optional[dict] = None,
+                   work_dir: Optional[str] = None) -> Config:
+    """The config as mmdet's tools start from it: loaded (``mmdet::`` paths too), ``launcher``
+    set, ``--cfg-options`` merged, work dir chosen (:func:`set_work_dir`)."""
+    cfg = load_config(config_path)
+    cfg.launcher = launcher
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    set_work_dir(cfg, work_dir, config_path)
+    return cfg
+
+
 def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None:
     """``cfg.work_dir`` by priority: ``work_dir`` (CLI) > the config's own > ``./work_dirs/<name>``.
 
