@@ -9,7 +9,6 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from .asymmetric_loss_math import AsymmetricLossFunction, asl_prob_forward
-from .probability_statistics import probability_statistics
 
 REDUCTIONS = ('none', 'mean', 'sum')
 SCORE_ACTIVATIONS = ('sigmoid', 'shifted')
@@ -144,9 +143,7 @@ class AsymmetricLoss(nn.Module):
             mmdet's plain sigmoid. With ``clip == 0`` both are the same.
 
     Attributes:
-        gamma_neg: current negative exponent; adaptive-asymmetry hooks may change it in training.
-        last_statistics: None or a dict of detached 0-d tensors filled at each training forward
-            when ``collect_statistics`` is True (see ``asl_det.engine.hooks``).
+        gamma_neg: current negative exponent; ``AdaptiveAsymmetryHook`` changes it in training.
     """
 
     def __init__(self,
@@ -191,8 +188,6 @@ class AsymmetricLoss(nn.Module):
         # mmdet's dense heads call get_activation() for scores when this attribute is set.
         self.custom_cls_channels = score_activation == 'shifted' and self.clip > 0
         self.custom_activation = self.custom_cls_channels
-        self.collect_statistics = False
-        self.last_statistics = None
 
     def get_cls_channels(self, num_classes: int) -> int:
         """Classifier channels: one per class, no background channel (sigmoid loss)."""
@@ -217,8 +212,6 @@ class AsymmetricLoss(nn.Module):
             raise ValueError(f'reduction_override must be None or one of {REDUCTIONS}, '
                              f'got {reduction_override!r}')
         reduction = reduction_override if reduction_override else self.reduction
-        if self.collect_statistics and self.training:
-            self.last_statistics = probability_statistics(pred, target, weight, self.activated)
         loss = asymmetric_loss(
             pred, target, weight,
             gamma_pos=self.gamma_pos,

@@ -15,6 +15,7 @@ over the shared intermediates, saves the derivative, and its backward is a singl
 For integer labels the negative term is computed densely and the positive term only at the one
 labelled class per row (N elements instead of N x C).
 """
+import functools
 from typing import Callable, Optional, Tuple
 
 import torch
@@ -152,7 +153,17 @@ def _asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos, gamma_neg, cli
                        with_grad: bool) -> Tuple[Tensor, Optional[Tensor]]:
     """Elementwise ASL and (if ``with_grad``) d(loss)/d(logits), both (N, C) in compute dtype.
 
-    Arguments as in :func:`asl_forward` and :func:`asl_backward`. Integer labels: the negative
+    Args:
+        logits: (N, C) raw scores, any floating dtype (computed in float32; float64 stays).
+        target: (N,) integer labels in [0, C] (C = background) or (N, C) targets in [0, 1].
+        gamma_pos, gamma_neg: focusing exponents (>= 0), numbers or 0-d tensors.
+        clip: probability margin m in [0, 1) (a Python float: m == 0 selects another formula).
+        alpha: weight of the positive term (negatives get 1 - alpha), or None for no weighting.
+        detach_focal_weight: leave the gradient through ``(1-p)^gamma_pos`` and
+            ``p_m^gamma_neg`` out (the paper code's ``disable_torch_grad_focal_loss``).
+        with_grad: also return the derivative (else None).
+
+    Integer labels: the negative
     term everywhere, then each row's labelled class recomputed from its logit alone (positive
     term for foreground rows, the negative term again for background ones) and scattered in.
     """
@@ -180,52 +191,15 @@ def _asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos, gamma_neg, cli
                  torch.lerp(weighted(n, a_neg), weighted(p, a_pos), y) for n, p in zip(neg, pos))
 
 
-def asl_forward(logits: Tensor, target: Tensor, gamma_pos, gamma_neg, clip: float,
-                alpha: Optional[float]) -> Tensor:
-    """Elementwise ASL, computed in float32 (or float64 for float64 logits).
-
-    Args:
-        logits: (N, C) raw scores, any floating dtype.
-        target: (N,) integer labels in [0, C] (C = background) or (N, C) targets in [0, 1].
-        gamma_pos, gamma_neg: focusing exponents (>= 0), floats or 0-d tensors.
-        clip: probability margin m in [0, 1) (a Python float: m == 0 selects another formula).
-        alpha: weight of the positive term (negatives get 1 - alpha), or None for no weighting.
-
-    Returns:
-        (N, C) loss (float32, or float64 for float64 logits).
-    """
-    return _asl_loss_and_grad(logits, target, gamma_pos, gamma_neg, clip, alpha, False, False)[0]
-
-
-def asl_backward(logits: Tensor, target: Tensor, grad_loss: Tensor, gamma_pos, gamma_neg,
-                 clip: float, alpha: Optional[float], detach_focal_weight: bool) -> Tensor:
-    """Closed-form d(loss)/d(logits) times ``grad_loss``, in the dtype of ``logits``.
-
-    With ``detach_focal_weight`` the focusing weights ``(1-p)^gamma_pos`` and ``p_m^gamma_neg``
-    are treated as constants (the paper code's ``disable_torch_grad_focal_loss``); otherwise the
-    gradient flows through them too (the paper's gradient analysis). The derivatives are those of
-    :func:`_positive_term` and :func:`_negative_term`.
-    """
-    grad = _asl_loss_and_grad(logits, target, gamma_pos, gamma_neg, clip, alpha,
-                              detach_focal_weight, True)[1]
-    return (grad * grad_loss).to(logits.dtype)
-
-
-_compiled = {}
-
-
-def _get_compiled(name: str):
-    """``torch.compile`` of ``'forward'``, ``'backward'`` or ``'loss_and_grad'``, built once.
+@functools.lru_cache(maxsize=None)
+def _compiled_loss_and_grad():
+    """``torch.compile`` of :func:`_asl_loss_and_grad`, built once per process.
 
     ``dynamic=True`` keeps one graph for every number of priors N. Pass the gammas as 0-d
     tensors (:func:`_exponent`): dynamo specialises a Python float used as a ``pow`` exponent
     (guard ``gamma == value``), which would recompile at every adaptive-asymmetry update.
     """
-    if name not in _compiled:
-        fn = {'forward': asl_forward, 'backward': asl_backward,
-              'loss_and_grad': _asl_loss_and_grad}[name]
-        _compiled[name] = torch.compile(fn, dynamic=True)
-    return _compiled[name]
+    return torch.compile(_asl_loss_and_grad, dynamic=True)
 
 
 def _exponent(gamma, logits: Tensor) -> Tensor:
@@ -251,7 +225,7 @@ class AsymmetricLossFunction(torch.autograd.Function):
                 compiled):
         with_grad = ctx.needs_input_grad[0]
         if compiled:
-            fn = _get_compiled('loss_and_grad')
+            fn = _compiled_loss_and_grad()
             gamma_pos, gamma_neg = _exponent(gamma_pos, logits), _exponent(gamma_neg, logits)
         else:
             fn = _asl_loss_and_grad
@@ -276,7 +250,7 @@ def asl_prob_forward(prob: Tensor, target: Tensor, gamma_pos: float, gamma_neg: 
 
     Args:
         prob: (N, C) probabilities in [0, 1]; logs are clamped at ``eps`` as in the paper's code.
-        Other arguments as in :func:`asl_forward`.
+        Other arguments as in :func:`_asl_loss_and_grad`.
 
     Returns:
         (N, C) float32 loss (float64 for float64 input).
