@@ -61,6 +61,11 @@ class ComparisonSettings:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
 
 
+def run_dir(settings: ComparisonSettings, variant: str, seed: int) -> str:
+    """Work dir of one run: ``<work_root>/<variant>_seed<seed>``."""
+    return osp.join(settings.work_root, f'{variant}_seed{seed}')
+
+
 def build_config(settings: ComparisonSettings, variant: str, seed: int, data: Dict) -> Config:
     """The demo config of ``variant`` pointed at the generated data, schedule and seed."""
     cfg = Config.fromfile(osp.join(settings.configs_dir, f'retinanet_glyphs_{variant}.py'))
@@ -76,7 +81,7 @@ def build_config(settings: ComparisonSettings, variant: str, seed: int, data: Di
                                          int(settings.max_iters * 0.95)]
     cfg.default_hooks.checkpoint.interval = settings.max_iters
     cfg.randomness = dict(seed=seed)
-    cfg.work_dir = osp.join(settings.work_root, f'{variant}_seed{seed}')
+    cfg.work_dir = run_dir(settings, variant, seed)
     # several runners in one process: the visualizer and message hub are named singletons
     run_id = f'{variant}_seed{seed}_{time.strftime("%Y%m%d_%H%M%S")}'
     cfg.visualizer.name = f'visualizer_{run_id}'
@@ -130,7 +135,7 @@ def run_comparison(settings: ComparisonSettings,
     jobs = [(variant, seed) for seed in settings.seeds for variant in settings.variants]
     for variant, seed in jobs:
         log(f'[demo] training {variant} (seed {seed}) for {settings.max_iters} iterations -> '
-            f'{build_config(settings, variant, seed, data).work_dir}')
+            f'{run_dir(settings, variant, seed)}')
     wall_times = _train_all(settings, jobs, data, log)
     runs, profiles = [], {}
     for variant, seed in jobs:
