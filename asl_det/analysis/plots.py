@@ -11,12 +11,7 @@ from typing import Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .work_dirs import Run, find_metric
-
-
-def _check_runs(runs: Sequence[Run]) -> None:
-    if not runs:
-        raise ValueError('runs must hold at least one Run')
+from .work_dirs import Run, check_runs, find_metric
 
 
 def _check_path(path: str) -> None:
@@ -48,7 +43,7 @@ def map_curves_figure(runs: Sequence[Run],
     """Validation ``metrics`` (one panel each) over training iterations, one line per run
     (x: ``Run.val[i]['iter']``). Runs without validation results are left out; a panel without
     any says so. COCO's -1 (no ground truth in that range) is not drawn."""
-    _check_runs(runs)
+    check_runs(runs)
     fig = Figure(figsize=(5.5 * len(metrics), 4), layout='constrained')
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics):
@@ -84,7 +79,7 @@ def probabilities_figure(runs: Sequence[Run]) -> Figure:
     mean(1-p | neg) - mean(p | pos); gamma_neg (constant for plain ASL, moving with adaptive
     asymmetry). Logged by ``ProbabilityStatisticsHook``; panels with no data say so.
     """
-    _check_runs(runs)
+    check_runs(runs)
     fig = Figure(figsize=(6, 9), layout='constrained')
     ax_prob, ax_gap, ax_gamma = fig.subplots(3, 1, sharex=True)
     drawn = {ax_prob: False, ax_gap: False, ax_gamma: False}

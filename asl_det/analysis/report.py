@@ -6,17 +6,14 @@ Differences are to the first run (the baseline).
 import math
 from typing import List, Optional, Sequence
 
-from .work_dirs import Run
+from asl_det.utils.tables import format_table
+
+from .work_dirs import Run, check_runs
 
 #: (column, COCO metric name) of the box AP table.
 AP_COLUMNS = (('AP', 'bbox_mAP'), ('AP50', 'bbox_mAP_50'), ('AP75', 'bbox_mAP_75'),
               ('APs', 'bbox_mAP_s'), ('APm', 'bbox_mAP_m'), ('APl', 'bbox_mAP_l'))
 MISSING = '-'
-
-
-def _check_runs(runs: Sequence[Run]) -> None:
-    if not runs:
-        raise ValueError('runs must hold at least one Run')
 
 
 def _is_number(value) -> bool:
@@ -57,26 +54,10 @@ def format_duration(seconds: Optional[float]) -> str:
     return f'{hours}h {minutes:02d}m {secs:02d}s' if hours else f'{minutes}m {secs:02d}s'
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -> str:
-    """Rows of strings as a markdown table or as plain text with aligned columns."""
-    if markdown:
-        lines = ['| ' + ' | '.join(header) + ' |',
-                 '|' + '|'.join(['---'] + ['---:'] * (len(header) - 1)) + '|']
-        lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
-        return '\n'.join(lines)
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-
-    def line(cells):
-        first = cells[0].ljust(widths[0])
-        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
-        return '  '.join([first] + rest).rstrip()
-    return '\n'.join([line(header), '  '.join('-' * w for w in widths)] + [line(r) for r in rows])
-
-
 def metrics_table(runs: Sequence[Run], markdown: bool = True) -> str:
     """Final COCO box AP, AP50, AP75, APs, APm, APl of each run, with the difference to the
     first run in parentheses. Runs that were never evaluated show '-'."""
-    _check_runs(runs)
+    check_runs(runs)
     baseline = runs[0]
     rows = []
     for i, run in enumerate(runs):
@@ -96,7 +77,7 @@ def per_class_table(runs: Sequence[Run], markdown: bool = True) -> str:
     Runs without per-class numbers (not evaluated with ``val_evaluator.classwise=True``) get
     no column and are named in a note; if no run has them the note is all there is.
     """
-    _check_runs(runs)
+    check_runs(runs)
     with_classes = [run for run in runs if run.per_class_ap]
     without = [run.name for run in runs if not run.per_class_ap]
     note = (f'No per-class AP in: {", ".join(without)} (evaluate with '
@@ -119,7 +100,7 @@ def per_class_table(runs: Sequence[Run], markdown: bool = True) -> str:
 def training_table(runs: Sequence[Run], markdown: bool = True) -> str:
     """Iterations, training time and the last-window mean probability statistics of each run:
     mean p on positives / negatives, the gap mean(1-p | neg) - mean(p | pos) and gamma_neg."""
-    _check_runs(runs)
+    check_runs(runs)
     rows = []
     for run in runs:
         probs = run.probabilities
@@ -133,7 +114,7 @@ def training_table(runs: Sequence[Run], markdown: bool = True) -> str:
 
 def comparison_report(runs: Sequence[Run], markdown: bool = True) -> str:
     """The three tables under headings: box AP, per-class AP, training."""
-    _check_runs(runs)
+    check_runs(runs)
     baseline = runs[0].name
     sections = [
         (f'Final COCO box AP (difference to {baseline})', metrics_table(runs, markdown)),

@@ -66,6 +66,12 @@ class Run:
         return find_metric(self.final_metrics, name)
 
 
+def check_runs(runs) -> None:
+    """Raise ValueError unless ``runs`` holds at least one :class:`Run`."""
+    if not runs:
+        raise ValueError('runs must hold at least one Run')
+
+
 def find_metric(metrics: Dict[str, float], name: str) -> Optional[float]:
     """``metrics[name]``, or the value of the key ``<prefix>/<name>``; None if absent."""
     if name in metrics:

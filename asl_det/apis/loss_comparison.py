@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 from asl_det.analysis import (load_run, metrics_table, per_class_table, plot_map_curves,
                               plot_probabilities, profile_inference, training_table)
 from asl_det.datasets import generate_glyph_detection
+from asl_det.utils.tables import format_table
 
 VARIANTS = ('focal', 'asl', 'asl_adaptive')
 
@@ -156,14 +157,14 @@ def run_comparison(settings: ComparisonSettings,
 
 def inference_table(profiles: Dict) -> str:
     """Markdown table of :func:`profile_inference` results keyed by (run, activation)."""
-    lines = ['| run | score activation | candidates / image | detections / image | '
-             'ms / image | box AP | AP50 |', '|---|---|---|---|---|---|---|']
-    for (name, activation), p in profiles.items():
-        lines.append(f"| {name} | {activation} | {p['candidates_per_image']:.0f} | "
-                     f"{p['detections_per_image']:.1f} | {1000 * p['seconds_per_image']:.1f} | "
-                     f"{p.get('coco/bbox_mAP', float('nan')):.3f} | "
-                     f"{p.get('coco/bbox_mAP_50', float('nan')):.3f} |")
-    return '\n'.join(lines)
+    header = ['run', 'score activation', 'candidates / image', 'detections / image',
+              'ms / image', 'box AP', 'AP50']
+    rows = [[name, activation, f"{p['candidates_per_image']:.0f}",
+             f"{p['detections_per_image']:.1f}", f"{1000 * p['seconds_per_image']:.1f}",
+             f"{p.get('coco/bbox_mAP', float('nan')):.3f}",
+             f"{p.get('coco/bbox_mAP_50', float('nan')):.3f}"]
+            for (name, activation), p in profiles.items()]
+    return format_table(header, rows, markdown=True)
 
 
 def write_report(settings: ComparisonSettings, runs: List, profiles: Dict,

@@ -5,7 +5,7 @@ stock config such as ``mmdet::fsaf/fsaf_r50_fpn_1x_coco.py`` trains with ASL wit
 config file.
 """
 import inspect
-from typing import Any, List, Optional
+from typing import Any, Iterator, List, Optional, Tuple
 
 from asl_det.models.losses import AsymmetricLoss
 
@@ -43,6 +43,25 @@ def _type_name(value: Any) -> Optional[str]:
     if value is None:
         return None
     return value if isinstance(value, str) else getattr(value, '__name__', str(value))
+
+
+def iter_loss_cls(node: Any, path: str = 'model',
+                  owner: Optional[str] = None) -> Iterator[Tuple[str, dict, Optional[str]]]:
+    """(dotted path of each dict-valued ``loss_cls``, the dict holding it, type of its owner).
+
+    The owner is the nearest enclosing dict with a ``type`` (the head), e.g.
+    ``('model.bbox_head.loss_cls', cfg.model.bbox_head, 'RetinaHead')``.
+    """
+    if isinstance(node, dict):
+        owner = _type_name(node.get('type')) or owner
+        if isinstance(node.get('loss_cls'), dict):
+            yield f'{path}.loss_cls', node, owner
+        for key, value in node.items():
+            if key != 'loss_cls':
+                yield from iter_loss_cls(value, f'{path}.{key}', owner)
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from iter_loss_cls(value, f'{path}.{i}', owner)
 
 
 def _is_swappable(loss_cfg: dict) -> bool:
@@ -86,29 +105,18 @@ def swap_in_asl(cfg, **overrides) -> List[str]:
 
     targets = []  # (dict holding loss_cls, dotted path); all checked before any is changed
     seen: List[str] = []
+    for path, node, owner in iter_loss_cls(model):
+        loss_cfg = node['loss_cls']
+        loss_type = _type_name(loss_cfg.get('type'))
+        seen.append(f'{path} ({loss_type} in {owner})')
+        if owner in SOFT_TARGET_HEADS or loss_type in SOFT_TARGET_LOSSES:
+            raise ValueError(
+                f'{owner} at {path[:-len(".loss_cls")]} trains its classifier ({loss_type}) on '
+                'soft or (label, score) targets; AsymmetricLoss takes integer labels there, so '
+                f'it cannot replace loss_cls of {owner}')
+        if _is_swappable(loss_cfg):
+            targets.append((node, path))
 
-    def visit(node: Any, path: str, owner: Optional[str]) -> None:
-        if isinstance(node, dict):
-            owner = _type_name(node.get('type')) or owner
-            loss_cfg = node.get('loss_cls')
-            if isinstance(loss_cfg, dict):
-                loss_type = _type_name(loss_cfg.get('type'))
-                seen.append(f'{path}.loss_cls ({loss_type} in {owner})')
-                if owner in SOFT_TARGET_HEADS or loss_type in SOFT_TARGET_LOSSES:
-                    raise ValueError(
-                        f'{owner} at {path} trains its classifier ({loss_type}) on soft or '
-                        '(label, score) targets; AsymmetricLoss takes integer labels there, so '
-                        f'it cannot replace loss_cls of {owner}')
-                if _is_swappable(loss_cfg):
-                    targets.append((node, f'{path}.loss_cls'))
-            for key, value in node.items():
-                if key != 'loss_cls':
-                    visit(value, f'{path}.{key}', owner)
-        elif isinstance(node, (list, tuple)):
-            for i, value in enumerate(node):
-                visit(value, f'{path}.{i}', owner)
-
-    visit(model, 'model', None)
     if not targets:
         found = ', '.join(seen) if seen else 'no loss_cls at all'
         raise ValueError('found no sigmoid loss_cls taking integer labels (FocalLoss, sigmoid '

@@ -6,6 +6,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from asl_det.utils.tables import format_table
+
 
 def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (no-op on CPU)."""
@@ -109,15 +111,3 @@ def timing_table(times: Dict[str, Dict[str, List[float]]], baselines: Dict[str, 
                 f"{cpu['median'] / stats[b][1]['median']:.3f}" for b in baselines]
         rows.append(row)
     return format_table(header, rows)
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Plain-text table: first column left-aligned, the others right-aligned."""
-    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = []
-    for row in cells:
-        lines.append('  '.join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
-                               for i, cell in enumerate(row)))
-    lines.insert(1, '-' * len(lines[0]))
-    return '\n'.join(lines)

@@ -20,7 +20,7 @@ import os.path as osp
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from asl_det.models.losses import AsymmetricLoss
-from asl_det.utils.asl_config import SOFT_TARGET_HEADS, _type_name
+from asl_det.utils.asl_config import SOFT_TARGET_HEADS, _type_name, iter_loss_cls
 
 PHASES = ('train', 'test')
 #: Dataloaders and evaluators each phase uses (training validates too).
@@ -50,26 +50,13 @@ def check_config(cfg, phase: str = 'train') -> None:
 
 # ---------------------------------------------------------------------------------- model
 
-def _loss_cls_configs(node: Any, path: str, owner: Optional[str]) -> Iterator[Tuple]:
-    """(path of the loss dict, loss dict, type of the dict that owns it) for every ``loss_cls``."""
-    if isinstance(node, dict):
-        owner = _type_name(node.get('type')) or owner
-        for key, value in node.items():
-            if key == 'loss_cls' and isinstance(value, dict):
-                yield f'{path}.loss_cls', value, owner
-            else:
-                yield from _loss_cls_configs(value, f'{path}.{key}', owner)
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            yield from _loss_cls_configs(value, f'{path}.{i}', owner)
-
-
 def check_model(cfg) -> None:
     """Check every ``AsymmetricLoss`` under ``cfg.model`` and the head's number of classes."""
     model = cfg.get('model')
     if not isinstance(model, dict):
         return
-    for path, loss_cfg, owner in _loss_cls_configs(model, 'model', None):
+    for path, node, owner in iter_loss_cls(model):
+        loss_cfg = node['loss_cls']
         if _type_name(loss_cfg.get('type')) != 'AsymmetricLoss':
             continue
         if owner in SOFT_TARGET_HEADS:
