@@ -82,7 +82,10 @@ def loss_functions(inputs):
         name = f"ASL {'compiled' if compiled else 'eager'}, {'detached' if detach else 'full'}"
         fns[name + ' grad'] = module_call(module)
     # a gamma_neg as the adaptive-asymmetry hook leaves it: no integer fast path in eager
-    fns['ASL eager, full grad, gamma_neg 3.7'] = module_call(AsymmetricLoss(gamma_neg=3.7))
+    for compiled in (False, True):
+        module = AsymmetricLoss(gamma_neg=3.7, compiled=compiled)
+        name = f"ASL {'compiled' if compiled else 'eager'}, full grad, gamma_neg 3.7"
+        fns[name] = module_call(module)
     fns['FocalLoss (mmdet)'] = module_call(focal)
     fns['BCE-with-logits'] = lambda x: F.binary_cross_entropy_with_logits(
         x, onehot, weights[:, None], reduction='sum') / avg_factor
@@ -114,18 +117,25 @@ def bench_loss(args, num_priors, device):
             how = f"includes compile; inductor FX graph cache {'hit' if cache else 'miss'}"
         compile_lines.append(f'  {name}: first call {seconds:.1f} s ({how})')
 
-    graphs = compiled_graph_count()
-    sizes = (num_priors // 2 + 1, num_priors // 3 + 7, num_priors - 13)
-    gammas = (3.75, 4.25, 4.0 + 1 / 3, 4.0)  # as the adaptive-asymmetry hook changes it
-    for module in (asl[(True, False)], asl[(True, True)]):
-        for n in sizes:
-            x = logits[:n].detach().requires_grad_()
-            module(x, labels[:n], weights[:n], avg_factor=avg_factor).backward()
-        for gamma_neg in gammas:
+    modules = (asl[(True, False)], asl[(True, True)])
+
+    def new_graphs(num_priors_list, gamma_neg):
+        graphs = compiled_graph_count()
+        for module in modules:
             module.gamma_neg = gamma_neg
-            x = logits.detach().requires_grad_()
-            module(x, labels, weights, avg_factor=avg_factor).backward()
-    new_graphs = compiled_graph_count() - graphs
+            for n in num_priors_list:
+                x = logits[:n].detach().requires_grad_()
+                module(x, labels[:n], weights[:n], avg_factor=avg_factor).backward()
+        return compiled_graph_count() - graphs
+
+    sizes = [num_priors // 2 + 1, num_priors // 3 + 7, num_priors - 13]
+    gammas = [3.75, 4.25, round(4 + 1 / 3, 3)]  # as the adaptive-asymmetry hook changes it
+    recompile_lines = [
+        f'  N in {sizes}: {new_graphs(sizes, 4.0)} new graph(s)',
+        f'  gamma_neg in {gammas}: ' + ', '.join(
+            str(new_graphs([num_priors], gamma)) for gamma in gammas)
+        + ' new graph(s) (all non-integral values share one graph per flag set, built at the first use)',
+        f'  gamma_neg back to 4.0: {new_graphs([num_priors], 4.0)} new graph(s)']
 
     times = interleaved_times(steps, args.repeats, args.warmup, device)
     memory = peak_extra_memory(steps, device)
@@ -137,9 +147,8 @@ def bench_loss(args, num_priors, device):
                        extra=('peak extra MiB', memory_cells)))
     print('compile cost (paid once per process and flag set):')
     print('\n'.join(compile_lines))
-    print(f'recompiles: N in {list(sizes)}, then gamma_neg in '
-          f'{[round(g, 3) for g in gammas]}, on both compiled modules -> '
-          f'{new_graphs} new graph(s)')
+    print('graphs built as N and gamma_neg change, both compiled modules:')
+    print('\n'.join(recompile_lines))
 
 
 def bench_e2e(args, device):
@@ -147,6 +156,8 @@ def bench_e2e(args, device):
     from mmengine.optim import OptimWrapper
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
+
+    from asl_det.engine.hooks import ProbabilityStatisticsHook
 
     def build(config, **loss_attrs):
         cfg = Config.fromfile(osp.join(REPO, 'configs', 'demo', config))
@@ -162,9 +173,10 @@ def bench_e2e(args, device):
         'RetinaNet + FocalLoss': build('retinanet_glyphs_focal.py'),
         'RetinaNet + ASL eager': build('retinanet_glyphs_asl.py'),
         'RetinaNet + ASL compiled': build('retinanet_glyphs_asl.py', compiled=True),
-        'RetinaNet + ASL eager + statistics': build('retinanet_glyphs_asl.py',
-                                                    collect_statistics=True),
+        'RetinaNet + ASL eager + statistics': build('retinanet_glyphs_asl.py'),
     }
+    statistics = ProbabilityStatisticsHook()  # measures every iteration, as in the demo configs
+    assert statistics.attach(variants['RetinaNet + ASL eager + statistics'][0])
     num_classes = variants['RetinaNet + FocalLoss'][0].bbox_head.num_classes
     rng = random.Random(0)
     torch.manual_seed(0)
@@ -175,7 +187,12 @@ def bench_e2e(args, device):
 
     def iteration(name):  # every variant sees the same sequence of batches
         model, optim_wrapper = variants[name]
+        measure = name.endswith('statistics')
+        if measure:
+            statistics.start()
         model.train_step(batches[calls[name] % len(batches)], optim_wrapper)
+        if measure and statistics.finish() is None:
+            raise RuntimeError('the statistics hook measured nothing')
         calls[name] += 1
 
     steps = {name: (lambda name=name: iteration(name)) for name in variants}

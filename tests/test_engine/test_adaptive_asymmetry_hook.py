@@ -111,6 +111,30 @@ def test_statistics_hook_logs_for_focal_loss_too():
     assert not hook._handles
 
 
+def test_statistics_hook_outside_a_runner():
+    """attach / start / finish measure a bare model's loss calls (the e2e benchmark's use)."""
+    model = torch.nn.Module()
+    model.loss_cls = AsymmetricLoss().train()
+    hook = ProbabilityStatisticsHook()
+    assert hook.attach(model) == [model.loss_cls]
+    logits, labels = torch.randn(30, 4), torch.randint(0, 5, (30,))
+    model.loss_cls(logits, labels)  # before start(): not measured
+    hook.start()
+    model.loss_cls(logits, labels)
+    stats = hook.finish()
+    expected = probability_statistics(logits, labels)
+    assert stats['pos_count'] == expected['pos_count'].item()
+    assert math.isclose(stats['pos_prob'], (expected['pos_prob_sum'] /
+                                            expected['pos_count']).item(), rel_tol=1e-6)
+    model.loss_cls(logits, labels)  # after finish(): not measured
+    hook.start()
+    assert hook.finish() is None
+    hook.detach()
+    hook.start()
+    model.loss_cls(logits, labels)
+    assert hook.finish() is None
+
+
 @pytest.mark.parametrize('kwargs,match', [
     (dict(step_size=-1), 'step_size'), (dict(momentum=1.0), 'momentum'),
     (dict(gamma_neg_bounds=(3, 1)), 'gamma_neg_bounds'), (dict(interval=0), 'interval'),

@@ -4,9 +4,11 @@ before any weight or checkpoint turns non-finite; every rank decides the same wa
 End to end: two tiny ASL RetinaNet runs through tools/train.py (started together) whose
 ``loss_cls`` turns NaN at iteration 3. The rest runs in-process on a toy model.
 """
+import datetime
 import json
 import os
 import os.path as osp
+import time
 
 import pytest
 import torch
@@ -134,9 +136,9 @@ def test_invalid_arguments():
 
 def _rank_worker(rank, port, out_dir):
     from mmengine.model import MMDistributedDataParallel
-    torch.set_num_threads(1)  # as DataLoader's forked workers do (OpenMP after fork)
+    torch.set_num_threads(1)  # two ranks on a 2-core machine
     torch_dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
-                                  world_size=2)
+                                  world_size=2, timeout=datetime.timedelta(seconds=120))
     torch.manual_seed(0)
     model = ToyDetector()
     ddp = MMDistributedDataParallel(module=model, device_ids=None)
@@ -155,13 +157,24 @@ def _rank_worker(rank, port, out_dir):
     with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
         json.dump(dict(unchanged=parameter_digest(model) == before,
                        digest=parameter_digest(model), skipped=wrapper.skipped_steps), f)
+    # tear down while both ranks are alive: DDP's reducer holds the process group, and a gloo
+    # group destroyed at interpreter exit after its peer has gone could hang in its destructor
+    torch_dist.barrier()
+    del ddp
     torch_dist.destroy_process_group()
 
 
 def test_a_nan_on_one_rank_makes_every_rank_skip(tmp_path):
-    # fork: the workers inherit the imports (spawn would re-import mmdet: ~8 s each)
-    mp.start_processes(_rank_worker, args=(free_port(), str(tmp_path)), nprocs=2,
-                       start_method='fork')
+    # spawn, not fork: a fork of a process whose earlier tests ran torch.compile (inductor's
+    # threads and worker pool) hung in gloo's teardown; spawn re-imports mmdet (seconds)
+    context = mp.start_processes(_rank_worker, args=(free_port(), str(tmp_path)), nprocs=2,
+                                 start_method='spawn', join=False)
+    deadline = time.monotonic() + 300
+    while not context.join(timeout=5):
+        if time.monotonic() > deadline:  # fail, never stall the suite
+            for process in context.processes:
+                process.kill()
+            pytest.fail('the 2-rank gloo run did not finish within 300 s')
     results = []
     for rank in range(2):
         with open(tmp_path / f'rank{rank}.json') as f:

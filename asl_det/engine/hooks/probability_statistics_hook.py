@@ -49,17 +49,36 @@ class ProbabilityStatisticsHook(Hook):
         self._active = False
 
     def before_run(self, runner) -> None:
-        self._losses = find_classification_losses(runner.model)
-        if not self._losses:
+        if not self.attach(runner.model):
             runner.logger.warning(
                 f'{type(self).__name__}: the model has no sigmoid `loss_cls`; nothing to measure')
-        self._handles = [m.register_forward_pre_hook(self._capture, with_kwargs=True)
-                         for m in self._losses]
 
     def after_run(self, runner) -> None:
+        self.detach()
+
+    def attach(self, model: nn.Module) -> List[nn.Module]:
+        """Put a forward pre-hook on each classification loss of ``model``; returns them."""
+        self._losses = find_classification_losses(model)
+        self._handles = [m.register_forward_pre_hook(self._capture, with_kwargs=True)
+                         for m in self._losses]
+        return self._losses
+
+    def detach(self) -> None:
+        """Remove the pre-hooks of :meth:`attach`."""
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+    def start(self) -> None:
+        """Measure the loss calls from now on (in training mode), from zero."""
+        self._sums = None
+        self._active = True
+
+    def finish(self) -> Optional[Dict[str, float]]:
+        """Stop measuring; the statistics since :meth:`start`, summed over ranks
+        (:meth:`reduce_statistics`, a collective)."""
+        self._active = False
+        return self.reduce_statistics(self._sums)
 
     def _capture(self, module, args, kwargs):
         if not (self._active and module.training):
@@ -80,13 +99,14 @@ class ProbabilityStatisticsHook(Hook):
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         self._sums = None
-        self._active = self.every_n_train_iters(runner, self.interval)
+        self._active = False
+        if self.every_n_train_iters(runner, self.interval):
+            self.start()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if not self._active:
             return
-        self._active = False
-        stats = self.reduce_statistics(self._sums)
+        stats = self.finish()
         if stats is not None:
             self.on_statistics(runner, stats)
 

@@ -96,7 +96,7 @@ def asymmetric_loss(pred: Tensor,
         eps: log clamp for ``activated`` input only (logits use log-sigmoid, no clamp).
         detach_focal_weight: treat ``(1-p)^gamma_pos`` and ``p_m^gamma_neg`` as constants in the
             backward pass (default False: full gradient, as in the paper's analysis).
-        compiled: use the ``torch.compile`` fused kernels (logits only).
+        compiled: use the ``torch.compile`` fused kernel (logits only).
 
     NaN logits propagate into the loss (no check, so no host-device synchronisation per call).
 
@@ -112,12 +112,25 @@ def asymmetric_loss(pred: Tensor,
         if activated:
             loss = asl_prob_forward(pred, target, gamma_pos, gamma_neg, clip, alpha, eps,
                                     detach_focal_weight)
-        else:
-            loss = AsymmetricLossFunction.apply(pred, target, gamma_pos, gamma_neg, clip, alpha,
-                                                detach_focal_weight, compiled)
-        if weight is not None:
-            weight = weight.float()
-        return weight_reduce_loss(loss, weight, reduction, avg_factor)
+            return weight_reduce_loss(loss, _float(weight, loss), reduction, avg_factor)
+        if weight is not None and weight.requires_grad:  # weight outside: autograd reaches it
+            loss = AsymmetricLossFunction.apply(pred, target, None, False, gamma_pos, gamma_neg,
+                                                clip, alpha, detach_focal_weight, compiled)
+            return weight_reduce_loss(loss, _float(weight, loss), reduction, avg_factor)
+        # weighting and summation fused into the loss and its saved derivative
+        compute_dtype = torch.float64 if pred.dtype == torch.float64 else torch.float32
+        weight = None if weight is None else weight.to(compute_dtype)
+        loss = AsymmetricLossFunction.apply(pred, target, weight, reduction != 'none',
+                                            gamma_pos, gamma_neg, clip, alpha,
+                                            detach_focal_weight, compiled)
+        if reduction == 'mean' and avg_factor is None:
+            return loss / pred.numel()
+        return weight_reduce_loss(loss, None, reduction, avg_factor)
+
+
+def _float(weight: Optional[Tensor], loss: Tensor) -> Optional[Tensor]:
+    """``weight`` in the dtype of ``loss`` (float32, or float64 for float64 input)."""
+    return None if weight is None else weight.to(loss.dtype)
 
 
 @MODELS.register_module()
@@ -135,8 +148,11 @@ class AsymmetricLoss(nn.Module):
         reduction: 'none', 'mean' or 'sum'.
         loss_weight: multiplier of the loss.
         activated: inputs are probabilities instead of logits.
-        compiled: run the ``torch.compile`` fused forward/backward (one-off compile cost of
-            seconds; recompiles neither on N nor on gamma_neg changes). Eager otherwise.
+        compiled: run the ``torch.compile`` fused forward/backward: loss, weighting, reduction
+            and derivative in one kernel over (N, C). One-off compile cost of seconds; no
+            recompile when N changes; an integral ``gamma_neg`` / ``gamma_pos`` is compiled in
+            as a constant (a graph per value), all non-integral values share one graph, so the
+            adaptive-asymmetry hook's updates do not recompile. Eager otherwise.
         score_activation: how the head turns logits into detection scores at inference.
             'shifted' (default) gives ``max(sigmoid(x) - clip, 0)``: the background scores that an
             ASL model leaves below the margin become 0 instead of crowding NMS. 'sigmoid' keeps

@@ -10,10 +10,11 @@ log-sigmoid form, so the loss neither saturates nor loses its gradient for large
 
 Each term and its derivative is written once (:func:`_positive_term`, :func:`_negative_term`) and
 :func:`_asl_loss_and_grad` combines them; the eager path and the ``torch.compile`` path run that
-same function. ``AsymmetricLossFunction`` computes the loss and its local derivative in one pass
-over the shared intermediates, saves the derivative, and its backward is a single multiply.
-For integer labels the negative term is computed densely and the positive term only at the one
-labelled class per row (N elements instead of N x C).
+same function. ``AsymmetricLossFunction`` computes the loss, its weighting and reduction, and
+its local derivative (weight included) in one pass over the shared intermediates, saves the
+derivative, and its backward is a single multiply. For integer labels the negative term is
+computed densely and the positive term only at the one labelled class per row (N elements
+instead of N x C). Compiled, all of it is one fused (N, C) kernel plus a small (N,) one.
 """
 import functools
 from typing import Callable, Optional, Tuple
@@ -107,6 +108,21 @@ def _margin_weight(p_m: Tensor, gamma_neg) -> Tensor:
     return p_m.sign_() if gamma_neg == 0 else _pow(p_m, gamma_neg, in_place=True)
 
 
+def _sigmoid_pair(x: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(sigmoid(x), sigmoid(-x))``, each without cancellation (never ``1 - sigmoid(x)``).
+
+    Compiled: from one ``exp(-|x|)``, so the pair costs a single transcendental in the fused
+    kernel. Eager: two ATen sigmoids.
+    """
+    if torch.compiler.is_compiling():
+        e = torch.exp(-x.abs())
+        t = torch.reciprocal(1 + e)
+        et = e * t
+        non_negative = x >= 0
+        return torch.where(non_negative, t, et), torch.where(non_negative, et, t)
+    return torch.sigmoid(x), torch.neg(x).sigmoid_()
+
+
 def _negative_term(x: Tensor, gamma_neg, clip: float, with_grad: bool,
                    detach: bool) -> Tuple[Tensor, Optional[Tensor]]:
     """``-p_m^gamma_neg * log(1 - p_m)`` elementwise (>= 0) and its derivative in ``x`` (or None).
@@ -115,27 +131,28 @@ def _negative_term(x: Tensor, gamma_neg, clip: float, with_grad: bool,
 
         d/dx = s*q * (w / r - gn * p_m^(gn-1) * log r)  =  s*q * w * (1/r + gn * log(1/r) / p_m)
 
-    where p_m > 0. Below the margin p_m == 0, r == 1 and w == 0, so loss and derivative are
-    exactly 0. The second part (the gradient through the focusing weight) is left out when
-    ``detach``. With ``clip == 0``, ``log(1 - p)`` is ``-softplus(x)``: no cancellation for large
-    logits. Temporaries are updated in place wherever the formula allows (three (N, C) buffers
-    for clip > 0): on CPU a fresh buffer can cost more in page faults than the arithmetic in it.
+    where p_m > 0. Below the margin p_m == 0 and w == 0, so loss and derivative are exactly 0.
+    The second part (the gradient through the focusing weight) is left out when ``detach``.
+    Cancellation-free pieces: ``log(1/r) = -log1p(-p_m)``, ``r = q + clip`` and q = sigmoid(-x)
+    (:func:`_sigmoid_pair`), so the float32 derivative keeps its relative precision for
+    saturated negatives (p near 1) and near the margin. With ``clip == 0``, ``log(1 - p)`` is
+    ``-softplus(x)``. Temporaries are updated in place wherever the formula allows: on CPU a
+    fresh buffer can cost more in page faults than the arithmetic in it.
     """
     if clip > 0:
-        p_m = torch.sigmoid(x).sub_(clip).clamp_(min=0)
-        inv_r = torch.rsub(p_m, 1).reciprocal_()
-        loss = torch.log(inv_r)                            # log(1/r) == -log(1 - p_m); w later
+        s, q = _sigmoid_pair(x) if with_grad else (torch.sigmoid(x), None)
+        p_m = s.sub(clip).clamp_(min=0)
+        loss = torch.neg(p_m).log1p_().neg_()              # log(1/r), before the weight
         grad = None
-        if with_grad:
-            grad = inv_r                                   # the derivative / w, built in place
-            if not detach:                                 # log(1/r) == 0 where p_m == 0
-                _add_quotient_(grad, loss, p_m.clamp_(min=torch.finfo(x.dtype).tiny), gamma_neg)
-            s = p_m.add_(clip)                             # sigmoid(x) where it matters
-            grad.mul_(s).addcmul_(grad, s, value=-1)       # * ds/dx = s - s^2
-            p_m = s.sub_(clip).clamp_(min=0)
+        if with_grad:                                      # the derivative / w, built in place
+            grad = q.add(clip).reciprocal_()               # 1/r
+            if not detach:
+                p_m_safe = p_m.clamp(min=torch.finfo(x.dtype).tiny)
+                _add_quotient_(grad, loss, p_m_safe, gamma_neg)
+            grad.mul_(s).mul_(q)                           # * ds/dx = s * q
         w = _margin_weight(p_m, gamma_neg)
         return loss.mul_(w), None if grad is None else grad.mul_(w)
-    s = torch.sigmoid(x)
+    s, q = _sigmoid_pair(x) if with_grad and not detach else (torch.sigmoid(x), None)
     # log-sigmoid form; beyond the threshold softplus(x) == x to the dtype's precision
     threshold = 20.0 if x.dtype == torch.float32 else 40.0
     w = _pow(s, gamma_neg, lambda: F.logsigmoid(x))
@@ -144,35 +161,58 @@ def _negative_term(x: Tensor, gamma_neg, clip: float, with_grad: bool,
         return loss, None
     grad = w.mul_(s)                                       # s*q/r * p^gn with r == q
     if not detach:
-        _add_product_(grad, s.sub_(1), loss, -gamma_neg)  # + gn * q * loss
+        _add_product_(grad, q, loss, gamma_neg)            # + gn * q * loss
     return loss, grad
 
 
-def _asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos, gamma_neg, clip: float,
-                       alpha: Optional[float], detach_focal_weight: bool,
-                       with_grad: bool) -> Tuple[Tensor, Optional[Tensor]]:
-    """Elementwise ASL and (if ``with_grad``) d(loss)/d(logits), both (N, C) in compute dtype.
+def _weighted(term: Tensor, weight: Optional[Tensor], reduce: bool) -> Tensor:
+    """``term * weight`` (in place), or with ``reduce`` its sum as a 0-d tensor.
+
+    ``weight`` is None or broadcasts to ``term``: (N, 1), or (N, C) for an (N, C) term. Eager, an
+    (N, 1) weight of an (N, C) term is applied to the row sums: one pass over the term, not two.
+    """
+    if not reduce:
+        return term if weight is None else term.mul_(weight)
+    if weight is None:
+        return term.sum()
+    if weight.size(1) == 1 and term.size(1) > 1 and not torch.compiler.is_compiling():
+        return term.sum(1).mul_(weight.view(-1)).sum()
+    return term.mul_(weight).sum()
+
+
+def _asl_loss_and_grad(logits: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos,
+                       gamma_neg, clip: float, alpha: Optional[float],
+                       detach_focal_weight: bool, with_grad: bool,
+                       reduce: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """Weighted ASL (elementwise or summed) and (if ``with_grad``) its derivative in the logits.
 
     Args:
         logits: (N, C) raw scores, any floating dtype (computed in float32; float64 stays).
         target: (N,) integer labels in [0, C] (C = background) or (N, C) targets in [0, 1].
+        weight: None, or (N, 1) / (N, C) weights in the compute dtype.
         gamma_pos, gamma_neg: focusing exponents (>= 0), numbers or 0-d tensors.
         clip: probability margin m in [0, 1) (a Python float: m == 0 selects another formula).
         alpha: weight of the positive term (negatives get 1 - alpha), or None for no weighting.
         detach_focal_weight: leave the gradient through ``(1-p)^gamma_pos`` and
             ``p_m^gamma_neg`` out (the paper code's ``disable_torch_grad_focal_loss``).
         with_grad: also return the derivative (else None).
+        reduce: return the sum of the weighted loss (0-d) instead of the (N, C) weighted loss.
 
-    Integer labels: the negative
-    term everywhere, then each row's labelled class recomputed from its logit alone (positive
-    term for foreground rows, the negative term again for background ones) and scattered in.
+    Returns:
+        ``(loss, grad)``: loss 0-d or (N, C); grad (N, C) = d(loss)/d(logits), weight included.
+
+    Integer labels: the negative term everywhere, then each row's labelled class recomputed from
+    its logit alone: the positive term replaces the negative one there, by a scatter of N values
+    into the elementwise loss and the derivative, and by an (N,) correction of the summed loss.
+    (A non-finite negative term at a labelled class, possible only for ``clip == 0`` and an
+    infinite logit, makes the sum NaN.)
     """
     x = _compute_dtype(logits)
     detach = detach_focal_weight
     a_pos, a_neg = _class_weights(alpha)
 
-    def weighted(term, weight):
-        return term if alpha is None else term.mul_(weight)
+    def scaled(term, factor):
+        return term if alpha is None else term.mul_(factor)
 
     neg = _negative_term(x, gamma_neg, clip, with_grad, detach)
     if target.dim() == 1:
@@ -182,55 +222,85 @@ def _asl_loss_and_grad(logits: Tensor, target: Tensor, gamma_pos, gamma_neg, cli
         foreground = (target < num_classes).unsqueeze(1)
         pos = _positive_term(labelled, gamma_pos, with_grad, detach)
         neg_labelled = _negative_term(labelled, gamma_neg, clip, with_grad, detach)
-        return tuple(None if dense is None else weighted(dense, a_neg).scatter_(
-            1, index, torch.where(foreground, weighted(p, a_pos), weighted(n, a_neg)))
-            for dense, p, n in zip(neg, pos, neg_labelled))
+        # each row's labelled class: the negative term's value (which the dense term holds
+        # there) and its true value, positive for foreground rows
+        neg_values = [None if n is None else scaled(n, a_neg) for n in neg_labelled]
+        values = [None if n is None else torch.where(foreground, scaled(p, a_pos), n)
+                  for p, n in zip(pos, neg_values)]
+        dense_loss, dense_grad = (None if d is None else scaled(d, a_neg) for d in neg)
+        row_weight = weight if weight is None or weight.size(1) == 1 else weight.gather(1, index)
+        values, neg_values = ([None if v is None else _weighted(v, row_weight, reduce=False)
+                               for v in vs] for vs in (values, neg_values))
+        # weighted before the scatter, so that the compiled dense kernel holds the weighting
+        if reduce:  # sum of the dense term, corrected at the labelled classes: no (N, C) pass
+            loss = (_weighted(dense_loss, weight, reduce=True)
+                    + (values[0] - neg_values[0]).sum())
+        else:
+            loss = _weighted(dense_loss, weight, reduce=False).scatter_(1, index, values[0])
+        grad = None if dense_grad is None else _weighted(
+            dense_grad, weight, reduce=False).scatter_(1, index, values[1])
+        return loss, grad
     y = target.to(x.dtype)
     pos = _positive_term(x, gamma_pos, with_grad, detach)
-    return tuple(None if n is None else  # lerp is exact at y == 0 and y == 1
-                 torch.lerp(weighted(n, a_neg), weighted(p, a_pos), y) for n, p in zip(neg, pos))
+    loss, grad = (None if n is None else  # lerp is exact at y == 0 and y == 1
+                  torch.lerp(scaled(n, a_neg), scaled(p, a_pos), y) for n, p in zip(neg, pos))
+    return (_weighted(loss, weight, reduce),
+            None if grad is None else _weighted(grad, weight, reduce=False))
 
 
 @functools.lru_cache(maxsize=None)
 def _compiled_loss_and_grad():
     """``torch.compile`` of :func:`_asl_loss_and_grad`, built once per process.
 
-    ``dynamic=True`` keeps one graph for every number of priors N. Pass the gammas as 0-d
-    tensors (:func:`_exponent`): dynamo specialises a Python float used as a ``pow`` exponent
-    (guard ``gamma == value``), which would recompile at every adaptive-asymmetry update.
+    Static shapes except the number of priors, which :func:`_mark_num_priors_dynamic` marks on
+    each call: one graph serves every N. Python numbers are graph constants, so an integral
+    gamma becomes a chain of multiplications; a non-integral one enters as a 0-d tensor
+    (:func:`_compiled_exponent`), so the adaptive-asymmetry hook's updates reuse one graph.
     """
-    return torch.compile(_asl_loss_and_grad, dynamic=True)
+    return torch.compile(_asl_loss_and_grad, dynamic=False)
 
 
-def _exponent(gamma, logits: Tensor) -> Tensor:
-    """``gamma`` as a 0-d tensor of the compute dtype on the device of ``logits``."""
+def _compiled_exponent(gamma: float, logits: Tensor):
+    """``gamma`` for the compiled path: an int when integral (a graph constant: a graph per
+    value), else a 0-d tensor of the compute dtype on the device of ``logits`` (one graph for all
+    values)."""
+    if float(gamma).is_integer():
+        return int(gamma)
     dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
-    if isinstance(gamma, Tensor):
-        return gamma.to(device=logits.device, dtype=dtype)
-    return torch.full((), gamma, dtype=dtype, device=logits.device)
+    return torch.as_tensor(gamma, dtype=dtype, device=logits.device)
+
+
+def _mark_num_priors_dynamic(*tensors: Optional[Tensor]) -> None:
+    """Let the compiled graph take any size of dim 0 (N) of these tensors without a recompile."""
+    for tensor in tensors:
+        if tensor is not None:
+            torch._dynamo.maybe_mark_dynamic(tensor, 0)
 
 
 class AsymmetricLossFunction(torch.autograd.Function):
-    """Elementwise ASL with the closed-form derivative of :func:`_asl_loss_and_grad`.
+    """Weighted ASL with the closed-form derivative of :func:`_asl_loss_and_grad`.
 
-    ``apply(logits (N, C), target (N,) or (N, C), gamma_pos, gamma_neg, clip, alpha,
-    detach_focal_weight, compiled)`` returns the (N, C) float32 loss. When the logits need a
-    gradient, the forward pass also computes d(loss)/d(logits) from the same intermediates and
-    saves it (one (N, C) float32 tensor); the backward pass multiplies it by the incoming
-    gradient. The target is treated as a constant (no gradient flows into soft targets).
+    ``apply(logits (N, C), target (N,) or (N, C), weight None / (N, 1) / (N, C), reduce,
+    gamma_pos, gamma_neg, clip, alpha, detach_focal_weight, compiled)`` returns the summed
+    weighted loss (0-d) with ``reduce``, else the (N, C) weighted loss, in float32 (float64 for
+    float64 logits). When the logits need a gradient, the forward pass also computes
+    d(loss)/d(logits) from the same intermediates and saves it (one (N, C) tensor); the backward
+    pass multiplies it by the incoming gradient. Target and weight are constants here (no
+    gradient flows into them).
     """
 
     @staticmethod
-    def forward(ctx, logits, target, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
-                compiled):
+    def forward(ctx, logits, target, weight, reduce, gamma_pos, gamma_neg, clip, alpha,
+                detach_focal_weight, compiled):
         with_grad = ctx.needs_input_grad[0]
-        if compiled:
+        fn = _asl_loss_and_grad
+        if compiled and logits.numel() > 0:
             fn = _compiled_loss_and_grad()
-            gamma_pos, gamma_neg = _exponent(gamma_pos, logits), _exponent(gamma_neg, logits)
-        else:
-            fn = _asl_loss_and_grad
-        loss, grad = fn(logits, target, gamma_pos, gamma_neg, clip, alpha, detach_focal_weight,
-                        with_grad)
+            gamma_pos = _compiled_exponent(gamma_pos, logits)
+            gamma_neg = _compiled_exponent(gamma_neg, logits)
+            _mark_num_priors_dynamic(logits, target, weight)
+        loss, grad = fn(logits, target, weight, gamma_pos, gamma_neg, clip, alpha,
+                        detach_focal_weight, with_grad, reduce)
         if with_grad:
             ctx.save_for_backward(grad)
             ctx.logits_dtype = logits.dtype
@@ -240,7 +310,7 @@ class AsymmetricLossFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_loss):
         grad, = ctx.saved_tensors
-        return (grad * grad_loss).to(ctx.logits_dtype), None, None, None, None, None, None, None
+        return ((grad * grad_loss).to(ctx.logits_dtype),) + (None,) * 9
 
 
 def asl_prob_forward(prob: Tensor, target: Tensor, gamma_pos: float, gamma_neg: float,

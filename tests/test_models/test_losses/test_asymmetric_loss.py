@@ -236,6 +236,89 @@ def test_weight_shapes_and_reductions():
         2 * ref * w_prior[:, None])
 
 
+def reference_reduction(elementwise, weight, reduction, avg_factor):
+    """mmdet's weighting and reduction, written out (``weight_reduce_loss``'s eps included)."""
+    if weight is not None:
+        elementwise = elementwise * weight
+    if reduction == 'none':
+        return elementwise
+    if reduction == 'sum':
+        return elementwise.sum()
+    if avg_factor is None:
+        return elementwise.mean()
+    return elementwise.sum() / (avg_factor + torch.finfo(torch.float32).eps)
+
+
+WEIGHT_SHAPES = ['prior', 'element', 'flat', None]
+
+
+@pytest.mark.parametrize('kind', ['labels', 'soft'])
+@pytest.mark.parametrize('weight_shape', WEIGHT_SHAPES)
+@pytest.mark.parametrize('reduction,avg_factor', [
+    ('mean', None), ('mean', 3.5), ('mean', 'tensor'), ('sum', None), ('none', None)])
+@pytest.mark.parametrize('detach', [False, True])
+def test_fused_weight_and_reduction_match_reference(kind, weight_shape, reduction, avg_factor,
+                                                    detach):
+    """Weight and reduction applied inside the autograd Function: value and gradient."""
+    logits, target, y = make_inputs(kind, seed=5)
+    gen = torch.Generator().manual_seed(6)
+    weights = dict(prior=torch.rand(N, generator=gen, dtype=torch.float64), element=torch.rand(
+        N, C, generator=gen, dtype=torch.float64))
+    weights['flat'] = weights['element'].reshape(-1)
+    weight = weights.get(weight_shape)
+    ref_weight = None if weight is None else (
+        weight.view(N, -1) if weight_shape != 'prior' else weight[:, None])
+    if avg_factor == 'tensor':
+        avg_factor = torch.tensor(2.5, dtype=torch.float64)
+    x = logits.clone().requires_grad_()
+    loss = asymmetric_loss(x, target, weight, gamma_pos=1.0, gamma_neg=4.0, clip=0.05,
+                           reduction=reduction, avg_factor=avg_factor, detach_focal_weight=detach)
+    x_ref = logits.clone().requires_grad_()
+    ref = reference_reduction(reference_asl(x_ref, y, 1.0, 4.0, 0.05, detach=detach),
+                              ref_weight, reduction, avg_factor)
+    torch.testing.assert_close(loss, ref, rtol=1e-9, atol=1e-12)
+    upstream = torch.rand(ref.shape, generator=gen, dtype=torch.float64) + 0.5
+    loss.backward(upstream)
+    ref.backward(upstream)
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-7, atol=1e-10)
+
+
+def test_gradient_reaches_a_weight_that_requires_grad():
+    logits, labels, y = make_inputs('labels', seed=7)
+    weight = torch.rand(N, dtype=torch.float64, requires_grad=True)
+    weight_ref = weight.detach().clone().requires_grad_()
+    loss = asymmetric_loss(logits, labels, weight, avg_factor=4.0)
+    ref = reference_reduction(reference_asl(logits, y, 0.0, 4.0, 0.05), weight_ref[:, None],
+                              'mean', 4.0)
+    torch.testing.assert_close(loss, ref)
+    loss.backward()
+    ref.backward()
+    torch.testing.assert_close(weight.grad, weight_ref.grad)
+
+
+def test_backward_twice_with_retained_graph():
+    """The saved derivative is not consumed: a second backward adds the same gradient."""
+    logits, labels, _ = make_inputs('labels', seed=8)
+    x = logits.clone().requires_grad_()
+    loss = asymmetric_loss(x, labels, torch.rand(N, dtype=torch.float64), avg_factor=2.0)
+    loss.backward(retain_graph=True)
+    first = x.grad.clone()
+    loss.backward()
+    torch.testing.assert_close(x.grad, 2 * first)
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_no_priors(reduction):
+    """An image without priors (N = 0) gives mmdet's empty reductions and an empty gradient."""
+    x = torch.zeros(0, C, requires_grad=True)
+    loss = asymmetric_loss(x, torch.zeros(0, dtype=torch.long), torch.zeros(0),
+                           reduction=reduction)
+    expected = reference_reduction(torch.zeros(0, C), None, reduction, None)
+    torch.testing.assert_close(loss, expected, equal_nan=True)
+    loss.sum().backward()
+    assert x.grad.shape == (0, C)
+
+
 @pytest.mark.parametrize('kwargs,match', [
     (dict(gamma_pos=-1.0), 'gamma_pos'),
     (dict(gamma_neg=-0.5), 'gamma_neg'),
