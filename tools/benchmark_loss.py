@@ -134,7 +134,8 @@ def bench_loss(args, num_priors, device):
         f'  N in {sizes}: {new_graphs(sizes, 4.0)} new graph(s)',
         f'  gamma_neg in {gammas}: ' + ', '.join(
             str(new_graphs([num_priors], gamma)) for gamma in gammas)
-        + ' new graph(s) (all non-integral values share one graph per flag set, built at the first use)',
+        + ' new graph(s) (all non-integral values share one graph per flag set, built at the '
+        'first use)',
         f'  gamma_neg back to 4.0: {new_graphs([num_priors], 4.0)} new graph(s)']
 
     times = interleaved_times(steps, args.repeats, args.warmup, device)

@@ -98,7 +98,6 @@ class ProbabilityStatisticsHook(Hook):
         return None
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
-        self._sums = None
         self._active = False
         if self.every_n_train_iters(runner, self.interval):
             self.start()

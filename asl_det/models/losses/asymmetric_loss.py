@@ -8,7 +8,7 @@ from mmdet.models.losses.utils import weight_reduce_loss
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .asymmetric_loss_math import AsymmetricLossFunction, asl_prob_forward
+from .asymmetric_loss_math import AsymmetricLossFunction, asl_prob_forward, compute_dtype
 
 REDUCTIONS = ('none', 'mean', 'sum')
 SCORE_ACTIVATIONS = ('sigmoid', 'shifted')
@@ -108,29 +108,24 @@ def asymmetric_loss(pred: Tensor,
     if avg_factor is not None and reduction == 'sum':
         raise ValueError('avg_factor can not be used with reduction="sum"')
     weight = _check_inputs(pred, target, weight)
+    if weight is not None:
+        weight = weight.to(compute_dtype(pred.dtype))
     with torch.autocast(device_type=pred.device.type, enabled=False):
         if activated:
             loss = asl_prob_forward(pred, target, gamma_pos, gamma_neg, clip, alpha, eps,
                                     detach_focal_weight)
-            return weight_reduce_loss(loss, _float(weight, loss), reduction, avg_factor)
+            return weight_reduce_loss(loss, weight, reduction, avg_factor)
         if weight is not None and weight.requires_grad:  # weight outside: autograd reaches it
             loss = AsymmetricLossFunction.apply(pred, target, None, False, gamma_pos, gamma_neg,
                                                 clip, alpha, detach_focal_weight, compiled)
-            return weight_reduce_loss(loss, _float(weight, loss), reduction, avg_factor)
+            return weight_reduce_loss(loss, weight, reduction, avg_factor)
         # weighting and summation fused into the loss and its saved derivative
-        compute_dtype = torch.float64 if pred.dtype == torch.float64 else torch.float32
-        weight = None if weight is None else weight.to(compute_dtype)
         loss = AsymmetricLossFunction.apply(pred, target, weight, reduction != 'none',
                                             gamma_pos, gamma_neg, clip, alpha,
                                             detach_focal_weight, compiled)
         if reduction == 'mean' and avg_factor is None:
             return loss / pred.numel()
         return weight_reduce_loss(loss, None, reduction, avg_factor)
-
-
-def _float(weight: Optional[Tensor], loss: Tensor) -> Optional[Tensor]:
-    """``weight`` in the dtype of ``loss`` (float32, or float64 for float64 input)."""
-    return None if weight is None else weight.to(loss.dtype)
 
 
 @MODELS.register_module()

@@ -41,9 +41,15 @@ def _class_weights(alpha: Optional[float]):
     return (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
 
 
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the loss is computed in for inputs of ``dtype``: float64 for float64, else
+    float32, so low precision never enters the math."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def _compute_dtype(logits: Tensor) -> Tensor:
-    """``logits`` in float32 (float64 stays float64): low precision never enters the math."""
-    return logits if logits.dtype in (torch.float32, torch.float64) else logits.float()
+    """``logits`` in :func:`compute_dtype` (no copy when already there)."""
+    return logits.to(compute_dtype(logits.dtype))
 
 
 def _pow(base: Tensor, exponent, log_base: Optional[Callable[[], Tensor]] = None,
@@ -266,8 +272,7 @@ def _compiled_exponent(gamma: float, logits: Tensor):
     values)."""
     if float(gamma).is_integer():
         return int(gamma)
-    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
-    return torch.as_tensor(gamma, dtype=dtype, device=logits.device)
+    return torch.as_tensor(gamma, dtype=compute_dtype(logits.dtype), device=logits.device)
 
 
 def _mark_num_priors_dynamic(*tensors: Optional[Tensor]) -> None:
@@ -325,7 +330,7 @@ def asl_prob_forward(prob: Tensor, target: Tensor, gamma_pos: float, gamma_neg: 
     Returns:
         (N, C) float32 loss (float64 for float64 input).
     """
-    p = prob.float() if prob.dtype != torch.float64 else prob
+    p = _compute_dtype(prob)
     y = _expand_target(target, p.size(1), p.dtype)
     a_pos, a_neg = _class_weights(alpha)
     p_m = (p - clip).clamp(min=0)
