@@ -9,7 +9,7 @@ import os.path as osp
 
 from mmengine.config import DictAction
 
-from asl_det.apis import ComparisonSettings, run_comparison
+from asl_det.benchmark.comparison import ComparisonSettings, run_comparison
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

@@ -2,7 +2,7 @@
 from mmdet.datasets import CocoDataset
 from mmdet.registry import DATASETS
 
-from .glyph_detection import GLYPH_CLASSES
+from asl_det.benchmark.glyphs import GLYPH_CLASSES
 
 
 def _palette(num_classes: int):
@@ -14,6 +14,7 @@ def _palette(num_classes: int):
 
 @DATASETS.register_module()
 class GlyphDetectionDataset(CocoDataset):
-    """COCO-format glyph benchmark written by :func:`generate_glyph_detection`."""
+    """COCO-format glyph benchmark written by
+    :func:`asl_det.benchmark.glyphs.generate_glyph_detection`."""
 
     METAINFO = dict(classes=GLYPH_CLASSES, palette=_palette(len(GLYPH_CLASSES)))

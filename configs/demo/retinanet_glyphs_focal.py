@@ -1,5 +1,5 @@
 # CPU demo detector (focal-loss side): a RetinaNet small enough to learn the built-in glyph
-# benchmark (asl_det.datasets) from scratch in minutes on 2 cores: ResNet-18 at half width,
+# benchmark (asl_det.benchmark.glyphs) from scratch in minutes on 2 cores: ResNet-18 at half width,
 # 64-channel FPN and head with GroupNorm, 128 px images, batch 8, no pretrained weights,
 # 200 warm-up iterations, gradient clipping at 10. Optimizer measured here (focal, 600 iterations,
 # box AP / AP50 on val): SGD lr 0.01 0.053 / 0.106 (after 1000), SGD lr 0.04 0.046 / 0.097,
@@ -9,7 +9,7 @@ _base_ = ['mmdet::retinanet/retinanet_r18_fpn_1xb8-1x_coco.py', '../_plugin.py']
 
 data_root = 'data/glyphs/'
 dataset_type = 'GlyphDetectionDataset'
-num_classes = 31  # len(asl_det.datasets.GLYPH_CLASSES), checked by the tests
+num_classes = 31  # len(asl_det.benchmark.glyphs.GLYPH_CLASSES), checked by the tests
 max_iters = 1600
 val_interval = 800
 

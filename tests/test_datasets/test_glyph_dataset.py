@@ -3,7 +3,8 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from asl_det.datasets import GLYPH_CLASSES, GlyphDetectionDataset, generate_glyph_detection
+from asl_det.benchmark.glyphs import GLYPH_CLASSES, generate_glyph_detection
+from asl_det.datasets import GlyphDetectionDataset
 
 DEMO_CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'demo')
 

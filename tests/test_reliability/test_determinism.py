@@ -3,7 +3,7 @@
 identical losses; a third run with another seed does not (so the comparison can fail)."""
 import pytest
 
-from asl_det.datasets import generate_glyph_detection
+from asl_det.benchmark.glyphs import generate_glyph_detection
 from reliability_helpers import train, train_scalars
 from tiny_detection import REPO
 

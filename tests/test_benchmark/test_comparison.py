@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 
-from asl_det.apis import ComparisonSettings, run_comparison
+from asl_det.benchmark.comparison import ComparisonSettings, run_comparison
 
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'demo')
 

@@ -2,18 +2,16 @@
 import multiprocessing
 import os
 import os.path as osp
-import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
-import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 from asl_det.analysis import (load_run, metrics_table, per_class_table, plot_map_curves,
                               plot_probabilities, profile_inference, training_table)
-from asl_det.datasets import generate_glyph_detection
+from asl_det.benchmark.glyph_runs import glyph_run_config, train_quietly
+from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
 from asl_det.utils.tables import format_table
 
 VARIANTS = ('focal', 'asl', 'asl_adaptive')
@@ -67,57 +65,39 @@ def run_dir(settings: ComparisonSettings, variant: str, seed: int) -> str:
     return osp.join(settings.work_root, f'{variant}_seed{seed}')
 
 
-def build_config(settings: ComparisonSettings, variant: str, seed: int, data: Dict) -> Config:
+def build_config(settings: ComparisonSettings, variant: str, seed: int, data: Dict,
+                 train_ann_file: Optional[str] = None) -> Config:
     """The demo config of ``variant`` pointed at the generated data, schedule and seed."""
-    cfg = Config.fromfile(osp.join(settings.configs_dir, f'retinanet_glyphs_{variant}.py'))
-    root = data['root'] + '/'
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[loader].dataset.data_root = root
-    cfg.val_evaluator.ann_file = data['val_ann']
-    cfg.test_evaluator.ann_file = data['val_ann']
-    cfg.train_cfg.max_iters = settings.max_iters
-    cfg.train_cfg.val_interval = settings.val_interval
-    cfg.param_scheduler[1].end = settings.max_iters
-    cfg.param_scheduler[1].milestones = [int(settings.max_iters * 0.8),
-                                         int(settings.max_iters * 0.95)]
-    cfg.default_hooks.checkpoint.interval = settings.max_iters
-    cfg.randomness = dict(seed=seed)
-    cfg.work_dir = run_dir(settings, variant, seed)
-    # several runners in one process: the visualizer and message hub are named singletons
-    run_id = f'{variant}_seed{seed}_{time.strftime("%Y%m%d_%H%M%S")}'
-    cfg.visualizer.name = f'visualizer_{run_id}'
-    cfg.experiment_name = run_id
-    if settings.device == 'cuda':
-        cfg.env_cfg.dist_cfg = dict(backend='nccl')
-    cfg.merge_from_dict(settings.cfg_options)
-    return cfg
+    return glyph_run_config(
+        osp.join(settings.configs_dir, f'retinanet_glyphs_{variant}.py'), data,
+        run_dir(settings, variant, seed), seed=seed, max_iters=settings.max_iters,
+        val_interval=settings.val_interval, device=settings.device,
+        train_ann_file=train_ann_file, cfg_options=settings.cfg_options)
 
 
 def train_one(settings: ComparisonSettings, variant: str, seed: int, data: Dict,
-              num_threads: Optional[int] = None) -> float:
-    """Train one run (in this process); returns its wall time in seconds."""
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
-    cfg = build_config(settings, variant, seed, data)
-    start = time.perf_counter()
-    Runner.from_cfg(cfg).train()
-    return time.perf_counter() - start
+              train_ann_file: Optional[str], num_threads: int) -> float:
+    """Train one run in this (worker) process; returns its wall time in seconds."""
+    return train_quietly(build_config(settings, variant, seed, data, train_ann_file),
+                         num_threads)
 
 
-def _train_all(settings: ComparisonSettings, jobs: List, data: Dict, log) -> Dict:
+def _train_all(settings: ComparisonSettings, jobs: List, data: Dict,
+               train_ann_file: Optional[str], log) -> Dict:
     """Train ``jobs`` [(variant, seed)], ``settings.workers`` at a time; returns wall times.
 
     On CPU, parallel runs with fewer threads each use the cores better than one run after the
-    other (intra-op parallelism of this small model scales poorly). Workers are spawned
-    processes, so each run has its own mmengine singletons and torch thread pool.
+    other (intra-op parallelism of this small model scales poorly). Each run trains in a spawned
+    process, so it has its own mmengine singletons and torch thread pool, and its console
+    output goes to its work dir (``console.log``), not to this terminal.
     """
     workers = min(settings.workers, len(jobs))
-    if workers <= 1:
-        return {job: train_one(settings, *job, data) for job in jobs}
     threads = max(1, (os.cpu_count() or 1) // workers)
-    log(f'[demo] {len(jobs)} runs, {workers} at a time, {threads} thread(s) each')
+    log(f'[demo] {len(jobs)} runs, {workers} at a time, {threads} thread(s) each; logs in '
+        f'{settings.work_root}/<run>/console.log')
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as pool:
-        futures = {job: pool.submit(train_one, settings, *job, data, threads) for job in jobs}
+        futures = {job: pool.submit(train_one, settings, *job, data, train_ann_file, threads)
+                   for job in jobs}
         return {job: future.result() for job, future in futures.items()}
 
 
@@ -131,16 +111,21 @@ def run_comparison(settings: ComparisonSettings,
     log(f'[demo] data: {settings.num_train} train / {settings.num_val} val images in '
         f'{settings.data_root} (missing labels: {settings.missing_label_fraction:.0%})')
     data = generate_glyph_detection(settings.data_root, num_train=settings.num_train,
-                                    num_val=settings.num_val,
-                                    missing_label_fraction=settings.missing_label_fraction)
+                                    num_val=settings.num_val)
+    train_ann_file = None
+    if settings.missing_label_fraction > 0:
+        split = write_missing_annotation_split(data['train_ann'], settings.missing_label_fraction)
+        train_ann_file = osp.relpath(split['ann_file'], data['root'])
+        log(f"[demo] {split['dropped_annotations']} train boxes left unlabelled "
+            f"({split['dropped_fraction']:.1%}); val keeps every label")
     jobs = [(variant, seed) for seed in settings.seeds for variant in settings.variants]
     for variant, seed in jobs:
         log(f'[demo] training {variant} (seed {seed}) for {settings.max_iters} iterations -> '
             f'{run_dir(settings, variant, seed)}')
-    wall_times = _train_all(settings, jobs, data, log)
+    wall_times = _train_all(settings, jobs, data, train_ann_file, log)
     runs, profiles = [], {}
     for variant, seed in jobs:
-        cfg = build_config(settings, variant, seed, data)
+        cfg = build_config(settings, variant, seed, data, train_ann_file)
         run = load_run(cfg.work_dir, name=f'{variant}_seed{seed}')
         run.wall_time_s = wall_times[(variant, seed)]
         runs.append(run)

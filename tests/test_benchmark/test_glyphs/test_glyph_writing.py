@@ -1,10 +1,7 @@
-"""Tests of the glyph detection benchmark generator (tiny splits, whole file in seconds)."""
-import collections
+"""Writing and caching the COCO benchmark (asl_det/benchmark/glyphs/writing.py); tiny splits."""
 import json
 import os
 import os.path as osp
-import runpy
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +9,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from asl_det.datasets import GLYPH_CLASSES, generate_glyph_detection, render_glyph_image
+from asl_det.benchmark.glyphs import GLYPH_CLASSES, generate_glyph_detection, render_glyph_image
 
 SMALL = dict(num_train=20, num_val=10, seed=0)
 
@@ -40,26 +37,32 @@ def small(tmp_path_factory):
     return generate_glyph_detection(tmp_path_factory.mktemp('glyphs') / 'small', **SMALL)
 
 
-def test_classes():
-    assert len(GLYPH_CLASSES) >= 30
-    assert len(set(GLYPH_CLASSES)) == len(GLYPH_CLASSES)
-    assert GLYPH_CLASSES[:10] == tuple(f'digit_{d}' for d in range(10))
-    assert all(name.startswith('letter_') for name in GLYPH_CLASSES[10:])
-    assert not {'letter_O', 'letter_I'} & set(GLYPH_CLASSES)
-
-
 def test_layout_and_manifest(small):
     root = small['root']
     for split, num in (('train', 20), ('val', 10)):
         assert small[f'{split}_img_prefix'] == f'{split}/'
         assert small[f'{split}_ann'] == osp.join(root, small[f'{split}_ann_file'])
         assert sorted(os.listdir(small[f'{split}_img_dir'])) == [f'{i:06d}.png' for i in range(num)]
+        assert small['manifest']['splits'][split] == dict(
+            images=num, annotations=len(load_json(small[f'{split}_ann'])['annotations']))
     manifest = load_json(osp.join(root, 'manifest.json'))
     assert manifest == small['manifest']
     assert manifest['params']['num_train'] == 20 and manifest['params']['seed'] == 0
     assert manifest['classes'] == list(GLYPH_CLASSES)
-    assert manifest['splits']['train']['dropped_annotations'] == 0
     assert small['reused'] is False
+
+
+@pytest.mark.parametrize('split, split_index', [('train', 0), ('val', 1)])
+def test_every_rendered_glyph_is_annotated(small, split, split_index):
+    """Image i of a split is render_glyph_image(default_rng((seed, split, i))), all glyphs kept."""
+    coco = load_json(small[f'{split}_ann'])
+    for index in (0, 3):
+        pixels, glyphs = render_glyph_image(np.random.default_rng([0, split_index, index]))
+        with Image.open(osp.join(small[f'{split}_img_dir'], f'{index:06d}.png')) as pil:
+            np.testing.assert_array_equal(np.asarray(pil), pixels)
+        written = [(a['category_id'] - 1, a['bbox']) for a in coco['annotations']
+                   if a['image_id'] == index + 1]
+        assert written == glyphs
 
 
 @pytest.mark.parametrize('split', ['train', 'val'])
@@ -95,23 +98,6 @@ def test_cocoeval_scores_ground_truth_perfectly(small):
     assert evaluator.stats[0] == pytest.approx(1.0)
 
 
-def test_class_and_size_statistics():
-    sides, labels, counts = [], collections.Counter(), []
-    for index in range(150):
-        pixels, glyphs = render_glyph_image(np.random.default_rng([7, index]), max_objects=6,
-                                            min_size=20, max_size=40)
-        assert pixels.shape == (128, 128, 3) and pixels.dtype == np.uint8
-        counts.append(len(glyphs))
-        for label, (_, _, w, h) in glyphs:
-            labels[label] += 1
-            sides.append(max(w, h))
-    assert set(labels) == set(range(len(GLYPH_CLASSES)))
-    assert min(counts) >= 1 and max(counts) <= 6
-    # the longer box side is the drawn size, less what the border or other glyphs hide
-    assert 0.7 * 20 <= min(sides) and max(sides) <= 40 + 1
-    assert np.median(sides) > 22
-
-
 def test_deterministic_and_worker_independent(small, tmp_path):
     again = generate_glyph_detection(tmp_path / 'again', num_workers=2, **SMALL)
     for split in ('train', 'val'):
@@ -140,21 +126,12 @@ def test_cache_reused_and_invalidated(tmp_path):
         'reused'] is False
 
 
-def test_missing_labels(small, tmp_path):
-    dropped = generate_glyph_detection(tmp_path, missing_label_fraction=0.3, **SMALL)
-    full = load_json(small['train_ann'])['annotations']
-    kept = load_json(dropped['train_ann'])['annotations']
-    assert len(kept) == len(full) - round(0.3 * len(full))
-    assert dropped['manifest']['splits']['train']['dropped_annotations'] == len(full) - len(kept)
-    assert [a['id'] for a in kept] == list(range(1, len(kept) + 1))
-    key = lambda a: (a['image_id'], a['category_id'], tuple(a['bbox']))  # noqa: E731
-    assert {key(a) for a in kept} < {key(a) for a in full}
-    # the unlabelled glyphs are still drawn; val keeps every label
-    assert split_files(dropped, 'val') == split_files(small, 'val')
-    for name in ('000000.png', '000019.png'):
-        assert read_bytes(osp.join(dropped['train_img_dir'], name)) == read_bytes(
-            osp.join(small['train_img_dir'], name))
-    assert dropped['manifest']['splits']['val']['dropped_annotations'] == 0
+def test_incomplete_data_set_is_regenerated(tmp_path):
+    first = generate_glyph_detection(tmp_path, num_train=3, num_val=2, seed=4)
+    os.remove(osp.join(first['train_img_dir'], '000001.png'))
+    again = generate_glyph_detection(tmp_path, num_train=3, num_val=2, seed=4)
+    assert again['reused'] is False
+    assert sorted(os.listdir(again['train_img_dir'])) == [f'{i:06d}.png' for i in range(3)]
 
 
 @pytest.mark.parametrize('kwargs, error, name', [
@@ -167,9 +144,6 @@ def test_missing_labels(small, tmp_path):
     (dict(max_objects=40), ValueError, 'max_objects'),
     (dict(min_size=60), ValueError, 'min_size'),
     (dict(max_size=200), ValueError, 'max_size'),
-    (dict(missing_label_fraction=1.0), ValueError, 'missing_label_fraction'),
-    (dict(missing_label_fraction=-0.1), ValueError, 'missing_label_fraction'),
-    (dict(missing_label_fraction='0.1'), TypeError, 'missing_label_fraction'),
     (dict(seed=-1), ValueError, 'seed'),
     (dict(seed=True), TypeError, 'seed'),
     (dict(force='yes'), TypeError, 'force'),
@@ -184,12 +158,3 @@ def test_argument_validation(tmp_path, kwargs, error, name):
 def test_out_dir_type():
     with pytest.raises(TypeError, match='out_dir'):
         generate_glyph_detection(3)
-
-
-def test_cli(tmp_path, monkeypatch, capsys):
-    script = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'make_dataset.py')
-    monkeypatch.setattr(sys, 'argv', ['make_dataset.py', '--out', str(tmp_path), '--num-train',
-                                      '3', '--num-val', '2', '--workers', '1'])
-    runpy.run_path(script, run_name='__main__')
-    assert 'generated' in capsys.readouterr().out
-    assert load_json(tmp_path / 'manifest.json')['splits']['val']['images'] == 2

@@ -1,0 +1,20 @@
+"""The built-in detection benchmark: digits and letters on photographs, as a COCO data set.
+
+Each image is a random crop of a ``skimage.data`` photograph or texture (rescaled, possibly
+blurred, contrast-reduced) with 1 to 8 labelled glyphs: real handwritten digits from
+scikit-learn's ``load_digits`` and uppercase letters in fonts that matplotlib ships. Glyphs are
+scaled, rotated, coloured against their local background and may overlap a little; unlabelled
+strokes, blobs, ellipses and segments act as distractors. With 31 classes and a few objects per
+image, positives are rare among the (anchor, class) pairs, as in COCO.
+
+Modules: ``classes`` (the class list), ``sources`` (fonts, digits, background pictures),
+``rendering`` (pixels), ``layout`` (where glyphs go in one image), ``writing`` (COCO files,
+manifest, cache), ``missing_annotations`` (train splits with a share of the boxes removed).
+"""
+from .classes import GLYPH_CLASSES
+from .layout import render_glyph_image
+from .missing_annotations import drop_annotations, write_missing_annotation_split
+from .writing import generate_glyph_detection
+
+__all__ = ['GLYPH_CLASSES', 'drop_annotations', 'generate_glyph_detection', 'render_glyph_image',
+           'write_missing_annotation_split']

@@ -1,0 +1,48 @@
+"""Study records: one small JSON file per finished run, the unit the study resumes by.
+
+Layout: ``<records_dir>/<condition>/<variant>_seed<seed>.json``. A record is written only after
+its run has been trained and evaluated, through a temporary file and a rename, so a killed study
+leaves either a complete record or none.
+"""
+import glob
+import json
+import os
+import os.path as osp
+from typing import Dict, List
+
+#: Keys every record has (``tests`` and the statistics rely on them).
+RECORD_KEYS = ('variant', 'condition', 'seed', 'metrics', 'loss_cls', 'iterations',
+               'wall_time_s', 'versions')
+
+
+def record_path(records_dir: str, condition: str, variant: str, seed: int) -> str:
+    """Where the record of (condition, variant, seed) lives."""
+    return osp.join(records_dir, condition, f'{variant}_seed{seed}.json')
+
+
+def write_record(records_dir: str, record: Dict) -> str:
+    """Write ``record`` atomically to its :func:`record_path`; returns the path."""
+    missing = [key for key in RECORD_KEYS if key not in record]
+    if missing:
+        raise ValueError(f'record lacks the keys {missing}')
+    path = record_path(records_dir, record['condition'], record['variant'], record['seed'])
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp_path = f'{path}.tmp'
+    with open(tmp_path, 'w') as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+        f.write('\n')
+    os.replace(tmp_path, path)
+    return path
+
+
+def load_records(records_dir: str) -> List[Dict]:
+    """Every record under ``records_dir`` (sorted by condition, variant, seed)."""
+    records = []
+    for path in sorted(glob.glob(osp.join(records_dir, '*', '*_seed*.json'))):
+        with open(path) as f:
+            record = json.load(f)
+        missing = [key for key in RECORD_KEYS if key not in record]
+        if missing:
+            raise ValueError(f'{path}: not a study record, it lacks {missing}')
+        records.append(record)
+    return sorted(records, key=lambda r: (r['condition'], r['variant'], r['seed']))

@@ -1,0 +1,29 @@
+"""Argument checks shared by the whole package: one message format for every range error."""
+import math
+import numbers
+
+
+def check_number(name: str, value, low: float = -math.inf, high: float = math.inf,
+                 high_open: bool = False) -> float:
+    """Return ``value`` if it is a finite real in ``[low, high]`` (``[low, high)`` if high_open).
+
+    Raises:
+        TypeError: ``value`` is not a real number (bools are refused).
+        ValueError: it is NaN, infinite or out of range; the message names ``name`` and the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f'{name} must be a number, got {type(value).__name__}')
+    upper_ok = value < high if high_open else value <= high
+    if not (math.isfinite(value) and value >= low and upper_ok):
+        bracket = ')' if high_open else ']'
+        raise ValueError(f'{name} must be in [{low}, {high}{bracket}, got {value}')
+    return value
+
+
+def check_int(name: str, value, low: int = 0, high: float = math.inf) -> int:
+    """Return ``value`` if it is an int (not a bool) in ``[low, high]``; else TypeError/ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f'{name} must be an integer, got {type(value).__name__}')
+    if not low <= value <= high:
+        raise ValueError(f'{name} must be an integer in [{low}, {high}], got {value}')
+    return int(value)
