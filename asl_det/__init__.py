@@ -1,14 +1,13 @@
 """asl_det: Asymmetric Loss for MMDetection 3.x single-stage detectors.
 
-Importing the package registers its modules in MMDetection's registries (``MODELS``: the loss;
-``HOOKS``: probability statistics and adaptive asymmetry) and lets mmengine load its own
-checkpoints on torch >= 2.6 and write them atomically.
+Importing the package registers its modules and nothing else: in MMDetection's registries the
+loss (``MODELS``), the probability-statistics and adaptive-asymmetry hooks (``HOOKS``), the
+divergence-guard optimizer wrapper and the glyph data set; in mmengine's file backends the
+opt-in ``'atomic_local'`` backend (a new name: ``'local'`` is untouched). ``torch.load`` and
+mmengine's checkpoint loaders stay as they are; the tools install the safe checkpoint loader
+(:func:`asl_det.checkpoint.use_safe_checkpoint_loader`).
 """
 from .version import __version__
-from . import datasets, engine, models  # noqa: F401  (registration)
-from .utils import register_atomic_local_backend, register_trusted_checkpoint_loaders
-
-register_trusted_checkpoint_loaders()
-register_atomic_local_backend()
+from . import checkpoint, datasets, engine, models  # noqa: F401  (registration)
 
 __all__ = ['__version__']

@@ -2,7 +2,11 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl] [--show]
                          [--show-dir DIR] [--wait-time S] [--cfg-options k=v ...]
-                         [--launcher {none,pytorch,slurm,mpi}] [--tta]
+                         [--launcher {none,pytorch,slurm,mpi}] [--tta] [--trust-checkpoint]
+
+CHECKPOINT loads through asl_det's safe loader (weights only, plus the globals mmengine
+checkpoints hold): a file that needs more is refused, naming it; ``--trust-checkpoint`` unpickles
+a trusted file fully. The loader replaces mmengine's for this process only.
 """
 import argparse
 
@@ -10,7 +14,8 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-import asl_det  # noqa: F401  (registers the loss and hooks, checkpoint loading on torch>=2.6)
+import asl_det  # noqa: F401  (registers the loss and hooks)
+from asl_det.checkpoint import use_safe_checkpoint_loader
 from asl_det.utils import runtime
 
 
@@ -39,6 +44,7 @@ def parse_args():
 def main():
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
+    use_safe_checkpoint_loader(trust=args.trust_checkpoint)
 
     cfg = runtime.prepare_config(args.config, args.launcher, args.cfg_options, args.work_dir)
     cfg.load_from = args.checkpoint

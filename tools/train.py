@@ -2,11 +2,17 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--auto-scale-lr] [--resume [CKPT]]
                           [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
-                          [--asl [k=v ...]]
+                          [--asl [k=v ...]] [--trust-checkpoint]
 
 CONFIG is a file or an ``mmdet::`` path. ``--asl`` swaps the classification loss of any
 single-stage config for AsymmetricLoss (``asl_det.utils.asl_config.swap_in_asl``), e.g.
 ``python tools/train.py mmdet::fsaf/fsaf_r50_fpn_1x_coco.py --asl gamma_neg=3 clip=0.1``.
+
+Checkpoints: this tool opts in to asl_det's safe loader (``load_from``, ``--resume`` and
+pretrained weights load weights-only; ``--trust-checkpoint`` unpickles trusted files fully) and to
+atomic checkpoint writes (the ``'atomic_local'`` backend, unless the config's checkpoint hook
+names ``backend_args``; the run's dumped config shows it). The loader replaces mmengine's for
+this process only.
 """
 import argparse
 
@@ -14,7 +20,8 @@ from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-import asl_det  # noqa: F401  (registers the loss and hooks, checkpoint loading on torch>=2.6)
+import asl_det  # noqa: F401  (registers the loss, hooks and the 'atomic_local' backend)
+from asl_det.checkpoint import use_atomic_checkpoint_writes, use_safe_checkpoint_loader
 from asl_det.utils import runtime
 from asl_det.utils.asl_config import swap_in_asl
 
@@ -43,8 +50,10 @@ def parse_args():
 def main():
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
+    use_safe_checkpoint_loader(trust=args.trust_checkpoint)
 
     cfg = runtime.prepare_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    use_atomic_checkpoint_writes(cfg)
     if args.asl is not None:
         replaced = swap_in_asl(cfg, **args.asl)
         print_log(f'AsymmetricLoss in {", ".join(replaced)}', logger='current')

@@ -7,10 +7,13 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from asl_det.checkpoint import use_safe_checkpoint_loader
+
 
 @torch.no_grad()
 def profile_inference(cfg: Config, checkpoint: str, score_activation: Optional[str] = None,
-                      max_batches: Optional[int] = None) -> Dict[str, float]:
+                      max_batches: Optional[int] = None,
+                      trust_checkpoint: bool = False) -> Dict[str, float]:
     """Evaluate ``checkpoint`` on the config's test set and count what enters NMS.
 
     Args:
@@ -20,6 +23,9 @@ def profile_inference(cfg: Config, checkpoint: str, score_activation: Optional[s
         score_activation: for an ``AsymmetricLoss`` head, 'sigmoid' or 'shifted' overrides how
             logits become scores at inference; None keeps the config's.
         max_batches: stop after this many batches (None: the whole test set).
+        trust_checkpoint: load ``checkpoint`` with a full unpickling (``weights_only=False``);
+            only for trusted files. Default: asl_det's safe loader, which this function installs
+            (:func:`~asl_det.checkpoint.use_safe_checkpoint_loader`, for the whole process).
 
     Returns:
         dict with ``candidates_per_image`` (scores above ``score_thr``, capped at ``nms_pre`` per
@@ -27,6 +33,7 @@ def profile_inference(cfg: Config, checkpoint: str, score_activation: Optional[s
         ``seconds_per_image`` (model time, data loading and the first, warm-up batch excluded)
         and the evaluator's metrics.
     """
+    use_safe_checkpoint_loader(trust=trust_checkpoint)
     cfg = copy.deepcopy(cfg)
     if score_activation is not None:
         cfg.model.bbox_head.loss_cls.score_activation = score_activation

@@ -1,8 +1,6 @@
 """The main job: train focal-loss and ASL detectors on the glyph benchmark and compare them."""
-import multiprocessing
 import os
 import os.path as osp
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -10,7 +8,7 @@ from mmengine.config import Config
 
 from asl_det.analysis import (load_run, metrics_table, per_class_table, plot_map_curves,
                               plot_probabilities, profile_inference, training_table)
-from asl_det.benchmark.glyph_runs import glyph_run_config, train_quietly
+from asl_det.benchmark.glyph_runs import glyph_run_config, quiet_worker_pool, train_quietly
 from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
 from asl_det.utils.tables import format_table
 
@@ -87,15 +85,14 @@ def _train_all(settings: ComparisonSettings, jobs: List, data: Dict,
     """Train ``jobs`` [(variant, seed)], ``settings.workers`` at a time; returns wall times.
 
     On CPU, parallel runs with fewer threads each use the cores better than one run after the
-    other (intra-op parallelism of this small model scales poorly). Each run trains in a spawned
-    process, so it has its own mmengine singletons and torch thread pool, and its console
-    output goes to its work dir (``console.log``), not to this terminal.
+    other (intra-op parallelism of this small model scales poorly). Each run trains in a worker
+    process whose console output goes to its work dir (``console.log``), not to this terminal.
     """
     workers = min(settings.workers, len(jobs))
     threads = max(1, (os.cpu_count() or 1) // workers)
     log(f'[demo] {len(jobs)} runs, {workers} at a time, {threads} thread(s) each; logs in '
         f'{settings.work_root}/<run>/console.log')
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as pool:
+    with quiet_worker_pool(workers) as pool:
         futures = {job: pool.submit(train_one, settings, *job, data, train_ann_file, threads)
                    for job in jobs}
         return {job: future.result() for job, future in futures.items()}

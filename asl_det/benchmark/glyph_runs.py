@@ -2,14 +2,19 @@
 
 Shared by the demo comparison (``tools/demo.py``) and the study (``tools/study.py``).
 """
+import multiprocessing
 import os
 import os.path as osp
 import sys
 import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
 from typing import Dict, Optional
 
 import torch
 from mmengine.config import Config
+
+from asl_det.checkpoint import use_atomic_checkpoint_writes, use_safe_checkpoint_loader
 
 
 def glyph_run_config(config_file: str, data: Dict, work_dir: str, seed: int, max_iters: int,
@@ -53,6 +58,18 @@ def glyph_run_config(config_file: str, data: Dict, work_dir: str, seed: int, max
     return cfg
 
 
+def quiet_worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes for training runs.
+
+    Spawned, so each run has its own mmengine singletons and torch thread pool. Each worker
+    silences the one warning that importing mmengine prints (``pkg_resources is deprecated``)
+    before it unpickles its first job, so the parent's terminal shows only the caller's lines.
+    """
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
+                               initializer=warnings.filterwarnings,
+                               initargs=('ignore', 'pkg_resources is deprecated'))
+
+
 def redirect_output(log_file: str) -> None:
     """Send this process's stdout and stderr (file descriptors 1 and 2) to ``log_file``.
 
@@ -71,9 +88,12 @@ def redirect_output(log_file: str) -> None:
 def train_quietly(cfg: Config, num_threads: Optional[int] = None) -> float:
     """Train ``cfg`` in this process with its console output in ``<work_dir>/console.log``.
 
-    Returns the wall time of building and training the runner, in seconds.
+    As ``tools/train.py`` does, checkpoints load through the weights-only loader and are
+    written atomically. Returns the wall time of building and training the runner, in seconds.
     """
     from mmengine.runner import Runner
+    use_safe_checkpoint_loader()
+    use_atomic_checkpoint_writes(cfg)
     redirect_output(osp.join(cfg.work_dir, 'console.log'))
     if num_threads is not None:
         torch.set_num_threads(num_threads)

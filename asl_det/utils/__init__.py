@@ -1,5 +1,2 @@
-from .atomic_file_backend import AtomicLocalBackend, register_atomic_local_backend
-from .checkpoint_compat import register_trusted_checkpoint_loaders
-
-__all__ = ['AtomicLocalBackend', 'register_atomic_local_backend',
-           'register_trusted_checkpoint_loaders']
+"""Tool-side helpers (config swap, config checks, runtime, benchmark timing, tables); import the
+modules directly. Checkpoint loading, atomic writes and resume live in :mod:`asl_det.checkpoint`."""

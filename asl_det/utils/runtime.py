@@ -2,16 +2,15 @@
 
 Each function applies one command-line option to an mmengine ``Config`` the way mmdet 3.3.0's
 ``tools/train.py`` / ``tools/test.py`` do, plus :func:`setup_cpu_distributed`, which lets the
-``pytorch`` launcher (``torchrun``) run on machines without a GPU, :func:`find_resumable_checkpoint`
-(``--resume`` that survives a crash) and :func:`build_runner` (which checks the config first).
+``pytorch`` launcher (``torchrun``) run on machines without a GPU, :func:`set_resume` (``--resume``
+that survives a crash, with :func:`asl_det.checkpoint.find_resumable_checkpoint`) and
+:func:`build_runner` (which checks the config first).
 """
 import datetime
 import logging
 import os
 import os.path as osp
-import re
 import warnings
-import zipfile
 from copy import deepcopy
 from typing import Optional
 
@@ -22,11 +21,10 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 from mmdet.registry import RUNNERS
 
+from asl_det.checkpoint import find_resumable_checkpoint
 from asl_det.utils.config_checks import check_config
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
-#: File names mmengine's CheckpointHook gives checkpoints by default.
-CHECKPOINT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
 
 
 def load_config(path: str) -> Config:
@@ -41,7 +39,8 @@ def load_config(path: str) -> Config:
 
 
 def add_common_arguments(parser) -> None:
-    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as both mmdet tools define them."""
+    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as both mmdet tools define them,
+    and ``--trust-checkpoint`` (see :func:`asl_det.checkpoint.use_safe_checkpoint_loader`)."""
     from mmengine.config import DictAction
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override some settings in the used config, the key-value pair in '
@@ -51,6 +50,11 @@ def add_common_arguments(parser) -> None:
                         'quotation marks are necessary and that no white space is allowed.')
     parser.add_argument('--launcher', choices=list(LAUNCHERS), default='none',
                         help='job launcher')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle every checkpoint this run loads (load_from, --resume, the '
+                        'test checkpoint) fully, with torch.load(weights_only=False), which can '
+                        'run code the file names: only for files you trust. Default: weights '
+                        'only, plus the globals mmengine checkpoints hold; others are refused')
     # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
@@ -108,7 +112,8 @@ def enable_auto_scale_lr(cfg: Config) -> None:
 def set_resume(cfg: Config, resume: Optional[str]) -> None:
     """``resume``: None (no resume), ``'auto'`` (latest checkpoint of the work dir) or a path.
 
-    ``'auto'`` resolves the checkpoint here with :func:`find_resumable_checkpoint` (call it after
+    ``'auto'`` resolves the checkpoint here with
+    :func:`~asl_det.checkpoint.find_resumable_checkpoint` (call it after
     :func:`set_work_dir`): a broken ``last_checkpoint`` or a torn ``iter_N.pth`` falls back to the
     newest intact checkpoint, and a work dir without one trains from scratch (as mmengine does
     without ``last_checkpoint``). Without ``cfg.work_dir`` mmengine's own lookup is left to run.
@@ -126,68 +131,6 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
     elif resume is not None:
         cfg.resume = True
         cfg.load_from = resume
-
-
-def checkpoint_is_intact(path: str) -> bool:
-    """Whether ``path`` is a complete checkpoint file.
-
-    ``torch.save`` writes a zip archive whose directory comes last and whose members carry CRCs:
-    a truncated or corrupted file fails to open or fails ``testzip`` (a sequential read, no
-    unpickling). Files in torch's legacy format are loaded instead.
-    """
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                return archive.testzip() is None
-        torch.load(path, map_location='cpu', weights_only=False)
-        return True
-    except Exception:  # any failure to read means "not resumable"
-        return False
-
-
-def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint ``--resume`` should continue from: the recorded one if intact, else the
-    newest intact one of ``work_dir``.
-
-    mmengine reads the path in ``<work_dir>/last_checkpoint`` and loads it blindly; that file is
-    written with a plain ``open()`` after each save, so a crash can leave it empty, and it may
-    name a file that is gone (moved work dir, deleted checkpoint) or torn (saved without
-    asl_det's atomic backend). Candidates, in order: the recorded path; the file of that name in
-    ``work_dir``; ``iter_N.pth`` / ``epoch_N.pth`` of ``work_dir`` (and of the recorded path's
-    directory), highest N first. The first intact one (:func:`checkpoint_is_intact`) wins;
-    skipped candidates are logged. A recorded remote path (``s3://...``) is returned unchecked.
-
-    Returns:
-        The path, or None if ``work_dir`` holds no intact checkpoint.
-    """
-    recorded = None
-    record_file = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(record_file):
-        with open(record_file) as f:
-            recorded = f.read().strip() or None
-    if recorded is not None and '://' in recorded:
-        return recorded
-    candidates = []
-    directories = [work_dir]
-    if recorded is not None:
-        candidates += [recorded, osp.join(work_dir, osp.basename(recorded))]
-        directories.append(osp.dirname(recorded) or '.')
-    numbered = []
-    for directory in dict.fromkeys(directories):
-        for name in os.listdir(directory) if osp.isdir(directory) else ():
-            match = CHECKPOINT_NAME.match(name)
-            if match:
-                numbered.append((int(match.group(1)), osp.join(directory, name)))
-    candidates += [path for _, path in sorted(numbered, reverse=True)]
-    skipped = []
-    for path in dict.fromkeys(osp.normpath(p) for p in candidates):
-        if osp.isfile(path) and checkpoint_is_intact(path):
-            if skipped:
-                print_log(f'resuming from {path}; skipped missing or broken checkpoints: '
-                          f'{", ".join(skipped)}', logger='current', level=logging.WARNING)
-            return path
-        skipped.append(path)
-    return None
 
 
 def enable_tta(cfg: Config) -> None:

@@ -1,6 +1,6 @@
 """Shared by the reliability tests: tiny training configs with the test hooks, training
 subprocesses started concurrently (2 cores: launch, then wait), reading their results, and a
-toy in-process Runner for the fast tests."""
+toy in-process Runner for the fast tests (which loads checkpoints as the tools do)."""
 import glob
 import json
 import os
@@ -11,10 +11,10 @@ import subprocess
 import sys
 import time
 
-import torch
-
+from asl_det.checkpoint import load_checkpoint_file, use_safe_checkpoint_loader
 from tiny_detection import REPO, tool_env, write_tiny_config
-from toy_runner import ToyDetector, toy_runner  # noqa: F401  (re-exported for the tests)
+from toy_runner import ToyDetector  # noqa: F401  (re-exported for the tests)
+from toy_runner import toy_runner as plain_toy_runner
 
 HERE = osp.dirname(osp.abspath(__file__))
 TRAIN = osp.join(REPO, 'tools', 'train.py')
@@ -49,6 +49,13 @@ def write_config(path, data_root, max_iters, hooks=(), ckpt_interval=None, optim
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n' + extra)
     return str(path)
+
+
+def toy_runner(*args, **kwargs):
+    """``toy_runner.toy_runner`` with asl_det's safe checkpoint loader installed, as
+    tools/train.py installs it (mmengine's own refuses its checkpoints on torch >= 2.6)."""
+    use_safe_checkpoint_loader()
+    return plain_toy_runner(*args, **kwargs)
 
 
 def free_port():
@@ -116,7 +123,8 @@ def train(config, work_dir, cwd, *options, log_name=None, env=None):
 
 
 def load_checkpoint(path):
-    return torch.load(path, map_location='cpu', weights_only=False)
+    """A checkpoint the tests wrote, through asl_det's safe loader (weights only + allowlist)."""
+    return load_checkpoint_file(path, map_location='cpu')
 
 
 def read_trace(work_dir, rank=0):

@@ -15,6 +15,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
+from asl_det.checkpoint import checkpoint_is_intact, find_resumable_checkpoint
 from asl_det.utils import runtime
 from reliability_helpers import (load_checkpoint, read_trace, toy_runner, trace_hook, train,
                                  train_scalars, write_config)
@@ -97,7 +98,7 @@ def test_sigkill_during_save_leaves_previous_checkpoint_and_resumes(runs):
     assert 'iter_2.pth' in killed['files'] and 'iter_4.pth' not in killed['files']
     assert [f for f in killed['files'] if f.startswith('.iter_4.pth.') and f.endswith('.tmp')]
     assert killed['last_checkpoint'].endswith('iter_2.pth')
-    assert runtime.checkpoint_is_intact(osp.join(dirs['sigkill'], 'iter_2.pth'))
+    assert checkpoint_is_intact(osp.join(dirs['sigkill'], 'iter_2.pth'))
     assert 'resumed epoch: 0, iter: 2' in runs['outputs']['sigkill']
     assert_same_training_state(osp.join(dirs['reference'], f'iter_{ITERS}.pth'),
                                osp.join(dirs['sigkill'], f'iter_{ITERS}.pth'))
@@ -157,13 +158,13 @@ def test_find_resumable_checkpoint(work_dir, damage, expected):
     elif damage == 'no_record':
         record.unlink()
     (work_dir / '.iter_6.pth.x1y2.tmp').write_bytes(b'partial')  # a killed atomic write
-    assert runtime.find_resumable_checkpoint(str(work_dir)) == str(work_dir / expected)
+    assert find_resumable_checkpoint(str(work_dir)) == str(work_dir / expected)
 
 
 def test_stock_mmengine_resume_would_pick_the_torn_checkpoint(work_dir):
     tear(work_dir / 'iter_4.pth')
     assert find_latest_checkpoint(str(work_dir)) == str(work_dir / 'iter_4.pth')
-    assert not runtime.checkpoint_is_intact(str(work_dir / 'iter_4.pth'))
+    assert not checkpoint_is_intact(str(work_dir / 'iter_4.pth'))
     with pytest.raises(Exception):
         load_checkpoint(str(work_dir / 'iter_4.pth'))
 

@@ -1,6 +1,8 @@
 """tools/train.py, tools/test.py, tools/compare.py and tools/plot_probabilities.py end to end on a
 tiny generated COCO-format set (4 train / 2 val images of 64 px, a quarter-width RetinaNet-18,
-4 iterations). One focal and one ``--asl`` run are trained once per module and shared."""
+4 iterations). One focal and one ``--asl`` run are trained once per module and shared. tools/test.py
+and ``--resume`` load their checkpoints through asl_det's safe loader (weights only + allowlist;
+its refusals are tested in tests/test_checkpoint)."""
 import glob
 import json
 import os.path as osp

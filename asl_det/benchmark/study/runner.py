@@ -6,16 +6,18 @@ worker processes whose console output goes to ``<work_dir>/console.log``; the te
 line per run started and finished, with the estimated time left.
 """
 import datetime
-import multiprocessing
 import os
 import os.path as osp
 import platform
 import shutil
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from asl_det.analysis import load_run
+from asl_det.benchmark.glyph_runs import glyph_run_config, quiet_worker_pool, train_quietly
+from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
 from asl_det.validation import check_int, check_number
 
 from .records import load_records, record_path, write_record
@@ -96,7 +98,6 @@ def _versions() -> Dict[str, str]:
 def run_config(settings: StudySettings, condition: str, variant: str, seed: int, data: Dict,
                train_ann_file: Optional[str]):
     """The mmengine config of one study run: the baseline config with the variant applied."""
-    from asl_det.benchmark.glyph_runs import glyph_run_config
     cfg = glyph_run_config(settings.config_file, data, work_dir(settings, condition, variant, seed),
                            seed=seed, max_iters=settings.max_iters,
                            val_interval=settings.max_iters, device=settings.device,
@@ -117,8 +118,6 @@ def work_dir(settings: StudySettings, condition: str, variant: str, seed: int) -
 def train_and_record(settings: StudySettings, job: Tuple, data: Dict,
                      split: Optional[Dict], num_threads: int) -> Dict:
     """Train one job in this (worker) process, evaluate it and write its record."""
-    from asl_det.analysis import load_run
-    from asl_det.benchmark.glyph_runs import train_quietly
     condition, fraction, variant, seed = job
     train_ann_file = osp.relpath(split['ann_file'], data['root']) if split else None
     cfg = run_config(settings, condition, variant, seed, data, train_ann_file)
@@ -147,8 +146,6 @@ def train_and_record(settings: StudySettings, job: Tuple, data: Dict,
 
 def prepare_data(settings: StudySettings, log: Callable[[str], None]) -> Tuple[Dict, Dict]:
     """Generate (or reuse) the data; write one missing-annotation split per condition."""
-    from asl_det.benchmark.glyphs import generate_glyph_detection
-    from asl_det.benchmark.glyphs.missing_annotations import write_missing_annotation_split
     data = generate_glyph_detection(settings.data_root, num_train=settings.num_train,
                                     num_val=settings.num_val, seed=settings.data_seed)
     splits = {}
@@ -196,8 +193,7 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> Li
     workers = min(settings.workers, len(todo))
     threads = max(1, (os.cpu_count() or 1) // workers)
     records, durations, started = [], [], {}
-    context = multiprocessing.get_context('spawn')
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with quiet_worker_pool(workers) as pool:
         pending = {}
         queue = list(todo)
 

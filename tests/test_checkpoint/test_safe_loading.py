@@ -1,0 +1,150 @@
+"""asl_det.checkpoint's safe loading, in process: mmengine checkpoints load weights-only with the
+allowlist, exactly as a full unpickling would; a pickle that would run code is refused without
+running it, by the loader and by mmengine's loaders once a tool installed ours (local and URL
+paths); a file outside the allowlist loads only when trusted."""
+import functools
+import http.server
+import os.path as osp
+import re
+import threading
+
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner import CheckpointLoader
+
+from asl_det.checkpoint import (CHECKPOINT_GLOBALS, UntrustedCheckpointError,
+                                checkpoint_is_intact, load_checkpoint_file,
+                                use_safe_checkpoint_loader)
+from asl_det.checkpoint import safe_loading
+from asl_det.checkpoint.safe_loading import unlisted_globals
+from checkpoint_files import (assert_same_content, write_malicious_checkpoint,
+                              write_trusted_legacy_checkpoint)
+from toy_runner import toy_runner
+
+MALICIOUS = [  # (payload, legacy format, the global the refusal names)
+    ('system', False, 'posix.system'),
+    ('exec', False, 'builtins.exec'),
+    ('system', True, 'posix.system'),
+]
+
+
+@pytest.fixture(scope='module')
+def toy_checkpoint(tmp_path_factory):
+    """An mmengine Runner checkpoint (message hub, optimizer, schedulers) of 2 toy iterations."""
+    work_dir = tmp_path_factory.mktemp('toy')
+    toy_runner(work_dir, 2).train()
+    return str(work_dir / 'iter_2.pth')
+
+
+@pytest.fixture
+def safe_mmengine_loader():
+    """mmengine loading through asl_det's loader (as the tools install it), untrusted after."""
+    use_safe_checkpoint_loader()
+    yield
+    use_safe_checkpoint_loader(trust=False)
+
+
+def test_allowlist_loads_mmengine_checkpoints_as_a_full_unpickling(toy_checkpoint):
+    with pytest.raises(Exception, match='weights_only|Unsupported global'):
+        torch.load(toy_checkpoint)  # torch's default (weights-only, no allowlist) refuses it
+    assert unlisted_globals(toy_checkpoint) == []
+    loaded = load_checkpoint_file(toy_checkpoint, map_location='cpu')
+    assert isinstance(loaded['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
+    assert loaded['meta']['iter'] == 2
+    assert_same_content(loaded, torch.load(toy_checkpoint, map_location='cpu',
+                                           weights_only=False))
+    process_wide = torch.serialization.get_safe_globals()  # the allowlist was scoped to the load
+    assert not [entry for entry in CHECKPOINT_GLOBALS if entry in process_wide]
+
+
+@pytest.mark.parametrize('kind,legacy,needed', MALICIOUS)
+def test_code_running_checkpoint_is_refused_and_never_runs(tmp_path, kind, legacy, needed):
+    marker = tmp_path / 'marker'
+    path = write_malicious_checkpoint(tmp_path / 'evil.pth', marker, kind, legacy)
+    with pytest.raises(UntrustedCheckpointError) as error:
+        load_checkpoint_file(path)
+    message = str(error.value)
+    assert f'refused to load {path}' in message and needed in message
+    assert '--trust-checkpoint' in message
+    if not legacy:  # listed before unpickling (the legacy format cannot be listed)
+        assert f'it needs {needed}, outside' in message
+    assert checkpoint_is_intact(path)  # --resume's check reads the file without unpickling it
+    assert not marker.exists()
+
+
+def test_getattr_reaches_only_history_buffer_statistics(tmp_path):
+    class Attribute:
+        def __init__(self, owner, name):
+            self.owner, self.name = owner, name
+
+        def __reduce__(self):
+            return getattr, (self.owner, self.name)
+
+    path = str(tmp_path / 'getattr.pth')
+    for owner, name in ((HistoryBuffer, '__init__'), (HistoryBuffer.min, '__globals__')):
+        torch.save(dict(meta=dict(note=Attribute(owner, name))), path)
+        with pytest.raises(UntrustedCheckpointError, match=re.escape(f'{name!r}) is not allowed')):
+            load_checkpoint_file(path)
+    torch.save(dict(meta=dict(note=Attribute(HistoryBuffer, 'mean'))), path)
+    assert load_checkpoint_file(path)['meta']['note'] is HistoryBuffer.mean
+
+
+def test_trust_loads_a_trusted_file_outside_the_allowlist(tmp_path, toy_checkpoint):
+    base = load_checkpoint_file(toy_checkpoint)
+    path = write_trusted_legacy_checkpoint(tmp_path / 'legacy.pth', base)
+    with pytest.raises(UntrustedCheckpointError, match='mmengine.config.config.ConfigDict'):
+        load_checkpoint_file(path)
+    loaded = load_checkpoint_file(path, trust=True)
+    assert loaded['meta']['cfg'].note == 'trusted'
+    assert_same_content(loaded['state_dict'], base['state_dict'])
+
+
+def test_installed_loader_refuses_through_mmengine(tmp_path, toy_checkpoint,
+                                                    safe_mmengine_loader):
+    marker = tmp_path / 'marker'
+    evil = write_malicious_checkpoint(tmp_path / 'evil.pth', marker)
+    with pytest.raises(UntrustedCheckpointError, match='posix.system'):
+        CheckpointLoader.load_checkpoint(evil, map_location='cpu')
+    assert CheckpointLoader.load_checkpoint(toy_checkpoint, map_location='cpu')['meta']['iter'] == 2
+    use_safe_checkpoint_loader(trust=True)  # the last call holds
+    use_safe_checkpoint_loader(trust=False)
+    with pytest.raises(UntrustedCheckpointError):
+        CheckpointLoader.load_checkpoint(evil, map_location='cpu')
+    assert not marker.exists()
+    with pytest.raises(TypeError, match='trust must be True or False'):
+        use_safe_checkpoint_loader(trust='yes')
+
+
+def test_installed_loader_refuses_a_downloaded_checkpoint(tmp_path, toy_checkpoint,
+                                                          safe_mmengine_loader, monkeypatch):
+    """mmengine's own http loader unpickles downloads fully (torch.hub, weights_only=False)."""
+    served = tmp_path / 'served'
+    served.mkdir()
+    marker = tmp_path / 'marker'
+    write_malicious_checkpoint(served / 'evil.pth', marker)
+    (served / 'good.pth').write_bytes(open(toy_checkpoint, 'rb').read())
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # torch hub's download cache
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f'http://127.0.0.1:{server.server_address[1]}'
+    try:
+        with pytest.raises(UntrustedCheckpointError, match='posix.system'):
+            CheckpointLoader.load_checkpoint(f'{url}/evil.pth', map_location='cpu')
+        loaded = CheckpointLoader.load_checkpoint(f'{url}/good.pth', map_location='cpu')
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not marker.exists()
+    assert_same_content(loaded, load_checkpoint_file(toy_checkpoint))
+    assert osp.isfile(tmp_path / 'torch_home' / 'hub' / 'checkpoints' / 'good.pth')
+
+
+@pytest.mark.parametrize('index', range(len(CHECKPOINT_GLOBALS)))
+def test_every_allowed_global_is_needed(toy_checkpoint, monkeypatch, index):
+    """The allowlist is exact: without any one of its entries the checkpoint is refused."""
+    fewer = CHECKPOINT_GLOBALS[:index] + CHECKPOINT_GLOBALS[index + 1:]
+    monkeypatch.setattr(safe_loading, 'CHECKPOINT_GLOBALS', fewer)
+    with pytest.raises(UntrustedCheckpointError):
+        load_checkpoint_file(toy_checkpoint)
