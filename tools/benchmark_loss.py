@@ -10,13 +10,25 @@ eager ``binary_cross_entropy_with_logits`` (given a ready float one-hot target).
 wall time and median process CPU time over interleaved rounds, peak extra tensor memory, ratios of
 medians to Focal and BCE, the compiled path's one-off compile time and the graphs it builds when N
 and ``gamma_neg`` change. On a shared machine prefer ``--threads 1`` and the CPU-time ratios.
+``--mode quality``: the quality-target path at RTMDet scale (logits (N, C), N = 8400 priors per
+image x ``--batch`` images, ``(labels, scores)`` with 1% foreground and IoU-like scores, label
+weights of ones, ``avg_factor=1.0`` as RTMDet calls it): ASL (the defaults, and the
+QualityFocalLoss-equivalent setting gamma_pos = gamma_neg = 2, clip 0) eager and compiled against
+mmdet's ``QualityFocalLoss(beta=2)``, and on probabilities (``activated=True``, as TOOD) against
+``QualityFocalLoss(activated=True)``; time, peak extra memory and ratios to QFL.
+``--baseline-math PATH`` (loss mode): also run the fused ASL call through another copy of
+``asl_det/models/losses/asymmetric_loss_math.py`` (e.g. the previous version, copied to /tmp)
+side by side with the current one, both through their ``AsymmetricLossFunction`` directly.
 ``--mode e2e``: one training iteration (``train_step``: preprocess, forward, backward, clipped SGD
 step) of the CPU demo RetinaNet (configs/demo) with FocalLoss, ASL, ASL compiled and ASL with the
 probability statistics on, on generated batches of 8 images of 128x128 with 1-8 boxes.
 """
 import argparse
+import importlib.util
+import inspect
 import os.path as osp
 import random
+import statistics
 import sys
 import time
 import warnings
@@ -28,9 +40,13 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from asl_det.models.losses import AsymmetricLoss  # noqa: E402
-from asl_det.utils.benchmark import (compiled_graph_count, interleaved_times,  # noqa: E402
-                                     peak_extra_memory, timing_table)
+from asl_det.models.losses import AsymmetricLoss, asymmetric_loss_math  # noqa: E402
+from asl_det.utils.benchmark import (  # noqa: E402
+    compiled_graph_count,
+    interleaved_times,
+    peak_extra_memory,
+    timing_table,
+)
 
 DTYPES = dict(float32=torch.float32, float16=torch.float16, bfloat16=torch.bfloat16)
 
@@ -45,7 +61,13 @@ def parse_args(argv=None):
                         help='dtype of the logits (loss mode)')
     parser.add_argument('--repeats', type=int, default=15, help='timed interleaved rounds')
     parser.add_argument('--warmup', type=int, default=2, help='untimed rounds first')
-    parser.add_argument('--mode', choices=('loss', 'e2e', 'all'), default='all')
+    parser.add_argument('--mode', choices=('loss', 'quality', 'e2e', 'all'), default='all')
+    parser.add_argument('--batch', type=int, default=8,
+                        help='images per batch (quality mode: N = priors-per-image x batch)')
+    parser.add_argument('--priors-per-image', type=int, default=8400,
+                        help='quality mode: priors per image (RTMDet at 640x640: 8400)')
+    parser.add_argument('--baseline-math', default=None, metavar='PATH',
+                        help='loss mode: a copy of asymmetric_loss_math.py to run side by side')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch.set_num_threads (default: torch\'s choice). On a shared '
                              'machine 1 thread keeps the intra-op barriers from waiting on '
@@ -66,7 +88,43 @@ def loss_inputs(num_priors, num_classes, device, dtype, seed=0):
     return logits, labels.to(device), weights.to(device), avg_factor, onehot.to(device)
 
 
-def loss_functions(inputs):
+def load_math_module(path):
+    """A copy of ``asymmetric_loss_math.py`` at ``path``, imported as its own module inside
+    ``asl_det.models.losses`` (so that its relative imports resolve there)."""
+    spec = importlib.util.spec_from_file_location(
+        'asl_det.models.losses.baseline_asymmetric_loss_math', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fused_call(math_module, labels, weight, avg_factor, detach, compiled):
+    """The fused call ``AsymmetricLoss`` makes (labels, (N, 1) weight, summed, / avg_factor)
+    with the training defaults, straight through ``math_module.AsymmetricLossFunction``: the
+    current signature (a ``Hyper``), or the one before it (gammas, clip, alpha and detach as
+    separate arguments)."""
+    function = math_module.AsymmetricLossFunction
+    if 'hyper' in inspect.signature(function.forward).parameters:
+        hyper = math_module.Hyper(0.0, 4.0, 0.05, None, detach, 1e-8)
+        return lambda x: function.apply(x, labels, weight, True, hyper, False,
+                                        compiled) / avg_factor
+    return lambda x: function.apply(x, labels, weight, True, 0.0, 4.0, 0.05, None, detach,
+                                    compiled) / avg_factor
+
+
+def math_module_calls(inputs, baseline):
+    """:func:`fused_call` through the current math module and through ``baseline``."""
+    _, labels, weights, avg_factor, _ = inputs
+    fns = {}
+    for compiled, detach in ((False, False), (True, False), (False, True)):
+        mode = f"{'compiled' if compiled else 'eager'}, {'detached' if detach else 'full'}"
+        for name, module in (('current', asymmetric_loss_math), ('baseline', baseline)):
+            fns[f'math {name}: {mode}'] = fused_call(module, labels, weights[:, None],
+                                                     avg_factor, detach, compiled)
+    return fns
+
+
+def loss_functions(inputs, baseline_math=None):
     """name -> callable(logits with grad) -> scalar loss, and the compiled ASL modules."""
     from mmdet.models.losses import FocalLoss
     _, labels, weights, avg_factor, onehot = inputs
@@ -87,6 +145,8 @@ def loss_functions(inputs):
         name = f"ASL {'compiled' if compiled else 'eager'}, full grad, gamma_neg 3.7"
         fns[name] = module_call(module)
     fns['FocalLoss (mmdet)'] = module_call(focal)
+    if baseline_math is not None:
+        fns.update(math_module_calls(inputs, baseline_math))
     fns['BCE-with-logits'] = lambda x: F.binary_cross_entropy_with_logits(
         x, onehot, weights[:, None], reduction='sum') / avg_factor
     return fns, asl
@@ -101,11 +161,12 @@ def bench_loss(args, num_priors, device):
     from torch._dynamo.utils import counters
     inputs = loss_inputs(num_priors, args.num_classes, device, DTYPES[args.dtype])
     logits, labels, weights, avg_factor, _ = inputs
-    fns, asl = loss_functions(inputs)
+    baseline = load_math_module(args.baseline_math) if args.baseline_math else None
+    fns, asl = loss_functions(inputs, baseline)
     steps = {name: forward_backward(fn, logits) for name, fn in fns.items()}
 
     compile_lines = []
-    for name in [n for n in steps if 'compiled' in n]:
+    for name in [n for n in steps if 'compiled' in n and not n.startswith('math')]:
         hits, graphs = counters['inductor']['fxgraph_cache_hit'], compiled_graph_count()
         start = time.perf_counter()
         steps[name]()
@@ -144,19 +205,101 @@ def bench_loss(args, num_priors, device):
           f'{device}, {torch.get_num_threads()} thread(s), {args.repeats} interleaved rounds '
           f'after {args.warmup} warm-up')
     memory_cells = {name: f'{nbytes / 2 ** 20:.1f}' for name, nbytes in memory.items()}
-    print(timing_table(times, {'FocalLoss (mmdet)': 'Focal', 'BCE-with-logits': 'BCE'},
-                       extra=('peak extra MiB', memory_cells)))
+    baselines = {'FocalLoss (mmdet)': 'Focal', 'BCE-with-logits': 'BCE'}
+    if baseline is not None:
+        baselines['math baseline: eager, full'] = 'baseline math'
+        _print_math_ratios(times, memory)
+    print(timing_table(times, baselines, extra=('peak extra MiB', memory_cells)))
     print('compile cost (paid once per process and flag set):')
     print('\n'.join(compile_lines))
     print('graphs built as N and gamma_neg change, both compiled modules:')
     print('\n'.join(recompile_lines))
 
 
+def _print_math_ratios(times, memory):
+    """Current / baseline math module, per mode: median wall, median CPU, peak memory."""
+    print('current / baseline math module (median wall, median CPU, peak extra memory):')
+    for name in [n for n in times if n.startswith('math current: ')]:
+        base = name.replace('math current: ', 'math baseline: ')
+        ratios = [statistics.median(times[name][k]) / statistics.median(times[base][k])
+                  for k in ('wall', 'cpu')]
+        mem = memory[name] / memory[base] if memory[base] else float('nan')
+        print(f"  {name[len('math current: '):]}: {ratios[0]:.3f} / {ratios[1]:.3f} / {mem:.3f}")
+
+
+def quality_inputs(num_priors, num_classes, device, dtype, seed=0):
+    """RTMDet's call: logits ~ N(-4, 2^2), labels with 1% foreground, IoU-like scores in
+    [0.3, 1] on foreground (0 on background), label weights of ones, avg_factor 1.0."""
+    gen = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(num_priors, num_classes, generator=gen) * 2 - 4).to(device, dtype)
+    labels = torch.randint(0, num_classes, (num_priors,), generator=gen)
+    labels[torch.rand(num_priors, generator=gen) >= 0.01] = num_classes
+    scores = torch.rand(num_priors, generator=gen) * 0.7 + 0.3
+    scores[labels == num_classes] = 0.0
+    weights = torch.ones(num_priors)
+    return logits, (labels.to(device), scores.to(device, dtype)), weights.to(device)
+
+
+def quality_functions(target, weights):
+    """name -> callable(pred with grad) -> scalar loss: ASL and QualityFocalLoss, on logits and
+    (names ending in 'probabilities') on probabilities."""
+    from mmdet.models.losses import QualityFocalLoss
+    qfl_setting = dict(gamma_pos=2.0, gamma_neg=2.0, clip=0.0)
+    modules = {}
+    for compiled in (False, True):
+        path = 'compiled' if compiled else 'eager'
+        modules[f'ASL {path}, defaults'] = AsymmetricLoss(compiled=compiled)
+        modules[f'ASL {path}, QFL setting (2, 2, clip 0)'] = AsymmetricLoss(
+            compiled=compiled, **qfl_setting)
+    modules['QualityFocalLoss (mmdet)'] = QualityFocalLoss(beta=2.0)
+    modules['ASL eager, defaults, probabilities'] = AsymmetricLoss(activated=True)
+    modules['ASL eager, QFL setting, probabilities'] = AsymmetricLoss(activated=True,
+                                                                      **qfl_setting)
+    modules['QualityFocalLoss (mmdet), probabilities'] = QualityFocalLoss(beta=2.0,
+                                                                          activated=True)
+    return {name: (lambda x, m=module: m(x, target, weights, avg_factor=1.0))
+            for name, module in modules.items()}
+
+
+def bench_quality(args, device):
+    num_priors = args.priors_per_image * args.batch
+    logits, target, weights = quality_inputs(num_priors, args.num_classes, device,
+                                             DTYPES[args.dtype])
+    probs = logits.detach().sigmoid()
+    fns = quality_functions(target, weights)
+    steps = {name: forward_backward(fn, probs if name.endswith('probabilities') else logits)
+             for name, fn in fns.items()}
+    compile_lines = []
+    for name in [n for n in steps if 'compiled' in n]:
+        graphs, start = compiled_graph_count(), time.perf_counter()
+        steps[name]()
+        compile_lines.append(f'  {name}: first call {time.perf_counter() - start:.1f} s '
+                             f'({compiled_graph_count() - graphs} graph(s) built)')
+    times = interleaved_times(steps, args.repeats, args.warmup, device)
+    memory = peak_extra_memory(steps, device)
+    print(f'\n## quality-target loss forward+backward: N={num_priors} ({args.priors_per_image} '
+          f'priors x {args.batch} images), C={args.num_classes}, {args.dtype} on {device}, '
+          f'{torch.get_num_threads()} thread(s), {args.repeats} interleaved rounds after '
+          f'{args.warmup} warm-up; ratios: logits rows to QFL on logits, probability rows to '
+          f'QFL on probabilities')
+    memory_cells = {name: f'{nbytes / 2 ** 20:.1f}' for name, nbytes in memory.items()}
+    qfl, qfl_prob = 'QualityFocalLoss (mmdet)', 'QualityFocalLoss (mmdet), probabilities'
+    logit_rows = {n: t for n, t in times.items() if not n.endswith('probabilities')}
+    prob_rows = {n: t for n, t in times.items() if n.endswith('probabilities')}
+    print(timing_table(logit_rows, {qfl: 'QFL'}, extra=('peak extra MiB', memory_cells)))
+    print(timing_table(prob_rows, {qfl_prob: 'QFL'}, extra=('peak extra MiB', memory_cells)))
+    print('peak extra memory / QFL: ' + ', '.join(
+        f'{name}: {memory[name] / memory[qfl_prob if name in prob_rows else qfl]:.3f}'
+        for name in times if name not in (qfl, qfl_prob)))
+    print('compile cost (paid once per process and flag set):')
+    print('\n'.join(compile_lines))
+
+
 def bench_e2e(args, device):
-    from mmengine.config import Config
-    from mmengine.optim import OptimWrapper
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
+    from mmengine.config import Config
+    from mmengine.optim import OptimWrapper
 
     from asl_det.engine.hooks import ProbabilityStatisticsHook
 
@@ -218,6 +361,8 @@ def main(argv=None):
     if args.mode in ('loss', 'all'):
         for num_priors in args.num_priors:
             bench_loss(args, num_priors, device)
+    if args.mode in ('quality', 'all'):
+        bench_quality(args, device)
     if args.mode in ('e2e', 'all'):
         bench_e2e(args, device)
 

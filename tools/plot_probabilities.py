@@ -7,7 +7,7 @@ Needs runs logged with ProbabilityStatisticsHook (every asl_det config has it).
 """
 import argparse
 
-from asl_det.analysis import load_run, plot_probabilities
+from asl_det.benchmark.analysis import load_run, plot_probabilities
 
 
 def parse_args():

@@ -6,11 +6,11 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
-from asl_det.analysis import (load_run, metrics_table, per_class_table, plot_map_curves,
+from asl_det.benchmark.analysis import (load_run, metrics_table, per_class_table, plot_map_curves,
                               plot_probabilities, profile_inference, training_table)
 from asl_det.benchmark.glyph_runs import glyph_run_config, quiet_worker_pool, train_quietly
 from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
-from asl_det.utils.tables import format_table
+from asl_det.benchmark.analysis.tables import format_table
 
 VARIANTS = ('focal', 'asl', 'asl_adaptive')
 

@@ -6,7 +6,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from asl_det.utils.tables import format_table
+from asl_det.benchmark.analysis.tables import format_table
 
 
 def synchronize(device: torch.device) -> None:

@@ -15,7 +15,7 @@ import sys
 import pytest
 import torch
 
-from asl_det.analysis import load_run
+from asl_det.benchmark.analysis import load_run
 from asl_det.checkpoint import load_checkpoint_file
 from asl_det.checkpoint.safe_loading import unlisted_globals
 from checkpoint_files import (assert_same_content, write_malicious_checkpoint,

@@ -6,8 +6,7 @@ import pytest
 import torch
 from mmengine.logging import MessageHub
 
-from asl_det.engine.hooks import (AdaptiveAsymmetryHook, ProbabilityStatisticsHook,
-                                  adapt_gamma_neg)
+from asl_det.engine.hooks import AdaptiveAsymmetryHook, ProbabilityStatisticsHook, adapt_gamma_neg
 from asl_det.models.losses import AsymmetricLoss, probability_statistics
 
 

@@ -14,7 +14,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from asl_det.analysis import load_run
+from asl_det.benchmark.analysis import load_run
 from tiny_detection import CLASSES, REPO, run_tool, write_coco_dataset, write_tiny_config
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')

@@ -4,7 +4,7 @@ import os
 import os.path as osp
 from typing import Dict, List, Sequence
 
-from asl_det.utils.tables import format_table
+from asl_det.benchmark.analysis.tables import format_table
 
 from .statistics import CellSummary, summarise
 from .variants import BASELINE, VARIANTS

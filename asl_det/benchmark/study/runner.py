@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from asl_det.analysis import load_run
+from asl_det.benchmark.analysis import load_run
 from asl_det.benchmark.glyph_runs import glyph_run_config, quiet_worker_pool, train_quietly
 from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
 from asl_det.validation import check_int, check_number

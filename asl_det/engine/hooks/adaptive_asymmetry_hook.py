@@ -4,6 +4,8 @@ from typing import Dict, Optional, Tuple
 
 from mmdet.registry import HOOKS
 
+from asl_det.validation import check_number
+
 from .probability_statistics_hook import ProbabilityStatisticsHook
 
 
@@ -21,10 +23,13 @@ def adapt_gamma_neg(gamma_neg: float, gap: float, target_gap: float, step_size: 
 
 @HOOKS.register_module()
 class AdaptiveAsymmetryHook(ProbabilityStatisticsHook):
-    """Adjust ``gamma_neg`` of every ``AsymmetricLoss`` in the model during training.
+    """Adjust ``gamma_neg`` of every ``AsymmetricLoss`` in the model during training (both of
+    TOOD's, ``loss_cls`` and ``initial_loss_cls``, where both are ASL).
 
     Every ``interval`` iterations it measures the gap ``dp = mean(1 - p | negatives) -
-    mean(p | positives)`` (summed over ranks, so every rank computes the same value), smooths it
+    mean(p_t | positives)`` (summed over ranks, so every rank computes the same value; ``p_t``
+    is ``p``, or ``1 - |s - p|`` for a quality target ``s``, see
+    :class:`ProbabilityStatisticsHook`), smooths it
     with an exponential moving average, and applies
     ``gamma_neg <- clamp(gamma_neg + step_size * (smoothed_dp - target_gap), *gamma_neg_bounds)``.
     Iterations without positive elements do not update. The state (gamma_neg, smoothed gap,
@@ -48,17 +53,12 @@ class AdaptiveAsymmetryHook(ProbabilityStatisticsHook):
                  momentum: float = 0.9,
                  gamma_neg_bounds: Tuple[float, float] = (0.0, 8.0)):
         super().__init__(interval=interval)
-        for name, value, low, high in (('target_gap', target_gap, -1.0, 1.0),
-                                       ('step_size', step_size, 0.0, math.inf),
-                                       ('momentum', momentum, 0.0, 1.0)):
-            if not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or not low <= value <= high or (name == 'momentum' and value == 1.0):
-                allowed = '[0, 1)' if name == 'momentum' else f'[{low}, {high}]'
-                raise ValueError(f'{name} must be a finite number in {allowed}, got {value!r}')
+        check_number('target_gap', target_gap, -1.0, 1.0)
+        check_number('step_size', step_size, 0.0, math.inf, high_open=True)
+        check_number('momentum', momentum, 0.0, 1.0, high_open=True)
         low, high = gamma_neg_bounds
-        if not (0 <= low <= high < math.inf):
-            raise ValueError('gamma_neg_bounds must be (low, high) with 0 <= low <= high < inf, '
-                             f'got {gamma_neg_bounds!r}')
+        check_number('gamma_neg_bounds[0]', low, 0.0, math.inf, high_open=True)
+        check_number('gamma_neg_bounds[1]', high, low, math.inf, high_open=True)
         self.target_gap = float(target_gap)
         self.step_size = float(step_size)
         self.momentum = float(momentum)

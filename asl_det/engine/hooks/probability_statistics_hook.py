@@ -2,24 +2,46 @@
 from typing import Dict, List, Optional
 
 import torch
+from mmdet.registry import HOOKS
 from mmengine.dist import all_reduce
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
-from mmdet.registry import HOOKS
 from torch import nn
 
-from asl_det.models.losses import probability_statistics
+from asl_det.models.losses import probability_statistics, weight_view
+from asl_det.validation import check_int
 
 STAT_KEYS = ('pos_prob_sum', 'pos_count', 'neg_prob_sum', 'neg_count')
+CLASSIFICATION_LOSS_NAMES = ('loss_cls', 'initial_loss_cls')
+"""Attribute names of a head's classification losses (``initial_loss_cls``: TOOD's loss of its
+first epochs)."""
 
 
 def find_classification_losses(model: nn.Module) -> List[nn.Module]:
-    """The sigmoid classification losses of a detector: every submodule named ``loss_cls``
-    whose ``use_sigmoid`` is True (ASL, FocalLoss, sigmoid CrossEntropyLoss, ...)."""
+    """The sigmoid classification losses of a detector: every submodule named as in
+    :data:`CLASSIFICATION_LOSS_NAMES` whose ``use_sigmoid`` is True (ASL, FocalLoss,
+    QualityFocalLoss, sigmoid CrossEntropyLoss, ...)."""
     if is_model_wrapper(model):
         model = model.module
     return [m for name, m in model.named_modules()
-            if name.split('.')[-1] == 'loss_cls' and getattr(m, 'use_sigmoid', False)]
+            if name.split('.')[-1] in CLASSIFICATION_LOSS_NAMES
+            and getattr(m, 'use_sigmoid', False)]
+
+
+def _is_target(target) -> bool:
+    """A tensor, or a ``(labels, scores)`` pair of tensors (quality-target heads)."""
+    if isinstance(target, (tuple, list)):
+        return len(target) == 2 and all(isinstance(t, torch.Tensor) for t in target)
+    return isinstance(target, torch.Tensor)
+
+
+def _follows_weight_contract(weight, pred: torch.Tensor) -> bool:
+    """Whether ``weight`` has a shape the loss accepts for ``pred`` (:func:`weight_view`)."""
+    try:
+        weight_view(weight, pred)
+    except ValueError:
+        return False
+    return True
 
 
 @HOOKS.register_module()
@@ -29,9 +51,14 @@ class ProbabilityStatisticsHook(Hook):
     A forward pre-hook on each classification loss accumulates the weighted sums of
     :func:`~asl_det.models.losses.probability_statistics` over all calls of an iteration (one per
     FPN level for anchor heads); after the iteration they are summed across ranks and logged as
-    ``train/asl_pos_prob`` (mean p on positives), ``train/asl_neg_prob`` (mean p on negatives),
-    ``train/asl_prob_gap`` (dp = mean(1 - p | neg) - mean(p | pos), the paper's gap) and, for ASL,
-    ``train/asl_gamma_neg``. Integer or (N, C) targets only (heads with tuple targets are skipped).
+    ``train/asl_pos_prob`` (mean p_t on positives: mean p for binary targets),
+    ``train/asl_neg_prob`` (mean p on negatives), ``train/asl_prob_gap`` (dp = mean(1 - p | neg) -
+    mean(p_t | pos), the paper's gap) and, for ASL, ``train/asl_gamma_neg``. Every target form of
+    the loss counts: integer labels, (N, C) soft targets and the ``(labels, scores)`` tuples of
+    quality-target heads (GFL, TOOD, RTMDet), whose positives are the labelled classes of
+    foreground rows, with ``p_t = 1 - |s - p|``
+    (see :func:`~asl_det.models.losses.probability_statistics`). A call whose inputs are not of
+    these forms (or whose weight is outside the loss's weight-shape contract) is not measured.
 
     Args:
         interval: measure every ``interval`` iterations (1: every iteration).
@@ -40,9 +67,7 @@ class ProbabilityStatisticsHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, interval: int = 1):
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(f'interval must be an integer >= 1, got {interval!r}')
-        self.interval = interval
+        self.interval = check_int('interval', interval, low=1)
         self._losses: List[nn.Module] = []
         self._handles = []
         self._sums: Optional[Dict[str, torch.Tensor]] = None
@@ -85,9 +110,8 @@ class ProbabilityStatisticsHook(Hook):
             return None
         pred, target = args[0], args[1] if len(args) > 1 else kwargs.get('target')
         weight = args[2] if len(args) > 2 else kwargs.get('weight')
-        if not isinstance(target, torch.Tensor) or pred.dim() != 2:
-            return None
-        if weight is not None and weight.numel() not in (pred.size(0), pred.numel()):
+        if not (isinstance(pred, torch.Tensor) and pred.dim() == 2 and _is_target(target)
+                and _follows_weight_contract(weight, pred)):
             return None
         stats = probability_statistics(pred, target, weight, getattr(module, 'activated', False))
         if self._sums is None:

@@ -1,5 +1,7 @@
-"""Asymmetric Loss (Ben-Baruch, Ridnik et al., ICCV 2021) as a drop-in for mmdet's FocalLoss."""
+"""Asymmetric Loss (Ben-Baruch, Ridnik et al., ICCV 2021) as a drop-in for mmdet's FocalLoss and
+QualityFocalLoss."""
 import math
+from types import MappingProxyType
 from typing import Optional, Union
 
 import torch
@@ -8,141 +10,156 @@ from mmdet.models.losses.utils import weight_reduce_loss
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from .asymmetric_loss_math import AsymmetricLossFunction, asl_prob_forward, compute_dtype
+from asl_det.validation import check_number
+
+from .asymmetric_loss_math import AsymmetricLossFunction, Hyper, compute_dtype
+from .loss_inputs import Target, check_pred, check_target, is_quality_target, weight_view
+
+ASL_DEFAULTS = MappingProxyType(dict(gamma_pos=0.0, gamma_neg=4.0, clip=0.05, eps=1e-8))
+"""The paper's recommended setting (also MMPretrain's ASL): the defaults of
+:func:`asymmetric_loss` and :class:`AsymmetricLoss`, and what the configs and the ``--asl`` swap
+start from. Read-only; ``dict(ASL_DEFAULTS)`` for a copy."""
 
 REDUCTIONS = ('none', 'mean', 'sum')
 SCORE_ACTIVATIONS = ('sigmoid', 'shifted')
 
-
-def _check_number(name: str, value, low: float, high: float, high_open: bool = False):
-    """Raise TypeError/ValueError unless ``low <= value <= high`` (``< high`` if high_open)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f'{name} must be a number, got {type(value).__name__}')
-    upper_ok = value < high if high_open else value <= high
-    if not (math.isfinite(value) and value >= low and upper_ok):
-        bracket = ')' if high_open else ']'
-        raise ValueError(f'{name} must be in [{low}, {high}{bracket}, got {value}')
+VARIFOCAL_REFUSAL_REASON = (
+    "VFNet's VarifocalLoss takes a dense (N, C) IoU target and weights each positive element by "
+    'its IoU (q * BCE(x, q)) and each negative by alpha * p^gamma; it is already asymmetric '
+    '(only negatives are focused). AsymmetricLoss reads an (N, C) tensor as a soft label, '
+    'y * L+ + (1 - y) * L-, a different loss with a different optimum and no IoU weighting of '
+    'positives, so swapping it in would train something that is neither VFNet nor ASL. '
+    'Heads that pass (labels, scores) tuples (GFL, TOOD, RTMDet) take the quality-target ASL')
+"""Why the ``--asl`` swap refuses VFNet (one sentence a user reads)."""
 
 
 def check_asl_params(gamma_pos: float, gamma_neg: float, clip: float,
-                     alpha: Optional[float] = None, eps: float = 1e-8):
+                     alpha: Optional[float] = None, eps: float = ASL_DEFAULTS['eps']) -> None:
     """Validate ASL hyper-parameters; raises TypeError/ValueError naming the argument."""
-    _check_number('gamma_pos', gamma_pos, 0, math.inf, high_open=True)
-    _check_number('gamma_neg', gamma_neg, 0, math.inf, high_open=True)
-    _check_number('clip', clip, 0, 1, high_open=True)
+    check_number('gamma_pos', gamma_pos, 0, math.inf, high_open=True)
+    check_number('gamma_neg', gamma_neg, 0, math.inf, high_open=True)
+    check_number('clip', clip, 0, 1, high_open=True)
     if alpha is not None:
-        _check_number('alpha', alpha, 0, 1)
-    _check_number('eps', eps, 0, 0.5, high_open=True)
+        check_number('alpha', alpha, 0, 1)
+    check_number('eps', eps, 0, 0.5, high_open=True)
 
 
-def _check_inputs(pred: Tensor, target: Tensor, weight: Optional[Tensor]) -> Optional[Tensor]:
-    """Validate shapes (and label range) and return ``weight`` viewed to broadcast on (N, C)."""
-    if pred.dim() != 2:
-        raise ValueError(f'pred must have shape (N, C), got {tuple(pred.shape)}')
-    num_priors, num_classes = pred.shape
-    if target.dim() == 1:
-        if target.is_floating_point() or target.numel() != num_priors:
-            raise ValueError('target given as labels must be an integer tensor of shape '
-                             f'(N,) = ({num_priors},), got {target.dtype} {tuple(target.shape)}')
-        in_range = ((target >= 0) & (target <= num_classes)).all()
-        message = f'target labels must be in [0, num_classes] = [0, {num_classes}]'
-        if target.device.type == 'cpu':
-            if not bool(in_range):
-                raise ValueError(message)
-        else:  # no host-device synchronisation on accelerators
-            torch._assert_async(in_range, message)
-    elif target.shape != pred.shape:
-        raise ValueError(f'target must have shape (N,) or (N, C) = {tuple(pred.shape)}, '
-                         f'got {tuple(target.shape)}')
-    if weight is None:
-        return None
-    if weight.shape == pred.shape:
-        return weight
-    if weight.dim() == 1 and weight.numel() == num_priors:
-        return weight.view(-1, 1)
-    if weight.dim() == 1 and weight.numel() == pred.numel():  # FSAF: flattened (N*C,)
-        return weight.view(num_priors, num_classes)
-    raise ValueError(f'weight must have shape (N,), (N, C) or (N*C,) for pred of shape '
-                     f'{tuple(pred.shape)}, got {tuple(weight.shape)}')
+def check_reduction(reduction: str, avg_factor=None, name: str = 'reduction') -> None:
+    """Raise ValueError unless ``reduction`` is one of :data:`REDUCTIONS` and, with an
+    ``avg_factor``, not 'sum' (mmdet's rule)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f'{name} must be one of {REDUCTIONS}, got {reduction!r}')
+    if avg_factor is not None and reduction == 'sum':
+        raise ValueError('avg_factor can not be used with reduction="sum"')
 
 
 def asymmetric_loss(pred: Tensor,
-                    target: Tensor,
+                    target: Target,
                     weight: Optional[Tensor] = None,
-                    gamma_pos: float = 0.0,
-                    gamma_neg: float = 4.0,
-                    clip: float = 0.05,
+                    gamma_pos: float = ASL_DEFAULTS['gamma_pos'],
+                    gamma_neg: float = ASL_DEFAULTS['gamma_neg'],
+                    clip: float = ASL_DEFAULTS['clip'],
                     alpha: Optional[float] = None,
                     reduction: str = 'mean',
                     avg_factor: Optional[float] = None,
                     activated: bool = False,
-                    eps: float = 1e-8,
+                    eps: float = ASL_DEFAULTS['eps'],
                     detach_focal_weight: bool = False,
                     compiled: bool = False) -> Tensor:
     """Asymmetric loss with mmdet's weight / reduction / avg_factor semantics.
 
     Args:
         pred: (N, C) logits (or probabilities if ``activated``). Any float dtype; the loss is
-            computed in float32.
-        target: (N,) integer labels in [0, C], C meaning background, or (N, C) targets in [0, 1]
-            (one-hot or soft; a soft target y weights the positive term by y, the negative by 1-y).
+            computed in float32 (float64 stays float64).
+        target: one of
+            - (N,) integer labels in [0, C], C meaning background (FocalLoss's target): the
+              labelled class of a foreground row is positive, every other element negative;
+            - (N, C) soft target y in [0, 1]: each element costs ``y * L+ + (1 - y) * L-``, a
+              y-weighted mix of the positive and the negative term (for y in {0, 1}: binary
+              multi-label targets). This is NOT QualityFocalLoss's tensor target (every non-zero
+              entry a positive with quality y) nor VFNet's IoU target;
+            - ``(labels (N,), scores (N,))``, QualityFocalLoss's target (GFL, TOOD, RTMDet):
+              the labelled class of a foreground row costs ``BCE(x, s) * |s - p|^gamma_pos``
+              (``s`` its score in [0, 1]), every other element ``L-``; the loss is summed over
+              classes to (N,) before weighting and reduction, as QualityFocalLoss does.
         weight: None, (N,), (N, C) or flattened (N*C,) elementwise weights.
         gamma_pos, gamma_neg: focusing exponents of positives / negatives (>= 0).
         clip: probability margin m in [0, 1); negatives with p < m give zero loss and gradient.
         alpha: None (paper's form) or weight of positives in [0, 1] (negatives get 1 - alpha).
-        reduction: 'none' (elementwise (N, C)), 'mean' or 'sum'.
+        reduction: 'none' (elementwise (N, C); (N,) for a tuple target), 'mean' (over those
+            elements) or 'sum'.
         avg_factor: divide the sum by it instead of the element count (reduction 'mean').
         activated: ``pred`` holds probabilities; logs are clamped at ``eps``.
         eps: log clamp for ``activated`` input only (logits use log-sigmoid, no clamp).
-        detach_focal_weight: treat ``(1-p)^gamma_pos`` and ``p_m^gamma_neg`` as constants in the
-            backward pass (default False: full gradient, as in the paper's analysis).
-        compiled: use the ``torch.compile`` fused kernel (logits only).
+        detach_focal_weight: treat the focusing weights (``(1-p)^gamma_pos``, ``|s-p|^gamma_pos``,
+            ``p_m^gamma_neg``) as constants in the backward pass (default False: full gradient,
+            as in the paper's analysis and in QualityFocalLoss).
+        compiled: use the ``torch.compile`` fused kernel (logits only: ValueError with
+            ``activated``).
 
-    NaN logits propagate into the loss (no check, so no host-device synchronisation per call).
+    Logits and probabilities alike go through the closed-form forward/backward of
+    :mod:`.asymmetric_loss_math` (one saved (N, C) derivative). With ``gamma_pos == gamma_neg ==
+    beta``, ``clip == 0`` and no ``alpha``, a tuple target gives mmdet's
+    ``QualityFocalLoss(beta=beta)`` and integer labels ``2 * FocalLoss(gamma=beta, alpha=0.5)``.
+    Scores of 1 give the integer-label loss summed over classes. NaN logits propagate into the
+    loss (no check, so no host-device synchronisation per call).
 
     Returns:
-        Scalar loss, or (N, C) float32 loss for reduction 'none'.
+        Scalar loss, or for reduction 'none' the (N, C) loss ((N,) for a tuple target), in
+        float32 (float64 for float64 input).
     """
-    if reduction not in REDUCTIONS:
-        raise ValueError(f'reduction must be one of {REDUCTIONS}, got {reduction!r}')
-    if avg_factor is not None and reduction == 'sum':
-        raise ValueError('avg_factor can not be used with reduction="sum"')
-    weight = _check_inputs(pred, target, weight)
+    check_reduction(reduction, avg_factor)
+    if compiled and activated:
+        raise ValueError('compiled=True needs logits: it cannot be combined with activated=True')
+    check_pred(pred)
+    target = check_target(target, pred)
+    weight = weight_view(weight, pred)
     if weight is not None:
         weight = weight.to(compute_dtype(pred.dtype))
+    hyper = Hyper(float(gamma_pos), float(gamma_neg), float(clip), alpha, detach_focal_weight,
+                  eps)
+    per_prior = is_quality_target(target)
     with torch.autocast(device_type=pred.device.type, enabled=False):
-        if activated:
-            loss = asl_prob_forward(pred, target, gamma_pos, gamma_neg, clip, alpha, eps,
-                                    detach_focal_weight)
-            return weight_reduce_loss(loss, weight, reduction, avg_factor)
-        if weight is not None and weight.requires_grad:  # weight outside: autograd reaches it
-            loss = AsymmetricLossFunction.apply(pred, target, None, False, gamma_pos, gamma_neg,
-                                                clip, alpha, detach_focal_weight, compiled)
-            return weight_reduce_loss(loss, weight, reduction, avg_factor)
-        # weighting and summation fused into the loss and its saved derivative
-        loss = AsymmetricLossFunction.apply(pred, target, weight, reduction != 'none',
-                                            gamma_pos, gamma_neg, clip, alpha,
-                                            detach_focal_weight, compiled)
-        if reduction == 'mean' and avg_factor is None:
-            return loss / pred.numel()
+        if weight is not None and weight.requires_grad:  # outside, so autograd reaches it
+            loss = _weighted(AsymmetricLossFunction.apply(
+                pred, target, None, False, hyper, activated, compiled), weight)
+        elif reduction == 'none':
+            loss = AsymmetricLossFunction.apply(pred, target, weight, False, hyper, activated,
+                                                compiled)
+        else:  # weighting and summation fused into the loss and its saved derivative
+            total = AsymmetricLossFunction.apply(pred, target, weight, True, hyper, activated,
+                                                 compiled)
+            if reduction == 'mean' and avg_factor is None:
+                return total / (pred.size(0) if per_prior else pred.numel())
+            return weight_reduce_loss(total, None, reduction, avg_factor)
+        if per_prior:
+            loss = loss.sum(dim=1)
         return weight_reduce_loss(loss, None, reduction, avg_factor)
+
+
+def _weighted(loss: Tensor, weight: Optional[Tensor]) -> Tensor:
+    """``loss * weight`` (``weight`` None, (N, 1) or (N, C)), for autograd."""
+    return loss if weight is None else loss * weight
 
 
 @MODELS.register_module()
 class AsymmetricLoss(nn.Module):
     """`Asymmetric Loss <https://arxiv.org/abs/2009.14119>`_, a drop-in for ``FocalLoss``.
 
-    Defaults follow the paper's recommended setting and MMPretrain's ASL: ``gamma_pos=0``
-    (the paper's training recipe), ``gamma_neg=4``, ``clip=0.05``, ``eps=1e-8``, no ``alpha``.
+    Defaults: :data:`ASL_DEFAULTS` (the paper's recommended setting and MMPretrain's ASL), no
+    ``alpha``. Takes every target form of :func:`asymmetric_loss`: integer labels where a head
+    uses ``FocalLoss``, ``(labels, scores)`` where it uses ``QualityFocalLoss`` (GFL, RTMDet;
+    TOOD with ``activated=True``).
 
     Args:
         use_sigmoid: must be True (heads read it to size their classifier without background).
         gamma_pos, gamma_neg, clip, alpha, eps, detach_focal_weight: see :func:`asymmetric_loss`.
             ``gamma_pos == gamma_neg == g, clip == 0, alpha == a`` is ``FocalLoss(gamma=g,
-            alpha=a)``.
+            alpha=a)`` on labels; ``gamma_pos == gamma_neg == b, clip == 0`` is
+            ``QualityFocalLoss(beta=b)`` on (labels, scores).
         reduction: 'none', 'mean' or 'sum'.
         loss_weight: multiplier of the loss.
-        activated: inputs are probabilities instead of logits.
+        activated: inputs are probabilities instead of logits (TOOD's heads pass them).
         compiled: run the ``torch.compile`` fused forward/backward: loss, weighting, reduction
             and derivative in one kernel over (N, C). One-off compile cost of seconds; no
             recompile when N changes; an integral ``gamma_neg`` / ``gamma_pos`` is compiled in
@@ -159,14 +176,14 @@ class AsymmetricLoss(nn.Module):
 
     def __init__(self,
                  use_sigmoid: bool = True,
-                 gamma_pos: float = 0.0,
-                 gamma_neg: float = 4.0,
-                 clip: float = 0.05,
+                 gamma_pos: float = ASL_DEFAULTS['gamma_pos'],
+                 gamma_neg: float = ASL_DEFAULTS['gamma_neg'],
+                 clip: float = ASL_DEFAULTS['clip'],
                  alpha: Optional[float] = None,
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
                  activated: bool = False,
-                 eps: float = 1e-8,
+                 eps: float = ASL_DEFAULTS['eps'],
                  detach_focal_weight: bool = False,
                  compiled: bool = False,
                  score_activation: str = 'shifted'):
@@ -175,9 +192,8 @@ class AsymmetricLoss(nn.Module):
             raise ValueError('use_sigmoid must be True: AsymmetricLoss is a sigmoid '
                              f'(multi-label) loss, got use_sigmoid={use_sigmoid!r}')
         check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps)
-        if reduction not in REDUCTIONS:
-            raise ValueError(f'reduction must be one of {REDUCTIONS}, got {reduction!r}')
-        _check_number('loss_weight', loss_weight, 0, math.inf, high_open=True)
+        check_reduction(reduction)
+        check_number('loss_weight', loss_weight, 0, math.inf, high_open=True)
         if score_activation not in SCORE_ACTIVATIONS:
             raise ValueError(f'score_activation must be one of {SCORE_ACTIVATIONS}, '
                              f'got {score_activation!r}')
@@ -205,23 +221,26 @@ class AsymmetricLoss(nn.Module):
         return num_classes
 
     def get_activation(self, cls_score: Tensor) -> Tensor:
-        """Detection scores (N, C) from logits (N, C): ``max(sigmoid(x) - clip, 0)``."""
-        return (cls_score.sigmoid() - self.clip).clamp(min=0)
+        """Detection scores (N, C) from logits (N, C): ``max(sigmoid(x) - clip, 0)``
+        (``max(p - clip, 0)`` of probabilities when ``activated``)."""
+        prob = cls_score if self.activated else cls_score.sigmoid()
+        return (prob - self.clip).clamp(min=0)
 
     def forward(self,
                 pred: Tensor,
-                target: Tensor,
+                target: Target,
                 weight: Optional[Tensor] = None,
                 avg_factor: Optional[Union[int, float, Tensor]] = None,
                 reduction_override: Optional[str] = None) -> Tensor:
-        """Loss of ``pred`` (N, C) against ``target`` (N,) labels or (N, C) targets.
+        """Loss of ``pred`` (N, C) against ``target``: (N,) labels, (N, C) soft targets or
+        ``(labels, scores)`` (see :func:`asymmetric_loss`).
 
         ``weight`` is (N,), (N, C) or (N*C,); ``avg_factor`` normalises the sum (mmdet heads pass
-        the number of positives); ``reduction_override`` is None, 'none', 'mean' or 'sum'.
+        the number of positives; RTMDet passes 1.0 and divides afterwards);
+        ``reduction_override`` is None, 'none', 'mean' or 'sum'.
         """
-        if reduction_override not in (None,) + REDUCTIONS:
-            raise ValueError(f'reduction_override must be None or one of {REDUCTIONS}, '
-                             f'got {reduction_override!r}')
+        if reduction_override is not None:
+            check_reduction(reduction_override, name='reduction_override')
         reduction = reduction_override if reduction_override else self.reduction
         loss = asymmetric_loss(
             pred, target, weight,

@@ -1,44 +1,44 @@
-"""Elementwise Asymmetric Loss math: one closed-form loss and derivative, eager or compiled.
+"""Elementwise Asymmetric Loss: the loss and its closed-form derivative, eager or compiled.
 
-For a logit ``x``, target ``y`` in [0, 1] and ``p = sigmoid(x)`` (ASL paper, eq. 6-7)::
+For ``p`` the probability of an element (``sigmoid(x)`` of a logit ``x``, or the input itself
+with ``activated``), ``q = 1 - p`` and ``p_m = max(p - clip, 0)`` (ASL paper, eq. 6-7; the
+quality form after GFL's QualityFocalLoss)::
 
-    loss = -y * a_pos * (1 - p)^gamma_pos * log(p)
-           - (1 - y) * a_neg * p_m^gamma_neg * log(1 - p_m),      p_m = max(p - clip, 0)
+    positive (binary target 1):   L+ = -q^gamma_pos * log(p)
+    positive (quality score s):   Lq = BCE(p, s) * |s - p|^gamma_pos
+    negative:                     L- = -p_m^gamma_neg * log(1 - p_m)
 
-with ``a_pos = alpha, a_neg = 1 - alpha`` when ``alpha`` is given, else 1. The logs are taken in
-log-sigmoid form, so the loss neither saturates nor loses its gradient for large logits.
+``alpha`` (when given) multiplies positive terms, ``1 - alpha`` negative ones. On logits the
+logs are taken in log-sigmoid form, so neither the loss nor its gradient saturates for large
+logits; on probabilities they are clamped at ``eps``, as in the paper's code.
 
-Each term and its derivative is written once (:func:`_positive_term`, :func:`_negative_term`) and
-:func:`_asl_loss_and_grad` combines them; the eager path and the ``torch.compile`` path run that
-same function. ``AsymmetricLossFunction`` computes the loss, its weighting and reduction, and
-its local derivative (weight included) in one pass over the shared intermediates, saves the
-derivative, and its backward is a single multiply. For integer labels the negative term is
-computed densely and the positive term only at the one labelled class per row (N elements
-instead of N x C). Compiled, all of it is one fused (N, C) kernel plus a small (N,) one.
+How the target combines the terms (:func:`asl_loss_and_grad`):
+
+- (N, C) soft target ``y``: ``y * L+ + (1 - y) * L-`` everywhere;
+- (N,) integer labels: ``L-`` everywhere, but ``L+`` at the labelled class of foreground rows;
+- ``(labels (N,), scores (N,))``: the same with ``Lq`` (score ``s``) at the labelled class.
+
+The labelled classes are handled by recomputing N gathered elements, never a dense (N, C)
+positive term. The forward pass computes the derivative in the input from the same
+intermediates; :class:`AsymmetricLossFunction` saves it, and its backward pass is one multiply.
+
+The terms come in two explicit sets, :data:`LOGIT_TERMS` and :data:`PROBABILITY_TERMS`, and run
+on one of two explicit sets of elementwise building blocks: :class:`EagerOps` (ATen kernels,
+temporaries updated in place: on CPU a fresh buffer can cost more in page faults than the
+arithmetic in it) or :class:`CompiledOps` (traced by ``torch.compile`` into one fused kernel).
 """
 import functools
-from typing import Callable, Optional, Tuple
+from typing import Callable, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .loss_inputs import Target
 
-def _expand_target(target: Tensor, num_classes: int, dtype: torch.dtype) -> Tensor:
-    """Target as an (N, C) tensor of ``dtype``.
-
-    Integer labels (N,) in [0, num_classes] become one-hot rows; label ``num_classes`` (background)
-    is an all-zero row. (N, C) targets are cast.
-    """
-    if target.dim() == 1:
-        classes = torch.arange(num_classes, device=target.device)
-        return (target.unsqueeze(1) == classes).to(dtype)
-    return target.to(dtype)
-
-
-def _class_weights(alpha: Optional[float]):
-    return (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+Exponent = Union[float, int, Tensor]
+"""A focusing exponent: a float (eager), an int or a 0-d tensor (compiled)."""
 
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -47,297 +47,517 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
-def _compute_dtype(logits: Tensor) -> Tensor:
-    """``logits`` in :func:`compute_dtype` (no copy when already there)."""
-    return logits.to(compute_dtype(logits.dtype))
+class Hyper(NamedTuple):
+    """The loss's hyper-parameters (validated by the caller)."""
+
+    gamma_pos: Exponent
+    gamma_neg: Exponent
+    clip: float                # a Python float: clip == 0 selects another formula on logits
+    alpha: Optional[float]     # positives weighted by alpha, negatives by 1 - alpha; None: 1, 1
+    detach: bool               # leave the gradient through the focusing weights out
+    eps: float                 # log clamp of the probability terms
+
+    def class_weights(self) -> Tuple[float, float]:
+        """``(a_pos, a_neg)``."""
+        return (1.0, 1.0) if self.alpha is None else (self.alpha, 1.0 - self.alpha)
 
 
-def _pow(base: Tensor, exponent, log_base: Optional[Callable[[], Tensor]] = None,
-         in_place: bool = False) -> Tensor:
-    """``base ** exponent`` (``base >= 0``), as a new tensor or, with ``in_place``, in ``base``.
+class Term(NamedTuple):
+    """An elementwise loss term and its derivative in the input (None when not needed)."""
 
-    Python exponents (eager path): ATen's ``pow``, even integral ones above 3 by repeated squaring
-    (ATen special-cases 2 and 3 only; 4 is the default ``gamma_neg``). 0-d tensor exponents (the
-    compiled path, never in place): ``exp(exponent * log(base))``, a third of the cost of
-    inductor's ``pow`` with a tensor exponent; ``log_base()`` gives a cancellation-free
-    ``log(base)`` where there is one. There ``0 ** 0`` comes out NaN (``0 * -inf``): callers that
-    can meet it mask with ``where``.
+    loss: Tensor
+    grad: Optional[Tensor]
+
+    def scaled_(self, factor: float) -> 'Term':
+        """The term times ``factor`` (in place)."""
+        if factor != 1:
+            self.loss.mul_(factor)
+            if self.grad is not None:
+                self.grad.mul_(factor)
+        return self
+
+    def weighted_(self, weight: Optional[Tensor]) -> 'Term':
+        """The term times ``weight`` (in place; None: unchanged), which broadcasts to it."""
+        _weighted_(self.loss, weight)
+        if self.grad is not None:
+            _weighted_(self.grad, weight)
+        return self
+
+    def where(self, condition: Tensor, other: 'Term') -> 'Term':
+        """Elementwise ``self`` where ``condition``, else ``other``."""
+        grad = None if self.grad is None else torch.where(condition, self.grad, other.grad)
+        return Term(torch.where(condition, self.loss, other.loss), grad)
+
+
+def _weighted_(tensor: Tensor, weight: Optional[Tensor]) -> Tensor:
+    """``tensor * weight`` in place (None: ``tensor`` unchanged)."""
+    return tensor if weight is None else tensor.mul_(weight)
+
+
+# ---------------------------------------------------------------- elementwise building blocks
+
+class EagerOps:
+    """Building blocks of the eager path: ATen kernels, Python-number exponents, in place."""
+
+    @staticmethod
+    def sigmoid_pair(x: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(sigmoid(x), sigmoid(-x))``, each without cancellation (never ``1 - sigmoid``)."""
+        return torch.sigmoid(x), torch.neg(x).sigmoid_()
+
+    @staticmethod
+    def power(base: Tensor, exponent: float,
+              log_base: Optional[Callable[[], Tensor]] = None) -> Tensor:
+        """``base ** exponent`` as a new tensor (``log_base`` is for :class:`CompiledOps`).
+        An integral exponent above 3 by repeated squaring: ATen special-cases 2 and 3 only, and
+        4 is the default ``gamma_neg``."""
+        if _squares(exponent) and exponent % 2 == 0:
+            return EagerOps.power(base, exponent // 2).square_()
+        if _squares(exponent):
+            return EagerOps.power(base, exponent - 1).mul_(base)
+        return base.pow(exponent)
+
+    @staticmethod
+    def margin_weight(p_m: Tensor, exponent: float) -> Tensor:
+        """``p_m ** exponent`` in ``p_m``, with ``0 ** 0`` taken as 0: exactly zero below the
+        margin whatever the exponent."""
+        if exponent == 0:
+            return p_m.sign_()
+        if _squares(exponent) and exponent % 2 == 0:
+            return EagerOps.margin_weight(p_m, exponent // 2).square_()
+        return p_m.pow_(exponent)
+
+    @staticmethod
+    def add_product_(out: Tensor, a: Tensor, b: Tensor, scale: float) -> Tensor:
+        """``out += scale * a * b`` in place."""
+        return out.addcmul_(a, b, value=scale)
+
+    @staticmethod
+    def add_quotient_(out: Tensor, num: Tensor, den: Tensor, scale: float) -> Tensor:
+        """``out += scale * num / den`` in place."""
+        return out.addcdiv_(num, den, value=scale)
+
+    @staticmethod
+    def weighted_sum(term: Tensor, weight: Optional[Tensor]) -> Tensor:
+        """``sum(term * weight)`` (0-d); an (N, 1) weight is applied to the row sums, one pass
+        over the (N, C) term instead of two. Overwrites ``term`` for an (N, C) weight."""
+        if weight is None:
+            return term.sum()
+        if weight.size(1) == 1 and term.size(1) > 1:
+            return term.sum(1).mul_(weight.view(-1)).sum()
+        return term.mul_(weight).sum()
+
+
+class CompiledOps:
+    """Building blocks traced by ``torch.compile`` into one fused kernel.
+
+    Exponents are ints (graph constants: a chain of multiplications, a graph per value) or 0-d
+    tensors (one graph for every value, computed as ``exp(exponent * log(base))``, a third of
+    the cost of inductor's ``pow`` with a tensor exponent).
     """
-    if isinstance(exponent, Tensor):
-        return torch.exp((torch.log(base) if log_base is None else log_base()) * exponent)
-    if exponent > 3 and float(exponent).is_integer():
-        if exponent % 2 == 0:
-            return _pow(base, exponent // 2, in_place=in_place).square_()
-        if not in_place:
-            return _pow(base, exponent - 1).mul_(base)
-    return base.pow_(exponent) if in_place else base.pow(exponent)
 
-
-def _add_quotient_(out: Tensor, num: Tensor, den: Tensor, scale) -> Tensor:
-    """``out += scale * num / den`` in place; ``scale`` a number, or a 0-d tensor when compiled."""
-    if isinstance(scale, Tensor):
-        return out.add_(num / den * scale)
-    return out.addcdiv_(num, den, value=scale)
-
-
-def _add_product_(out: Tensor, a: Tensor, b: Tensor, scale) -> Tensor:
-    """``out += scale * a * b`` in place; ``scale`` a number, or a 0-d tensor when compiled."""
-    if isinstance(scale, Tensor):
-        return out.add_(a * b * scale)
-    return out.addcmul_(a, b, value=scale)
-
-
-def _positive_term(x: Tensor, gamma_pos, with_grad: bool,
-                   detach: bool) -> Tuple[Tensor, Optional[Tensor]]:
-    """``-(1 - p)^gamma_pos * log(p)`` elementwise (>= 0) and its derivative in ``x`` (or None).
-
-    d/dx = -q^(gp+1) + gp * p * q^gp * log(p) = -q^(gp+1) - gp * p * loss, with q = 1 - p; the
-    second part is the gradient through the focusing weight, left out when ``detach``.
-    """
-    q = torch.sigmoid(-x)
-    w = _pow(q, gamma_pos, lambda: F.logsigmoid(-x))
-    loss = F.logsigmoid(x).mul_(w).neg_()
-    if not with_grad:
-        return loss, None
-    grad = w.mul_(q).neg_()
-    if not detach:
-        _add_product_(grad, torch.sigmoid(x), loss, -gamma_pos)
-    return loss, grad
-
-
-def _margin_weight(p_m: Tensor, gamma_neg) -> Tensor:
-    """``p_m ** gamma_neg`` with ``0 ** 0`` taken as 0: the negative focusing weight, exactly zero
-    below the margin whatever ``gamma_neg``. Overwrites ``p_m`` (a number ``gamma_neg``) or
-    returns a new tensor (a 0-d tensor ``gamma_neg``, compiled path)."""
-    if isinstance(gamma_neg, Tensor):
-        return torch.where(p_m > 0, _pow(p_m, gamma_neg), 0.0)
-    return p_m.sign_() if gamma_neg == 0 else _pow(p_m, gamma_neg, in_place=True)
-
-
-def _sigmoid_pair(x: Tensor) -> Tuple[Tensor, Tensor]:
-    """``(sigmoid(x), sigmoid(-x))``, each without cancellation (never ``1 - sigmoid(x)``).
-
-    Compiled: from one ``exp(-|x|)``, so the pair costs a single transcendental in the fused
-    kernel. Eager: two ATen sigmoids.
-    """
-    if torch.compiler.is_compiling():
+    @staticmethod
+    def sigmoid_pair(x: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(sigmoid(x), sigmoid(-x))`` from one ``exp(-|x|)``: a single transcendental."""
         e = torch.exp(-x.abs())
         t = torch.reciprocal(1 + e)
         et = e * t
         non_negative = x >= 0
         return torch.where(non_negative, t, et), torch.where(non_negative, et, t)
-    return torch.sigmoid(x), torch.neg(x).sigmoid_()
+
+    @staticmethod
+    def power(base: Tensor, exponent: Union[int, Tensor],
+              log_base: Optional[Callable[[], Tensor]] = None) -> Tensor:
+        """``base ** exponent`` (``base >= 0``); ``log_base()`` gives a cancellation-free
+        ``log(base)`` where there is one. A tensor exponent is never 0 (integral values come as
+        ints), so ``exp(exponent * -inf) = 0`` at a zero base is right."""
+        if isinstance(exponent, int):
+            return EagerOps.power(base, exponent)
+        return torch.exp((torch.log(base) if log_base is None else log_base()) * exponent)
+
+    @staticmethod
+    def margin_weight(p_m: Tensor, exponent: Union[int, Tensor]) -> Tensor:
+        """``p_m ** exponent`` with ``0 ** 0`` taken as 0."""
+        if isinstance(exponent, int):
+            return EagerOps.margin_weight(p_m, exponent)
+        return torch.where(p_m > 0, CompiledOps.power(p_m, exponent), 0.0)
+
+    @staticmethod
+    def add_product_(out: Tensor, a: Tensor, b: Tensor, scale: Exponent) -> Tensor:
+        """``out += scale * a * b``."""
+        return out.add_(a * b * scale)
+
+    @staticmethod
+    def add_quotient_(out: Tensor, num: Tensor, den: Tensor, scale: Exponent) -> Tensor:
+        """``out += scale * num / den``."""
+        return out.add_(num / den * scale)
+
+    @staticmethod
+    def weighted_sum(term: Tensor, weight: Optional[Tensor]) -> Tensor:
+        """``sum(term * weight)`` (0-d), fused into the kernel that computes ``term``."""
+        return term.sum() if weight is None else term.mul_(weight).sum()
 
 
-def _negative_term(x: Tensor, gamma_neg, clip: float, with_grad: bool,
-                   detach: bool) -> Tuple[Tensor, Optional[Tensor]]:
-    """``-p_m^gamma_neg * log(1 - p_m)`` elementwise (>= 0) and its derivative in ``x`` (or None).
+Ops = type
+""":class:`EagerOps` or :class:`CompiledOps` (the class itself)."""
 
-    With s = sigmoid(x), q = 1 - s, r = 1 - p_m (= q + clip where p_m > 0), w = p_m^gn::
+
+def _squares(exponent: float) -> bool:
+    """Whether :class:`EagerOps` computes ``** exponent`` by squaring (integral, above 3)."""
+    return exponent > 3 and float(exponent).is_integer()
+
+
+# ---------------------------------------------------------------- terms of logits
+
+def logit_positive_term(x: Tensor, hyper: Hyper, with_grad: bool, ops: Ops) -> Term:
+    """``L+ = -q^gamma_pos * log(p)`` of logits ``x`` and its derivative in ``x``.
+
+    d/dx = -q^(gp+1) + gp * p * q^gp * log(p) = -q^(gp+1) - gp * p * L+; the second part (the
+    gradient through the focusing weight) is left out with ``hyper.detach``.
+    """
+    gamma_pos = hyper.gamma_pos
+    q = torch.sigmoid(-x)
+    w = ops.power(q, gamma_pos, lambda: F.logsigmoid(-x))
+    loss = F.logsigmoid(x).mul_(w).neg_()
+    if not with_grad:
+        return Term(loss, None)
+    grad = w.mul_(q).neg_()
+    if not hyper.detach:
+        ops.add_product_(grad, torch.sigmoid(x), loss, -gamma_pos)
+    return Term(loss, grad)
+
+
+def logit_quality_term(x: Tensor, score: Tensor, hyper: Hyper, with_grad: bool,
+                       ops: Ops) -> Term:
+    """``Lq = BCE(x, s) * |s - p|^gamma_pos`` of logits ``x`` and its derivative in ``x``.
+
+    With d = p - s, w = |d|^gp, b = BCE(x, s) = s * softplus(-x) + (1 - s) * softplus(x)::
+
+        d/dx = d * w + gp * b * w * p * q / d
+
+    (the second part, through the focusing weight, left out with ``hyper.detach`` and taken as
+    0 where d == 0). ``d`` is formed as ``(1 - s) - q`` for s >= 1/2 and ``p - s`` below, so
+    that s = 1 gives exactly ``-q`` and s = 0 exactly ``p``: no cancellation at a saturated
+    logit. ``x`` and ``score`` are the labelled classes' elements only (N of them).
+    """
+    p, q = ops.sigmoid_pair(x)
+    d = torch.where(score >= 0.5, (1 - score) - q, p - score)
+    bce = score * F.softplus(-x) + (1 - score) * F.softplus(x)
+    w = ops.power(d.abs(), hyper.gamma_pos, lambda: torch.log(d.abs()))
+    loss = bce * w
+    if not with_grad:
+        return Term(loss, None)
+    grad = d * w
+    if not hyper.detach:
+        ops.add_product_(grad, loss * p, torch.where(d != 0, q / d, 0.0), hyper.gamma_pos)
+    return Term(loss, grad)
+
+
+def logit_negative_term(x: Tensor, hyper: Hyper, with_grad: bool, ops: Ops) -> Term:
+    """``L- = -p_m^gamma_neg * log(1 - p_m)`` of logits ``x`` and its derivative in ``x``.
+
+    Below the margin (p_m == 0) loss and derivative are exactly 0. ``clip == 0`` takes the
+    softplus form (:func:`_logit_negative_term_without_margin`).
+    """
+    if hyper.clip == 0:
+        return _logit_negative_term_without_margin(x, hyper, with_grad, ops)
+    return _logit_negative_term_with_margin(x, hyper, with_grad, ops)
+
+
+def _logit_negative_term_with_margin(x: Tensor, hyper: Hyper, with_grad: bool,
+                                     ops: Ops) -> Term:
+    """:func:`logit_negative_term` for ``clip > 0``.
+
+    With s = p, r = 1 - p_m (= q + clip where p_m > 0), w = p_m^gn, where p_m > 0::
 
         d/dx = s*q * (w / r - gn * p_m^(gn-1) * log r)  =  s*q * w * (1/r + gn * log(1/r) / p_m)
 
-    where p_m > 0. Below the margin p_m == 0 and w == 0, so loss and derivative are exactly 0.
-    The second part (the gradient through the focusing weight) is left out when ``detach``.
-    Cancellation-free pieces: ``log(1/r) = -log1p(-p_m)``, ``r = q + clip`` and q = sigmoid(-x)
-    (:func:`_sigmoid_pair`), so the float32 derivative keeps its relative precision for
-    saturated negatives (p near 1) and near the margin. With ``clip == 0``, ``log(1 - p)`` is
-    ``-softplus(x)``. Temporaries are updated in place wherever the formula allows: on CPU a
-    fresh buffer can cost more in page faults than the arithmetic in it.
+    the second part (through the focusing weight) left out with ``hyper.detach``.
+    Cancellation-free: ``log(1/r) = -log1p(-p_m)``, ``r = q + clip`` with ``q = sigmoid(-x)``,
+    so the float32 derivative keeps its relative precision for saturated negatives (p near 1)
+    and near the margin.
     """
-    if clip > 0:
-        s, q = _sigmoid_pair(x) if with_grad else (torch.sigmoid(x), None)
-        p_m = s.sub(clip).clamp_(min=0)
-        loss = torch.neg(p_m).log1p_().neg_()              # log(1/r), before the weight
-        grad = None
-        if with_grad:                                      # the derivative / w, built in place
-            grad = q.add(clip).reciprocal_()               # 1/r
-            if not detach:
-                p_m_safe = p_m.clamp(min=torch.finfo(x.dtype).tiny)
-                _add_quotient_(grad, loss, p_m_safe, gamma_neg)
-            grad.mul_(s).mul_(q)                           # * ds/dx = s * q
-        w = _margin_weight(p_m, gamma_neg)
-        return loss.mul_(w), None if grad is None else grad.mul_(w)
-    s, q = _sigmoid_pair(x) if with_grad and not detach else (torch.sigmoid(x), None)
-    # log-sigmoid form; beyond the threshold softplus(x) == x to the dtype's precision
+    s, q = ops.sigmoid_pair(x) if with_grad else (torch.sigmoid(x), None)
+    p_m = s.sub(hyper.clip).clamp_(min=0)
+    loss = torch.neg(p_m).log1p_().neg_()                  # log(1/r), before the weight
+    grad = None
+    if with_grad:                                          # the derivative / w, built in place
+        grad = q.add(hyper.clip).reciprocal_()             # 1/r
+        if not hyper.detach:
+            p_m_safe = p_m.clamp(min=torch.finfo(x.dtype).tiny)
+            ops.add_quotient_(grad, loss, p_m_safe, hyper.gamma_neg)
+        grad.mul_(s).mul_(q)                               # * ds/dx = s * q
+    w = ops.margin_weight(p_m, hyper.gamma_neg)
+    return Term(loss.mul_(w), None if grad is None else grad.mul_(w))
+
+
+def _logit_negative_term_without_margin(x: Tensor, hyper: Hyper, with_grad: bool,
+                                        ops: Ops) -> Term:
+    """:func:`logit_negative_term` for ``clip == 0``: ``p^gn * softplus(x)``.
+
+    d/dx = p^gn * p + gn * q * L- (the second part, through the focusing weight, left out with
+    ``hyper.detach``). Beyond softplus's threshold ``softplus(x) == x`` to the dtype's precision.
+    """
+    gamma_neg = hyper.gamma_neg
+    s, q = (ops.sigmoid_pair(x) if with_grad and not hyper.detach
+            else (torch.sigmoid(x), None))
     threshold = 20.0 if x.dtype == torch.float32 else 40.0
-    w = _pow(s, gamma_neg, lambda: F.logsigmoid(x))
+    w = ops.power(s, gamma_neg, lambda: F.logsigmoid(x))
     loss = F.softplus(x, threshold=threshold).mul_(w)
     if not with_grad:
-        return loss, None
-    grad = w.mul_(s)                                       # s*q/r * p^gn with r == q
-    if not detach:
-        _add_product_(grad, q, loss, gamma_neg)            # + gn * q * loss
+        return Term(loss, None)
+    grad = w.mul_(s)
+    if not hyper.detach:
+        ops.add_product_(grad, q, loss, gamma_neg)
+    return Term(loss, grad)
+
+
+# ---------------------------------------------------------------- terms of probabilities
+
+def _clamped_log(p: Tensor, eps: float) -> Tensor:
+    """``log(max(p, eps))`` (<= 0 for p <= 1)."""
+    return p.clamp(min=eps).log_()
+
+
+def _clamped_log_derivative(p: Tensor, eps: float) -> Tensor:
+    """d/dp ``log(max(p, eps))``: ``1 / p`` where ``p > eps``, else 0."""
+    return torch.where(p > eps, p.reciprocal(), 0.0)
+
+
+def prob_positive_term(p: Tensor, hyper: Hyper, with_grad: bool, ops: Ops) -> Term:
+    """``L+ = -q^gamma_pos * log(max(p, eps))`` of probabilities ``p``, and d/dp.
+
+    d/dp = -w * [p > eps] / p + gp * w * log(max(p, eps)) / q, w = q^gp (the second part,
+    through the focusing weight, left out with ``hyper.detach`` and taken as 0 at q == 0).
+    """
+    q = 1 - p
+    log_p = _clamped_log(p, hyper.eps)
+    w = ops.power(q, hyper.gamma_pos)
+    loss = -w * log_p
+    if not with_grad:
+        return Term(loss, None)
+    grad = -w * _clamped_log_derivative(p, hyper.eps)
+    if not hyper.detach:
+        ops.add_product_(grad, w * log_p, torch.where(q > 0, q.reciprocal(), 0.0),
+                         hyper.gamma_pos)
+    return Term(loss, grad)
+
+
+def prob_quality_term(p: Tensor, score: Tensor, hyper: Hyper, with_grad: bool,
+                      ops: Ops) -> Term:
+    """``Lq = BCE(p, s) * |s - p|^gamma_pos`` of probabilities ``p`` (logs clamped at eps),
+    and d/dp.
+
+    With d = p - s, w = |d|^gp, b = -(s * log(max(p, eps)) + (1 - s) * log(max(1 - p, eps)))::
+
+        d/dp = b' * w + gp * b * w / d,    b' = -s * [p > eps] / p + (1 - s) * [q > eps] / q
+
+    (the second part left out with ``hyper.detach`` and taken as 0 where d == 0).
+    """
+    eps = hyper.eps
+    q = 1 - p
+    d = p - score
+    bce = -(score * _clamped_log(p, eps) + (1 - score) * _clamped_log(q, eps))
+    w = ops.power(d.abs(), hyper.gamma_pos)
+    loss = bce * w
+    if not with_grad:
+        return Term(loss, None)
+    bce_grad = ((1 - score) * _clamped_log_derivative(q, eps)
+                - score * _clamped_log_derivative(p, eps))
+    grad = bce_grad * w
+    if not hyper.detach:
+        ops.add_product_(grad, loss, torch.where(d != 0, d.reciprocal(), 0.0), hyper.gamma_pos)
+    return Term(loss, grad)
+
+
+def prob_negative_term(p: Tensor, hyper: Hyper, with_grad: bool, ops: Ops) -> Term:
+    """``L- = -p_m^gamma_neg * log(max(1 - p_m, eps))`` of probabilities ``p``, and d/dp.
+
+    With r = 1 - p_m, w = p_m^gn, where p_m > 0::
+
+        d/dp = w * ([r > eps] / r + gn * (-log(max(r, eps))) / p_m)
+
+    (the second part, through the focusing weight, left out with ``hyper.detach``). Below the
+    margin loss and derivative are exactly 0.
+    """
+    p_m = p.sub(hyper.clip).clamp_(min=0)
+    r = torch.neg(p_m).add_(1)
+    loss = _clamped_log(r, hyper.eps).neg_()                # -log(max(r, eps)), before w
+    grad = None
+    if with_grad:
+        grad = _clamped_log_derivative(r, hyper.eps)
+        if not hyper.detach:
+            p_m_safe = p_m.clamp(min=torch.finfo(p.dtype).tiny)
+            ops.add_quotient_(grad, loss, p_m_safe, hyper.gamma_neg)
+    w = ops.margin_weight(p_m, hyper.gamma_neg)
+    return Term(loss.mul_(w), None if grad is None else grad.mul_(w))
+
+
+class Terms(NamedTuple):
+    """The three terms for one kind of input: ``f(input, hyper, with_grad, ops) -> Term``
+    (``quality`` takes the (N, 1) scores after the input)."""
+
+    positive: Callable[..., Term]
+    quality: Callable[..., Term]
+    negative: Callable[..., Term]
+
+
+LOGIT_TERMS = Terms(logit_positive_term, logit_quality_term, logit_negative_term)
+PROBABILITY_TERMS = Terms(prob_positive_term, prob_quality_term, prob_negative_term)
+
+
+# ---------------------------------------------------------------- the target's combination
+
+def asl_loss_and_grad(pred: Tensor, target: Target, weight: Optional[Tensor], hyper: Hyper,
+                      terms: Terms, ops: Ops, with_grad: bool,
+                      reduce: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """Weighted ASL, elementwise (N, C) or summed (0-d), and its derivative in ``pred``.
+
+    Args:
+        pred: (N, C) logits (:data:`LOGIT_TERMS`) or probabilities (:data:`PROBABILITY_TERMS`),
+            any floating dtype (computed in :func:`compute_dtype`).
+        target: (N,) integer labels in [0, C] (C = background), an (N, C) soft target in [0, 1],
+            or ``(labels (N,), scores (N,))`` with scores in [0, 1] (validated by the caller).
+        weight: None, or (N, 1) / (N, C) weights in the compute dtype.
+        hyper: the hyper-parameters, exponents as ``ops`` takes them.
+        terms: :data:`LOGIT_TERMS` or :data:`PROBABILITY_TERMS`.
+        ops: :class:`EagerOps`, or :class:`CompiledOps` inside ``torch.compile``.
+        with_grad: also compute the derivative (else None).
+        reduce: return the sum of the weighted loss instead of the (N, C) weighted loss.
+
+    Returns:
+        ``(loss, grad)``: loss 0-d or (N, C); grad (N, C) = d(loss)/d(pred), weight included.
+    """
+    x = pred.to(compute_dtype(pred.dtype))
+    a_pos, a_neg = hyper.class_weights()
+    negative = terms.negative(x, hyper, with_grad, ops).scaled_(a_neg)
+    if isinstance(target, Tensor) and target.dim() == 2:
+        positive = terms.positive(x, hyper, with_grad, ops).scaled_(a_pos)
+        return _soft_target_combination(negative, positive, target.to(x.dtype), weight, reduce,
+                                        ops)
+    labels, scores = target if isinstance(target, tuple) else (target, None)
+    num_classes = x.size(1)
+    index = labels.clamp(max=num_classes - 1).long().unsqueeze(1)
+    labelled = x.gather(1, index)
+    if scores is None:
+        positive = terms.positive(labelled, hyper, with_grad, ops)
+    else:
+        score = scores.to(x.dtype).unsqueeze(1)
+        positive = terms.quality(labelled, score, hyper, with_grad, ops)
+    # what the dense negative term holds at the labelled classes
+    held = terms.negative(labelled, hyper, with_grad, ops).scaled_(a_neg)
+    foreground = (labels < num_classes).unsqueeze(1)
+    true = positive.scaled_(a_pos).where(foreground, held)
+    return _labelled_class_combination(negative, index, true, held, weight, reduce, ops)
+
+
+def _soft_target_combination(negative: Term, positive: Term, y: Tensor, weight: Optional[Tensor],
+                             reduce: bool, ops: Ops) -> Tuple[Tensor, Optional[Tensor]]:
+    """``(1 - y) * negative + y * positive``, weighted (summed with ``reduce``), and its
+    derivative. ``lerp`` is exact at y == 0 and y == 1."""
+    loss = torch.lerp(negative.loss, positive.loss, y)
+    grad = None
+    if negative.grad is not None:
+        grad = _weighted_(torch.lerp(negative.grad, positive.grad, y), weight)
+    return ops.weighted_sum(loss, weight) if reduce else _weighted_(loss, weight), grad
+
+
+def _labelled_class_combination(negative: Term, index: Tensor, true: Term, held: Term,
+                                weight: Optional[Tensor], reduce: bool,
+                                ops: Ops) -> Tuple[Tensor, Optional[Tensor]]:
+    """The dense (N, C) ``negative`` term with the labelled classes (``index`` (N, 1)) set to
+    their ``true`` (N, 1) values, weighted (summed with ``reduce``), and its derivative.
+
+    ``held`` is what ``negative`` holds at ``index``: the summed loss is corrected by
+    ``sum(true - held)`` instead of a second pass over (N, C); the elementwise loss and the
+    derivative take ``true`` by a scatter. Weighted before the scatter, so that the compiled
+    dense kernel holds the weighting. (A non-finite negative term at a labelled class, possible
+    only on logits for ``clip == 0`` and an infinite logit, makes the sum NaN.)
+    """
+    row_weight = weight if weight is None or weight.size(1) == 1 else weight.gather(1, index)
+    true, held = true.weighted_(row_weight), held.weighted_(row_weight)
+    if reduce:
+        loss = ops.weighted_sum(negative.loss, weight) + (true.loss - held.loss).sum()
+    else:
+        loss = _weighted_(negative.loss, weight).scatter_(1, index, true.loss)
+    grad = None
+    if negative.grad is not None:
+        grad = _weighted_(negative.grad, weight).scatter_(1, index, true.grad)
     return loss, grad
 
 
-def _weighted(term: Tensor, weight: Optional[Tensor], reduce: bool) -> Tensor:
-    """``term * weight`` (in place), or with ``reduce`` its sum as a 0-d tensor.
+# ---------------------------------------------------------------- compiled path and autograd
 
-    ``weight`` is None or broadcasts to ``term``: (N, 1), or (N, C) for an (N, C) term. Eager, an
-    (N, 1) weight of an (N, C) term is applied to the row sums: one pass over the term, not two.
-    """
-    if not reduce:
-        return term if weight is None else term.mul_(weight)
-    if weight is None:
-        return term.sum()
-    if weight.size(1) == 1 and term.size(1) > 1 and not torch.compiler.is_compiling():
-        return term.sum(1).mul_(weight.view(-1)).sum()
-    return term.mul_(weight).sum()
-
-
-def _asl_loss_and_grad(logits: Tensor, target: Tensor, weight: Optional[Tensor], gamma_pos,
-                       gamma_neg, clip: float, alpha: Optional[float],
-                       detach_focal_weight: bool, with_grad: bool,
-                       reduce: bool) -> Tuple[Tensor, Optional[Tensor]]:
-    """Weighted ASL (elementwise or summed) and (if ``with_grad``) its derivative in the logits.
-
-    Args:
-        logits: (N, C) raw scores, any floating dtype (computed in float32; float64 stays).
-        target: (N,) integer labels in [0, C] (C = background) or (N, C) targets in [0, 1].
-        weight: None, or (N, 1) / (N, C) weights in the compute dtype.
-        gamma_pos, gamma_neg: focusing exponents (>= 0), numbers or 0-d tensors.
-        clip: probability margin m in [0, 1) (a Python float: m == 0 selects another formula).
-        alpha: weight of the positive term (negatives get 1 - alpha), or None for no weighting.
-        detach_focal_weight: leave the gradient through ``(1-p)^gamma_pos`` and
-            ``p_m^gamma_neg`` out (the paper code's ``disable_torch_grad_focal_loss``).
-        with_grad: also return the derivative (else None).
-        reduce: return the sum of the weighted loss (0-d) instead of the (N, C) weighted loss.
-
-    Returns:
-        ``(loss, grad)``: loss 0-d or (N, C); grad (N, C) = d(loss)/d(logits), weight included.
-
-    Integer labels: the negative term everywhere, then each row's labelled class recomputed from
-    its logit alone: the positive term replaces the negative one there, by a scatter of N values
-    into the elementwise loss and the derivative, and by an (N,) correction of the summed loss.
-    (A non-finite negative term at a labelled class, possible only for ``clip == 0`` and an
-    infinite logit, makes the sum NaN.)
-    """
-    x = _compute_dtype(logits)
-    detach = detach_focal_weight
-    a_pos, a_neg = _class_weights(alpha)
-
-    def scaled(term, factor):
-        return term if alpha is None else term.mul_(factor)
-
-    neg = _negative_term(x, gamma_neg, clip, with_grad, detach)
-    if target.dim() == 1:
-        num_classes = x.size(1)
-        index = target.clamp(max=num_classes - 1).long().unsqueeze(1)
-        labelled = x.gather(1, index)
-        foreground = (target < num_classes).unsqueeze(1)
-        pos = _positive_term(labelled, gamma_pos, with_grad, detach)
-        neg_labelled = _negative_term(labelled, gamma_neg, clip, with_grad, detach)
-        # each row's labelled class: the negative term's value (which the dense term holds
-        # there) and its true value, positive for foreground rows
-        neg_values = [None if n is None else scaled(n, a_neg) for n in neg_labelled]
-        values = [None if n is None else torch.where(foreground, scaled(p, a_pos), n)
-                  for p, n in zip(pos, neg_values)]
-        dense_loss, dense_grad = (None if d is None else scaled(d, a_neg) for d in neg)
-        row_weight = weight if weight is None or weight.size(1) == 1 else weight.gather(1, index)
-        values, neg_values = ([None if v is None else _weighted(v, row_weight, reduce=False)
-                               for v in vs] for vs in (values, neg_values))
-        # weighted before the scatter, so that the compiled dense kernel holds the weighting
-        if reduce:  # sum of the dense term, corrected at the labelled classes: no (N, C) pass
-            loss = (_weighted(dense_loss, weight, reduce=True)
-                    + (values[0] - neg_values[0]).sum())
-        else:
-            loss = _weighted(dense_loss, weight, reduce=False).scatter_(1, index, values[0])
-        grad = None if dense_grad is None else _weighted(
-            dense_grad, weight, reduce=False).scatter_(1, index, values[1])
-        return loss, grad
-    y = target.to(x.dtype)
-    pos = _positive_term(x, gamma_pos, with_grad, detach)
-    loss, grad = (None if n is None else  # lerp is exact at y == 0 and y == 1
-                  torch.lerp(scaled(n, a_neg), scaled(p, a_pos), y) for n, p in zip(neg, pos))
-    return (_weighted(loss, weight, reduce),
-            None if grad is None else _weighted(grad, weight, reduce=False))
+def _compiled_body(logits: Tensor, target: Target, weight: Optional[Tensor], hyper: Hyper,
+                   with_grad: bool, reduce: bool) -> Tuple[Tensor, Optional[Tensor]]:
+    """:func:`asl_loss_and_grad` of logits with :class:`CompiledOps`: what ``torch.compile``
+    traces."""
+    return asl_loss_and_grad(logits, target, weight, hyper, LOGIT_TERMS, CompiledOps,
+                             with_grad, reduce)
 
 
 @functools.lru_cache(maxsize=None)
-def _compiled_loss_and_grad():
-    """``torch.compile`` of :func:`_asl_loss_and_grad`, built once per process.
+def compiled_loss_and_grad() -> Callable:
+    """``torch.compile`` of :func:`_compiled_body`, built once per process.
 
     Static shapes except the number of priors, which :func:`_mark_num_priors_dynamic` marks on
-    each call: one graph serves every N. Python numbers are graph constants, so an integral
-    gamma becomes a chain of multiplications; a non-integral one enters as a 0-d tensor
-    (:func:`_compiled_exponent`), so the adaptive-asymmetry hook's updates reuse one graph.
+    each call: one graph serves every N. Python numbers are graph constants; a non-integral
+    gamma enters as a 0-d tensor (:func:`compiled_exponent`), so the adaptive-asymmetry hook's
+    updates reuse one graph.
     """
-    return torch.compile(_asl_loss_and_grad, dynamic=False)
+    return torch.compile(_compiled_body, dynamic=False)
 
 
-def _compiled_exponent(gamma: float, logits: Tensor):
-    """``gamma`` for the compiled path: an int when integral (a graph constant: a graph per
-    value), else a 0-d tensor of the compute dtype on the device of ``logits`` (one graph for all
-    values)."""
+def compiled_exponent(gamma: float, logits: Tensor) -> Union[int, Tensor]:
+    """``gamma`` for :class:`CompiledOps`: an int when integral (a graph constant: a graph per
+    value), else a 0-d tensor of the compute dtype on the device of ``logits`` (one graph for
+    all values)."""
     if float(gamma).is_integer():
         return int(gamma)
     return torch.as_tensor(gamma, dtype=compute_dtype(logits.dtype), device=logits.device)
 
 
 def _mark_num_priors_dynamic(*tensors: Optional[Tensor]) -> None:
-    """Let the compiled graph take any size of dim 0 (N) of these tensors without a recompile."""
+    """Let the compiled graph take any size of dim 0 (N) of these tensors without a recompile
+    (``torch._dynamo.maybe_mark_dynamic``: torch has no public form of this hint)."""
     for tensor in tensors:
         if tensor is not None:
             torch._dynamo.maybe_mark_dynamic(tensor, 0)
 
 
 class AsymmetricLossFunction(torch.autograd.Function):
-    """Weighted ASL with the closed-form derivative of :func:`_asl_loss_and_grad`.
+    """Weighted ASL with the closed-form derivative of :func:`asl_loss_and_grad`.
 
-    ``apply(logits (N, C), target (N,) or (N, C), weight None / (N, 1) / (N, C), reduce,
-    gamma_pos, gamma_neg, clip, alpha, detach_focal_weight, compiled)`` returns the summed
-    weighted loss (0-d) with ``reduce``, else the (N, C) weighted loss, in float32 (float64 for
-    float64 logits). When the logits need a gradient, the forward pass also computes
-    d(loss)/d(logits) from the same intermediates and saves it (one (N, C) tensor); the backward
-    pass multiplies it by the incoming gradient. Target and weight are constants here (no
-    gradient flows into them).
+    ``apply(pred (N, C), target, weight None / (N, 1) / (N, C), reduce, hyper, activated,
+    compiled)`` returns the summed weighted loss (0-d) with ``reduce``, else the (N, C) weighted
+    loss, in :func:`compute_dtype`. ``target``: as :func:`asl_loss_and_grad` takes it;
+    ``hyper``: a :class:`Hyper` with float exponents; ``activated``: ``pred`` holds
+    probabilities; ``compiled``: run :func:`compiled_loss_and_grad` (logits only). When ``pred``
+    needs a gradient, the forward pass also computes d(loss)/d(pred) and saves it (one (N, C)
+    tensor); the backward pass multiplies it by the incoming gradient. Target and weight are
+    constants here (no gradient flows into them).
     """
 
     @staticmethod
-    def forward(ctx, logits, target, weight, reduce, gamma_pos, gamma_neg, clip, alpha,
-                detach_focal_weight, compiled):
+    def forward(ctx, pred: Tensor, target: Target, weight: Optional[Tensor], reduce: bool,
+                hyper: Hyper, activated: bool, compiled: bool) -> Tensor:
         with_grad = ctx.needs_input_grad[0]
-        fn = _asl_loss_and_grad
-        if compiled and logits.numel() > 0:
-            fn = _compiled_loss_and_grad()
-            gamma_pos = _compiled_exponent(gamma_pos, logits)
-            gamma_neg = _compiled_exponent(gamma_neg, logits)
-            _mark_num_priors_dynamic(logits, target, weight)
-        loss, grad = fn(logits, target, weight, gamma_pos, gamma_neg, clip, alpha,
-                        detach_focal_weight, with_grad, reduce)
+        if compiled and not activated and pred.numel() > 0:
+            hyper = hyper._replace(gamma_pos=compiled_exponent(hyper.gamma_pos, pred),
+                                   gamma_neg=compiled_exponent(hyper.gamma_neg, pred))
+            targets = target if isinstance(target, tuple) else (target,)
+            _mark_num_priors_dynamic(pred, weight, *targets)
+            loss, grad = compiled_loss_and_grad()(pred, target, weight, hyper, with_grad, reduce)
+        else:
+            terms = PROBABILITY_TERMS if activated else LOGIT_TERMS
+            loss, grad = asl_loss_and_grad(pred, target, weight, hyper, terms, EagerOps,
+                                           with_grad, reduce)
         if with_grad:
             ctx.save_for_backward(grad)
-            ctx.logits_dtype = logits.dtype
+            ctx.pred_dtype = pred.dtype
         return loss
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_loss):
         grad, = ctx.saved_tensors
-        return ((grad * grad_loss).to(ctx.logits_dtype),) + (None,) * 9
-
-
-def asl_prob_forward(prob: Tensor, target: Tensor, gamma_pos: float, gamma_neg: float,
-                     clip: float, alpha: Optional[float], eps: float,
-                     detach_focal_weight: bool) -> Tensor:
-    """Elementwise ASL for probabilities (``activated=True``), differentiated by autograd.
-
-    Args:
-        prob: (N, C) probabilities in [0, 1]; logs are clamped at ``eps`` as in the paper's code.
-        Other arguments as in :func:`_asl_loss_and_grad`.
-
-    Returns:
-        (N, C) float32 loss (float64 for float64 input).
-    """
-    p = _compute_dtype(prob)
-    y = _expand_target(target, p.size(1), p.dtype)
-    a_pos, a_neg = _class_weights(alpha)
-    p_m = (p - clip).clamp(min=0)
-    w_pos = (1 - p).pow(gamma_pos)
-    w_neg = p_m.pow(gamma_neg)
-    if detach_focal_weight:
-        w_pos, w_neg = w_pos.detach(), w_neg.detach()
-    loss_pos = w_pos * torch.log(p.clamp(min=eps))
-    loss_neg = w_neg * torch.log((1 - p_m).clamp(min=eps))
-    return -(y * (a_pos * loss_pos) + (1 - y) * (a_neg * loss_neg))
+        return ((grad * grad_loss).to(ctx.pred_dtype),) + (None,) * 6

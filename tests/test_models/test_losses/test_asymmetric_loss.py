@@ -379,3 +379,33 @@ def test_registered_in_mmdet_registry():
     from mmdet.registry import MODELS
     loss = MODELS.build(dict(type='AsymmetricLoss', gamma_neg=2.0))
     assert isinstance(loss, AsymmetricLoss) and loss.gamma_neg == 2.0
+
+
+def test_defaults_come_from_asl_defaults():
+    """One place for the defaults: the class and the function read ASL_DEFAULTS (read-only)."""
+    import inspect
+
+    from asl_det.models.losses import ASL_DEFAULTS
+    assert dict(ASL_DEFAULTS) == dict(gamma_pos=0.0, gamma_neg=4.0, clip=0.05, eps=1e-8)
+    loss = AsymmetricLoss()
+    parameters = inspect.signature(asymmetric_loss).parameters
+    for key, value in ASL_DEFAULTS.items():
+        assert getattr(loss, key) == value
+        assert parameters[key].default == value
+    with pytest.raises(TypeError):
+        ASL_DEFAULTS['clip'] = 0.1
+
+
+def test_shifted_score_activation_of_probabilities():
+    """With activated=True (TOOD) the head's scores are probabilities: shifted, not re-sigmoided."""
+    prob = torch.tensor([[0.01, 0.5, 0.99]])
+    loss = AsymmetricLoss(clip=0.05, activated=True)
+    torch.testing.assert_close(loss.get_activation(prob), (prob - 0.05).clamp(min=0))
+
+
+def test_compiled_with_probabilities_is_refused():
+    with pytest.raises(ValueError, match='compiled=True needs logits'):
+        asymmetric_loss(torch.rand(4, 3), torch.tensor([0, 1, 2, 3]), activated=True,
+                        compiled=True)
+    with pytest.raises(ValueError, match='compiled=True needs logits'):
+        AsymmetricLoss(activated=True, compiled=True)

@@ -109,6 +109,33 @@ def test_compiled_weighted_reductions_equal_eager(device, weight_shape, reductio
 
 
 @pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('gamma_pos,gamma_neg,reduction', [
+    (0.0, 4.0, 'mean'), (2.5, 0.5, 'mean'), (2.5, 0.5, 'none')])
+def test_compiled_quality_target_equals_eager(device, gamma_pos, gamma_neg, reduction):
+    """(labels, scores) targets as GFL / RTMDet pass them (label weights, avg_factor; and the
+    per-prior 'none'), compiled against eager: value, gradient, exact zeros below the margin."""
+    logits, labels = make_inputs('labels', device, seed=4)
+    gen = torch.Generator().manual_seed(5)
+    scores = torch.rand(N, generator=gen).to(device)
+    weight = torch.rand(N, generator=gen).to(device)
+    avg_factor = 3.0 if reduction == 'mean' else None
+    results = []
+    for compiled in (True, False):
+        x = logits.clone().requires_grad_()
+        loss = asymmetric_loss(x, (labels, scores), weight, gamma_pos=gamma_pos,
+                               gamma_neg=gamma_neg, clip=0.05, reduction=reduction,
+                               avg_factor=avg_factor, compiled=compiled)
+        loss.backward(torch.ones_like(loss) * 0.75)
+        results.append((loss.detach(), x.grad))
+    (loss, grad), (ref_loss, ref_grad) = results
+    assert torch.isfinite(loss).all() and torch.isfinite(grad).all()
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-6)
+    below = (logits.sigmoid() < 0.05) & (labels.unsqueeze(1) != torch.arange(C, device=device))
+    assert below.any() and (grad[below] == 0).all()
+
+
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('compiled', [False, True])
 @pytest.mark.parametrize('clip,detach', [(0.05, False), (0.05, True), (0.0, False)])
 def test_float32_keeps_relative_precision_at_saturation(device, compiled, clip, detach):
@@ -158,8 +185,10 @@ def test_graphs_built_as_num_priors_and_gamma_neg_change():
 
 
 def test_benchmark_tool_runs_tiny_configuration():
+    math_module = osp.join(REPO, 'asl_det', 'models', 'losses', 'asymmetric_loss_math.py')
     command = [sys.executable, osp.join(REPO, 'tools', 'benchmark_loss.py'), '--num-priors',
-               '2000', '--num-classes', '8', '--repeats', '2', '--mode', 'loss']
+               '2000', '--num-classes', '8', '--repeats', '2', '--mode', 'loss',
+               '--baseline-math', math_module]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
@@ -171,3 +200,23 @@ def test_benchmark_tool_runs_tiny_configuration():
     assert re.search(r'N in \[[0-9, ]+\]: 0 new graph\(s\)', out), out
     assert re.search(r'gamma_neg in .*: [01], 0, 0 new graph\(s\)', out), out
     assert 'gamma_neg back to 4.0: 0 new graph(s)' in out, out
+    # the same module as its own baseline: both signatures' rows and their ratios
+    for mode in ('eager, full', 'compiled, full', 'eager, detached'):
+        assert f'math current: {mode}' in out and f'math baseline: {mode}' in out, out
+        assert re.search(rf'  {mode}: [0-9.]+ / [0-9.]+ / 1\.000', out), out
+    assert 'x baseline math' in out, out
+
+
+def test_benchmark_tool_quality_mode_runs_tiny_configuration():
+    command = [sys.executable, osp.join(REPO, 'tools', 'benchmark_loss.py'), '--mode',
+               'quality', '--batch', '2', '--priors-per-image', '600', '--num-classes', '8',
+               '--repeats', '2']
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    assert 'N=1200 (600 priors x 2 images)' in out, out
+    for row in ('ASL eager, defaults', 'ASL compiled, defaults',
+                'ASL eager, QFL setting (2, 2, clip 0)', 'QualityFocalLoss (mmdet)',
+                'ASL eager, defaults, probabilities', 'QualityFocalLoss (mmdet), probabilities'):
+        assert row in out, out
+    assert out.count('x QFL wall/CPU') == 2 and 'peak extra memory / QFL' in out, out

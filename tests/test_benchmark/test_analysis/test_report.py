@@ -1,9 +1,9 @@
-"""asl_det.analysis.report: comparison tables in plain text and markdown."""
+"""asl_det.benchmark.analysis.report: comparison tables in plain text and markdown."""
 import pytest
 
-from asl_det.analysis import (Run, comparison_report, metrics_table, per_class_table,
+from asl_det.benchmark.analysis import (Run, comparison_report, metrics_table, per_class_table,
                               training_table)
-from asl_det.analysis.report import format_duration
+from asl_det.benchmark.analysis.report import format_duration
 
 
 def make_run(name, ap=None, per_class=None, probabilities=None, train_time_s=None, iters=0):

@@ -6,7 +6,7 @@ Differences are to the first run (the baseline).
 import math
 from typing import List, Optional, Sequence
 
-from asl_det.utils.tables import format_table
+from asl_det.benchmark.analysis.tables import format_table
 
 from .work_dirs import Run, check_runs
 

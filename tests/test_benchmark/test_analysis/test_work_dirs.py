@@ -1,10 +1,10 @@
-"""asl_det.analysis.work_dirs: reading mmengine scalars.json into a Run."""
+"""asl_det.benchmark.analysis.work_dirs: reading mmengine scalars.json into a Run."""
 import math
 
 import pytest
 
-from asl_det.analysis import load_run
-from asl_det.analysis.work_dirs import estimate_train_time, window_means
+from asl_det.benchmark.analysis import load_run
+from asl_det.benchmark.analysis.work_dirs import estimate_train_time, window_means
 from synthetic_runs import train_line, val_line, write_scalars
 
 
