@@ -1,35 +1,72 @@
-"""Swap the classification loss of any mmdet detector config for the Asymmetric Loss.
+"""Swap the classification losses of an mmdet detector config for the Asymmetric Loss.
 
 ``tools/train.py --asl [key=value ...]`` calls :func:`swap_in_asl` on the loaded config, so a
-stock config such as ``mmdet::fsaf/fsaf_r50_fpn_1x_coco.py`` trains with ASL without writing a new
-config file.
+stock config such as ``mmdet::gfl/gfl_r50_fpn_1x_coco.py`` or
+``mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py`` trains with ASL without writing a new config
+file. This module also says which heads take which classifier target
+(:data:`QUALITY_TARGET_HEADS`), which the swap refuses and why (:data:`REFUSALS`), and whether a
+head scores detections through ``AsymmetricLoss.get_activation``
+(:func:`score_activation_override`).
 """
 import inspect
+from types import MappingProxyType
 from typing import Any, Iterator, List, Optional, Tuple
 
-from asl_det.models.losses import AsymmetricLoss
+from asl_det.models.losses import ASL_DEFAULTS, VARIFOCAL_REFUSAL_REASON, AsymmetricLoss
 
-#: The ``loss_cls`` that :func:`swap_in_asl` writes; ``**overrides`` update it.
-ASL_DEFAULTS = dict(type='AsymmetricLoss', use_sigmoid=True, gamma_pos=0.0, gamma_neg=4.0,
-                    clip=0.05, loss_weight=1.0)
+#: The classifier loss that :func:`swap_in_asl` writes (the loss's own defaults); ``**overrides``
+#: update it. Read-only.
+ASL_LOSS_CFG = MappingProxyType(dict(type='AsymmetricLoss', use_sigmoid=True, **ASL_DEFAULTS,
+                                     loss_weight=1.0))
 
-#: Sigmoid losses called with integer labels (N,): ASL is a drop-in for them.
-#: ``CrossEntropyLoss`` only counts with ``use_sigmoid=True`` (softmax heads grow a background
-#: channel and would change meaning).
-INTEGER_LABEL_SIGMOID_LOSSES = ('FocalLoss', 'CrossEntropyLoss', 'AsymmetricLoss')
+#: Config keys of a head that hold a classifier loss, in training order: TOOD trains
+#: ``initial_loss_cls`` (integer labels, probabilities) for its first ``initial_epoch`` epochs,
+#: then ``loss_cls``.
+CLASSIFIER_LOSS_KEYS = ('initial_loss_cls', 'loss_cls')
 
-#: Losses fed soft or (label, score) targets: GFL, TOOD, VFNet, RTMDet, LD and friends.
-SOFT_TARGET_LOSSES = ('QualityFocalLoss', 'QualityFocalLossWithSoftmax', 'VarifocalLoss',
-                      'DistributionFocalLoss')
-#: Heads whose ``loss_cls`` receives soft or (label, score) targets whatever its type is set
-#: to (TOOD: (label, alignment metric) after its ``initial_epoch``).
-SOFT_TARGET_HEADS = ('GFLHead', 'LDHead', 'TOODHead', 'VFNetHead', 'RTMDetHead',
-                     'RTMDetSepBNHead', 'RTMDetInsHead', 'RTMDetInsSepBNHead', 'DDQDETRHead')
+#: Sigmoid classifier losses ASL replaces: called with (N,) integer labels (``FocalLoss``; V3Det's
+#: ``FocalCustomLoss``), with ``(labels (N,), scores (N,))`` (``QualityFocalLoss``), or with an
+#: (N, C) soft target (sigmoid ``CrossEntropyLoss`` in YOLOX). ``CrossEntropyLoss`` counts only
+#: with ``use_sigmoid=True`` (softmax heads grow a background channel and would change meaning).
+SWAPPABLE_LOSSES = ('FocalLoss', 'FocalCustomLoss', 'CrossEntropyLoss', 'QualityFocalLoss',
+                    'AsymmetricLoss')
 
-#: Keys of the original ``loss_cls`` kept in the swap: they are the head's calling contract
-#: (FSAF reduces the elementwise loss itself with ``reduction='none'``; ``activated`` heads pass
-#: probabilities), not loss hyper-parameters.
+#: Heads whose ``loss_cls`` receives ``(labels, scores)`` quality targets (TOOD: after its
+#: ``initial_epoch``; its ``initial_loss_cls`` gets integer labels). Every other head the swap
+#: accepts passes integer labels (YOLOX: an (N, C) soft target). A ``QualityFocalLoss`` in any
+#: other head is refused: the DETR family passes (labels, IoU) only to an mmdet
+#: ``QualityFocalLoss`` instance (``DETRHead`` checks ``isinstance``) and labels to anything else.
+QUALITY_TARGET_HEADS = ('GFLHead', 'LDHead', 'TOODHead', 'RTMDetHead', 'RTMDetSepBNHead',
+                        'RTMDetInsHead', 'RTMDetInsSepBNHead')
+
+#: Head or loss types the swap (and the build-time config check) refuses, with the reason.
+REFUSALS = MappingProxyType({
+    'VFNetHead': VARIFOCAL_REFUSAL_REASON,
+    'VarifocalLoss': VARIFOCAL_REFUSAL_REASON,
+    'YOLOV3Head': (
+        'YOLOV3Head calls its loss_cls with (B, N, C) predictions, (B, N, C) one-hot targets and '
+        'a (B, N, 1) weight; AsymmetricLoss takes (N, C) predictions with (N,), (N, C) or (N*C,) '
+        "weights (mmdet's FocalLoss contract), so it would fail at the first training step"),
+    'GHMC': (
+        'GHM-C is a loss of its own (binary cross-entropy reweighted by gradient density), not a '
+        'focal loss: replacing it compares ASL with GHM instead of swapping a classifier loss. '
+        "Start from the same detector's FocalLoss config (e.g. "
+        'retinanet/retinanet_r50_fpn_1x_coco.py)'),
+    'GaussianFocalLoss': (
+        'GaussianFocalLoss (CenterNet) trains a heatmap against a Gaussian target and '
+        'down-weights negatives near an object centre by (1 - y)^4; AsymmetricLoss would read '
+        'the Gaussian as a soft label, y * L+ + (1 - y) * L-, a different loss with no such '
+        'down-weighting'),
+})
+
+#: Keys of the original loss kept in the swap: they are the head's calling contract (FSAF reduces
+#: the elementwise loss itself with ``reduction='none'``; TOOD's losses take probabilities,
+#: ``activated=True``), not loss hyper-parameters.
 CONTRACT_KEYS = ('reduction', 'activated')
+
+#: Model keys the swap does not walk into: a distillation teacher is a trained model whose loss
+#: is not trained (LAD's teacher PAA head scores its label assignment with its own FocalLoss).
+FROZEN_PREFIX = 'teacher_'
 
 
 def asl_parameters() -> List[str]:
@@ -38,48 +75,101 @@ def asl_parameters() -> List[str]:
     return [name for name in params if name != 'self']
 
 
-def _type_name(value: Any) -> Optional[str]:
+def type_name(value: Any) -> Optional[str]:
     """The ``type`` of a config dict as a string (class objects give their name)."""
     if value is None:
         return None
     return value if isinstance(value, str) else getattr(value, '__name__', str(value))
 
 
-def iter_loss_cls(node: Any, path: str = 'model',
-                  owner: Optional[str] = None) -> Iterator[Tuple[str, dict, Optional[str]]]:
-    """(dotted path of each dict-valued ``loss_cls``, the dict holding it, type of its owner).
+def iter_classifier_losses(node: Any, path: str = 'model', owner: Optional[str] = None
+                           ) -> Iterator[Tuple[str, dict, str, Optional[str]]]:
+    """(dotted path, dict holding it, key, owner type) of every dict-valued classifier loss.
 
-    The owner is the nearest enclosing dict with a ``type`` (the head), e.g.
-    ``('model.bbox_head.loss_cls', cfg.model.bbox_head, 'RetinaHead')``.
+    The keys are :data:`CLASSIFIER_LOSS_KEYS`; the owner is the type of the nearest enclosing
+    dict with a ``type`` (the head), e.g. ``('model.bbox_head.loss_cls', cfg.model.bbox_head,
+    'loss_cls', 'RetinaHead')``. Keys starting with :data:`FROZEN_PREFIX` are not walked.
     """
     if isinstance(node, dict):
-        owner = _type_name(node.get('type')) or owner
-        if isinstance(node.get('loss_cls'), dict):
-            yield f'{path}.loss_cls', node, owner
+        owner = type_name(node.get('type')) or owner
+        for key in CLASSIFIER_LOSS_KEYS:
+            if isinstance(node.get(key), dict):
+                yield f'{path}.{key}', node, key, owner
         for key, value in node.items():
-            if key != 'loss_cls':
-                yield from iter_loss_cls(value, f'{path}.{key}', owner)
+            if key not in CLASSIFIER_LOSS_KEYS and not str(key).startswith(FROZEN_PREFIX):
+                yield from iter_classifier_losses(value, f'{path}.{key}', owner)
     elif isinstance(node, (list, tuple)):
         for i, value in enumerate(node):
-            yield from iter_loss_cls(value, f'{path}.{i}', owner)
+            yield from iter_classifier_losses(value, f'{path}.{i}', owner)
 
 
-def _is_swappable(loss_cfg: dict) -> bool:
-    loss_type = _type_name(loss_cfg.get('type'))
-    if loss_type not in INTEGER_LABEL_SIGMOID_LOSSES:
-        return False
-    default_sigmoid = loss_type != 'CrossEntropyLoss'
+def refusal_reason(owner: Optional[str], loss_cfg: dict) -> Optional[str]:
+    """Why ASL cannot be the classifier loss ``loss_cfg`` of head ``owner``; None if it can."""
+    loss_type = type_name(loss_cfg.get('type'))
+    for name in (owner, loss_type):
+        if name in REFUSALS:
+            return f'{name}: {REFUSALS[name]}'
+    if loss_type == 'QualityFocalLoss' and owner not in QUALITY_TARGET_HEADS:
+        return (f'{owner} is not known to pass (labels, scores) quality targets to any loss '
+                f'(QUALITY_TARGET_HEADS: {", ".join(QUALITY_TARGET_HEADS)}); the DETR family '
+                'passes them only to an mmdet QualityFocalLoss instance and integer labels to '
+                'AsymmetricLoss, which would silently train on labels instead')
+    return None
+
+
+def is_sigmoid_loss(loss_cfg: dict) -> bool:
+    """Whether a loss config scores classes with sigmoids: ``use_sigmoid``, whose default is
+    True except for ``CrossEntropyLoss`` (mmdet's defaults)."""
+    default_sigmoid = type_name(loss_cfg.get('type')) != 'CrossEntropyLoss'
     return bool(loss_cfg.get('use_sigmoid', default_sigmoid))
 
 
-def swap_in_asl(cfg, **overrides) -> List[str]:
-    """Replace every sigmoid, integer-label ``loss_cls`` under ``cfg.model`` by ASL, in place.
+def _is_swappable(loss_cfg: dict) -> bool:
+    return type_name(loss_cfg.get('type')) in SWAPPABLE_LOSSES and is_sigmoid_loss(loss_cfg)
 
-    Each such ``loss_cls`` (FocalLoss, ``CrossEntropyLoss(use_sigmoid=True)``, an existing
-    AsymmetricLoss) becomes ``ASL_DEFAULTS`` updated with ``overrides``; the whole dict is
-    replaced, so focal's ``alpha`` / ``gamma`` do not survive. Only the head's calling-contract
-    keys ``reduction`` and ``activated`` are carried over. Softmax ``loss_cls`` (e.g. a
-    two-stage detector's RoI head) are left alone.
+
+def score_activation_override(head_type: Any) -> Optional[str]:
+    """The method in which head ``head_type`` turns logits into scores itself, or None.
+
+    None means the head scores through ``BaseDenseHead._predict_by_feat_single``, which calls
+    ``loss_cls.get_activation`` (RetinaNet, ATSS, FCOS, FSAF, YOLOF, RTMDet, DDOD, ...), so
+    ``AsymmetricLoss(score_activation='shifted')`` takes effect. Otherwise the name of the
+    overriding method, e.g. ``'GFLHead._predict_by_feat_single'``: that head scores with its own
+    activation (a plain sigmoid; TOOD: its probabilities), and the shift does not happen.
+
+    Args:
+        head_type: a registered head type name or class. An unknown name raises KeyError.
+    """
+    from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+    from mmdet.registry import MODELS
+    head_class = MODELS.get(head_type) if isinstance(head_type, str) else head_type
+    if head_class is None:
+        raise KeyError(f'{head_type!r} is not a registered mmdet model type')
+    if not issubclass(head_class, BaseDenseHead):  # the DETR family
+        return f'{_definer(head_class, "predict_by_feat")}.predict_by_feat'
+    for method in ('predict_by_feat', '_predict_by_feat_single'):
+        if getattr(head_class, method) is not getattr(BaseDenseHead, method):
+            return f'{_definer(head_class, method)}.{method}'
+    return None
+
+
+def _definer(cls: type, method: str) -> str:
+    """Name of the class in ``cls``'s MRO that defines ``method`` (``cls`` if none does)."""
+    return next((k for k in cls.__mro__ if method in vars(k)), cls).__name__
+
+
+def swap_in_asl(cfg, **overrides) -> List[str]:
+    """Replace every sigmoid classifier loss under ``cfg.model`` by ASL, in place.
+
+    Each ``loss_cls`` / ``initial_loss_cls`` that is a ``FocalLoss``, ``QualityFocalLoss``,
+    sigmoid ``CrossEntropyLoss`` or ``AsymmetricLoss`` becomes :data:`ASL_LOSS_CFG` updated with
+    ``overrides``; the whole dict is replaced, so focal's ``alpha`` / ``gamma`` and QFL's ``beta``
+    do not survive. Only the head's calling-contract keys ``reduction`` and ``activated`` are
+    carried over. Integer-label heads (RetinaNet, FCOS, ATSS, FSAF, PAA, the DETR family, ...),
+    quality-target heads (:data:`QUALITY_TARGET_HEADS`: GFL, TOOD's two losses, RTMDet) and
+    soft-target heads (YOLOX) all take it. Softmax losses (a two-stage detector's RoI head,
+    DETR's) and the other losses (``loss_bbox``, ``loss_dfl``, ``loss_obj``, ...) are left
+    alone, and so is a distillation teacher (:data:`FROZEN_PREFIX`).
 
     Args:
         cfg: an mmengine ``Config`` (or dict) with a ``model`` entry.
@@ -90,9 +180,9 @@ def swap_in_asl(cfg, **overrides) -> List[str]:
 
     Raises (leaving ``cfg`` unchanged):
         ValueError: an override is not an ``AsymmetricLoss`` argument; ``cfg`` has no ``model``;
-            a head feeds its ``loss_cls`` soft or (label, score) targets (GFLHead, TOODHead,
-            VFNetHead, RTMDetHead, ...: the message names the head); or no sigmoid
-            integer-label ``loss_cls`` was found.
+            a head or loss in :data:`REFUSALS` (VFNet, YOLOv3, GHM-C, CenterNet's Gaussian
+            focal loss; the message gives the reason); or no swappable classifier loss was
+            found.
     """
     allowed = asl_parameters()
     unknown = sorted(set(overrides) - set(allowed))
@@ -103,27 +193,25 @@ def swap_in_asl(cfg, **overrides) -> List[str]:
     if not isinstance(model, dict):
         raise ValueError('cfg has no `model` dict to swap the classification loss in')
 
-    targets = []  # (dict holding loss_cls, dotted path); all checked before any is changed
+    targets = []  # (dict holding the loss, key, dotted path); all checked before any is changed
     seen: List[str] = []
-    for path, node, owner in iter_loss_cls(model):
-        loss_cfg = node['loss_cls']
-        loss_type = _type_name(loss_cfg.get('type'))
-        seen.append(f'{path} ({loss_type} in {owner})')
-        if owner in SOFT_TARGET_HEADS or loss_type in SOFT_TARGET_LOSSES:
-            raise ValueError(
-                f'{owner} at {path[:-len(".loss_cls")]} trains its classifier ({loss_type}) on '
-                'soft or (label, score) targets; AsymmetricLoss takes integer labels there, so '
-                f'it cannot replace loss_cls of {owner}')
+    for path, node, key, owner in iter_classifier_losses(model):
+        loss_cfg = node[key]
+        seen.append(f'{path} ({type_name(loss_cfg.get("type"))} in {owner})')
+        reason = refusal_reason(owner, loss_cfg)
+        if reason is not None:
+            raise ValueError(f'cannot swap AsymmetricLoss into {path}: {reason}')
         if _is_swappable(loss_cfg):
-            targets.append((node, path))
+            targets.append((node, key, path))
 
     if not targets:
         found = ', '.join(seen) if seen else 'no loss_cls at all'
-        raise ValueError('found no sigmoid loss_cls taking integer labels (FocalLoss, sigmoid '
-                         f'CrossEntropyLoss, AsymmetricLoss) under cfg.model: {found}')
-    for node, _ in targets:
-        new_cfg = dict(ASL_DEFAULTS)
-        new_cfg.update({k: node['loss_cls'][k] for k in CONTRACT_KEYS if k in node['loss_cls']})
+        raise ValueError('found no sigmoid classifier loss to replace (one of '
+                         f'{", ".join(SWAPPABLE_LOSSES)}; CrossEntropyLoss only with '
+                         f'use_sigmoid=True) under cfg.model: {found}')
+    for node, key, _ in targets:
+        new_cfg = dict(ASL_LOSS_CFG)
+        new_cfg.update({k: node[key][k] for k in CONTRACT_KEYS if k in node[key]})
         new_cfg.update(overrides)
-        node['loss_cls'] = new_cfg
-    return [path for _, path in targets]
+        node[key] = new_cfg
+    return [path for _, _, path in targets]

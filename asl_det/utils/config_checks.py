@@ -3,9 +3,11 @@
 :func:`check_config` runs in :func:`asl_det.utils.runtime.build_runner` (so ``tools/train.py``
 runs it; a test run should pass ``phase='test'``). It checks
 
-- every ``AsymmetricLoss`` ``loss_cls``: its arguments (by building it), an explicit
-  ``use_sigmoid=True`` (mmdet heads read it from the config dict; without it they silently grow a
-  background channel), and a head that feeds it integer labels (not GFL, TOOD, VFNet, RTMDet...);
+- every ``AsymmetricLoss`` classifier loss (``loss_cls``, TOOD's ``initial_loss_cls``): its
+  arguments (by building it), an explicit ``use_sigmoid=True`` (mmdet heads read it from the
+  config dict; without it they silently grow a background channel), and a head it can serve
+  (not VFNet: ``asl_config.REFUSALS``); it warns when the head scores detections itself, so that
+  ``score_activation='shifted'`` has no effect (``asl_config.score_activation_override``);
 - ``model.bbox_head.num_classes`` against the training set's class list;
 - the local data of the dataloaders a phase uses: ``ann_file`` and image directory of every
   dataset (wrappers included), the evaluators' ``ann_file``, and for COCO-style data sets the
@@ -17,10 +19,16 @@ starts with the dotted key, e.g. ``model.bbox_head.loss_cls.use_sigmoid: ...``.
 import json
 import math
 import os.path as osp
+import warnings
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from asl_det.models.losses import AsymmetricLoss
-from asl_det.utils.asl_config import SOFT_TARGET_HEADS, _type_name, iter_loss_cls
+from asl_det.utils.asl_config import (
+    iter_classifier_losses,
+    refusal_reason,
+    score_activation_override,
+    type_name,
+)
 
 PHASES = ('train', 'test')
 #: Dataloaders and evaluators each phase uses (training validates too).
@@ -51,19 +59,22 @@ def check_config(cfg, phase: str = 'train') -> None:
 # ---------------------------------------------------------------------------------- model
 
 def check_model(cfg) -> None:
-    """Check every ``AsymmetricLoss`` under ``cfg.model`` and the head's number of classes."""
+    """Check every ``AsymmetricLoss`` under ``cfg.model`` and the head's number of classes.
+
+    Warns (``UserWarning``) where a head's own scoring makes ``score_activation='shifted'``
+    a no-op.
+    """
     model = cfg.get('model')
     if not isinstance(model, dict):
         return
-    for path, node, owner in iter_loss_cls(model):
-        loss_cfg = node['loss_cls']
-        if _type_name(loss_cfg.get('type')) != 'AsymmetricLoss':
+    for path, node, key, owner in iter_classifier_losses(model):
+        loss_cfg = node[key]
+        if type_name(loss_cfg.get('type')) != 'AsymmetricLoss':
             continue
-        if owner in SOFT_TARGET_HEADS:
-            raise ValueError(
-                f'{path}: {owner} trains its classifier on soft or (label, score) targets; '
-                'AsymmetricLoss takes integer labels, so it cannot be the loss_cls of '
-                f'{owner}. Use a head that passes labels (RetinaNet, FCOS, ATSS, FSAF, PAA, ...)')
+        reason = refusal_reason(owner, loss_cfg)
+        if reason is not None:
+            raise ValueError(f'{path}: AsymmetricLoss cannot be the classifier loss here: '
+                             f'{reason}')
         if loss_cfg.get('use_sigmoid') is not True:
             raise ValueError(
                 f'{path}.use_sigmoid: must be set to True in the config (got '
@@ -71,10 +82,27 @@ def check_model(cfg) -> None:
                 'config dict and without it add a background channel and score with softmax')
         kwargs = {k: v for k, v in loss_cfg.items() if k != 'type'}
         try:
-            AsymmetricLoss(**kwargs)
+            loss = AsymmetricLoss(**kwargs)
         except (TypeError, ValueError) as error:
             raise ValueError(f'{path}: {error}') from None
+        if key == 'loss_cls' and loss.custom_cls_channels and owner is not None:
+            _warn_if_shift_ignored(path, owner, loss.clip)
     _check_num_classes(cfg, model)
+
+
+def _warn_if_shift_ignored(path: str, head: str, clip: float) -> None:
+    try:
+        scorer = score_activation_override(head)
+    except KeyError:  # not registered (yet): mmdet names the type when it builds the model
+        return
+    if scorer is not None:
+        warnings.warn(
+            f"{path}.score_activation: 'shifted' has no effect in {head}, which scores "
+            f'detections itself in {scorer} (mmdet\'s own activation, e.g. a plain sigmoid) '
+            'instead of calling AsymmetricLoss.get_activation. Its background scores are not '
+            f'shifted down by clip={clip}, so more of them pass test_cfg.score_thr; raise '
+            'score_thr by about clip for similar candidates, or set score_activation='
+            "'sigmoid' to say that plain scores are meant", UserWarning, stacklevel=3)
 
 
 def _dataset_classes(dataset_cfg: dict) -> Optional[Sequence[str]]:

@@ -1,19 +1,25 @@
-"""configs/*.py: every config resolves, each ASL/focal pair differs in loss_cls alone, and every
-detector builds and trains one step (ResNet-18 instead of R-50, no pretrained weights)."""
+"""configs/*.py: every config resolves, each ASL/baseline pair (here and in configs/demo/) differs
+in loss_cls alone, and every detector builds and trains one step (ResNet-18 instead of R-50, no
+pretrained weights)."""
 import glob
 import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
-
 from conftest import detector_loss_step
+from mmengine.config import Config
 from tiny_detection import REPO
 
 CONFIG_DIR = osp.join(REPO, 'configs')
 CONFIGS = sorted(osp.basename(p) for p in glob.glob(osp.join(CONFIG_DIR, '*.py')))
-PAIRS = sorted(name[:-len('_asl.py')] for name in CONFIGS
-               if name.endswith('_asl.py') and f'{name[:-len("_asl.py")]}_focal.py' in CONFIGS)
+#: Suffixes of a pair's baseline: the detector's own loss (focal, GFL's QFL, RTMDet's QFL).
+BASELINE_SUFFIXES = ('_focal.py', '_qfl.py', '_baseline.py')
+#: configs/ and configs/demo/ (the CPU demo detectors, trained on the glyph benchmark).
+ALL_CONFIGS = CONFIGS + sorted(f'demo/{osp.basename(p)}'
+                               for p in glob.glob(osp.join(CONFIG_DIR, 'demo', '*.py')))
+PAIRS = sorted((name[:-len('_asl.py')] + '_asl.py', name[:-len('_asl.py')] + suffix)
+               for name in ALL_CONFIGS if name.endswith('_asl.py')
+               for suffix in BASELINE_SUFFIXES if name[:-len('_asl.py')] + suffix in ALL_CONFIGS)
 DETECTORS = [name for name in CONFIGS if not name.startswith('_')]
 
 
@@ -36,7 +42,11 @@ def flatten(value, prefix=''):
 
 
 def test_configs_found():
-    assert {'retinanet', 'fcos', 'atss'} <= set(PAIRS)
+    assert {('retinanet_asl.py', 'retinanet_focal.py'), ('fcos_asl.py', 'fcos_focal.py'),
+            ('atss_asl.py', 'atss_focal.py'), ('gfl_asl.py', 'gfl_qfl.py'),
+            ('rtmdet_tiny_asl.py', 'rtmdet_tiny_baseline.py'),
+            ('demo/retinanet_glyphs_asl.py', 'demo/retinanet_glyphs_focal.py'),
+            ('demo/gfl_glyphs_asl.py', 'demo/gfl_glyphs_qfl.py')} <= set(PAIRS)
     assert 'retinanet_asl_adaptive.py' in DETECTORS
 
 
@@ -48,17 +58,28 @@ def test_config_resolves(name):
         assert cfg.model.bbox_head.loss_cls.use_sigmoid is True
 
 
-@pytest.mark.parametrize('pair', PAIRS)
-def test_pair_differs_in_loss_cls_alone(pair):
-    asl = flatten(load(f'{pair}_asl.py').to_dict())
-    focal = flatten(load(f'{pair}_focal.py').to_dict())
-    differing = {key for key in set(asl) | set(focal) if asl.get(key) != focal.get(key)}
+@pytest.mark.parametrize('asl_name,baseline_name', PAIRS)
+def test_pair_differs_in_loss_cls_alone(asl_name, baseline_name):
+    asl = flatten(load(asl_name).to_dict())
+    baseline = flatten(load(baseline_name).to_dict())
+    differing = {key for key in set(asl) | set(baseline) if asl.get(key) != baseline.get(key)}
     assert differing, 'the pair is identical'
     outside = sorted(k for k in differing if not k.startswith('model.bbox_head.loss_cls.'))
-    assert not outside, f'{pair}: _asl and _focal also differ in {outside}'
-    loss_cls = load(f'{pair}_asl.py').model.bbox_head.loss_cls
+    assert not outside, f'{asl_name} and {baseline_name} also differ in {outside}'
+    loss_cls = load(asl_name).model.bbox_head.loss_cls
     assert loss_cls.type == 'AsymmetricLoss' and loss_cls.use_sigmoid is True
-    assert 'alpha' not in loss_cls and 'gamma' not in loss_cls
+    assert not {'alpha', 'gamma', 'beta'} & set(loss_cls)  # focal's and QFL's keys are gone
+
+
+@pytest.mark.parametrize('name', ['rtmdet_tiny_baseline.py', 'rtmdet_tiny_asl.py'])
+def test_rtmdet_configs_restate_the_plugin_settings(name):
+    """RTMDet's configs cannot take configs/_plugin.py as a second base (both define
+    custom_hooks), so they restate it: the same imports and hooks, added to RTMDet's own."""
+    plugin = load('_plugin.py')
+    cfg = load(name)
+    assert cfg.custom_imports == plugin.custom_imports
+    hooks = [hook['type'] for hook in cfg.custom_hooks]
+    assert hooks == ['EMAHook', 'PipelineSwitchHook'] + [h['type'] for h in plugin.custom_hooks]
 
 
 def test_adaptive_differs_from_asl_in_hooks_alone():
@@ -71,10 +92,22 @@ def test_adaptive_differs_from_asl_in_hooks_alone():
 @pytest.mark.parametrize('name', DETECTORS)
 def test_detector_builds_and_trains_one_step(name):
     cfg = load(name)
-    cfg.model.backbone.update(depth=18, init_cfg=None)
-    cfg.model.neck.in_channels = [64, 128, 256, 512]
+    cfg.model.backbone.init_cfg = None
+    if cfg.model.backbone.type == 'ResNet':  # RTMDet-tiny's CSPNeXt is small already
+        cfg.model.backbone.depth = 18
+        cfg.model.neck.in_channels = [64, 128, 256, 512]
     model, losses, total = detector_loss_step(cfg.model, num_items=(3, 1), image_size=64)
     assert type(model.bbox_head.loss_cls).__name__ == cfg.model.bbox_head.loss_cls.type
     assert torch.isfinite(total) and total > 0
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize('name', ['demo/gfl_glyphs_qfl.py', 'demo/gfl_glyphs_asl.py'])
+def test_demo_gfl_builds_and_trains_one_step(name):
+    """The quality-target demo detector as configured (already small)."""
+    cfg = load(name)
+    model, losses, total = detector_loss_step(cfg.model, num_items=(3, 1), image_size=128)
+    assert type(model).__name__ == 'GFL'
+    assert type(model.bbox_head.loss_cls).__name__ == cfg.model.bbox_head.loss_cls.type
+    assert torch.isfinite(total) and total > 0

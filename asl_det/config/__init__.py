@@ -1,0 +1,1 @@
+"""Config-level tools: which mmdet detector configs take the ``--asl`` swap (coverage)."""

@@ -1,0 +1,6 @@
+# CPU demo detector with a quality-target head (ASL side): gfl_glyphs_qfl.py with loss_cls
+# swapped, nothing else. ASL settings as in configs/gfl_asl.py (the paper's recommended setting).
+_base_ = './gfl_glyphs_qfl.py'
+model = dict(bbox_head=dict(loss_cls=dict(
+    _delete_=True, type='AsymmetricLoss', use_sigmoid=True,
+    gamma_pos=0.0, gamma_neg=4.0, clip=0.05, loss_weight=1.0)))
