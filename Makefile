@@ -1,13 +1,19 @@
 # Entry points. Each one sets the environment up first (tools/setup_env.sh: seconds when done).
 PY := .venv/bin/python
 
-.PHONY: setup test demo
+.PHONY: setup lint test demo study
 
 setup:
 	bash tools/setup_env.sh
 
-test: setup
+lint: setup
+	.venv/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest tests -q -p no:cacheprovider
 
 demo: setup
 	$(PY) tools/demo.py $(ARGS)
+
+study: setup
+	$(PY) tools/study.py $(ARGS)

@@ -29,6 +29,6 @@ setup(
     packages=find_packages(include=['asl_det', 'asl_det.*']),
     python_requires='>=3.8',
     install_requires=read_requirements(),
-    extras_require={'tests': ['pytest>=7']},
+    extras_require={'tests': ['pytest>=7', 'ruff>=0.6']},
     license='Apache-2.0',
 )

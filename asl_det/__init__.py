@@ -7,7 +7,7 @@ opt-in ``'atomic_local'`` backend (a new name: ``'local'`` is untouched). ``torc
 mmengine's checkpoint loaders stay as they are; the tools install the safe checkpoint loader
 (:func:`asl_det.checkpoint.use_safe_checkpoint_loader`).
 """
-from .version import __version__
 from . import checkpoint, datasets, engine, models  # noqa: F401  (registration)
+from .version import __version__
 
 __all__ = ['__version__']

@@ -21,7 +21,10 @@ def check_number(name: str, value, low: float = -math.inf, high: float = math.in
 
 
 def check_int(name: str, value, low: int = 0, high: float = math.inf) -> int:
-    """Return ``value`` if it is an int (not a bool) in ``[low, high]``; else TypeError/ValueError."""
+    """Return ``value`` if it is an int (not a bool) in ``[low, high]``.
+
+    Raises TypeError (not an integer) or ValueError (out of range), naming ``name``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f'{name} must be an integer, got {type(value).__name__}')
     if not low <= value <= high:

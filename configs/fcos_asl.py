@@ -1,4 +1,5 @@
-# FCOS R-50-caffe-FPN GN-head 1x COCO with the Asymmetric Loss: fcos_focal.py with loss_cls swapped, nothing else.
+# FCOS R-50-caffe-FPN GN-head 1x COCO with the Asymmetric Loss: fcos_focal.py with loss_cls
+# swapped, nothing else.
 # Hyper-parameters: the paper's recommended setting (Ben-Baruch et al., ICCV 2021: gamma_pos=0
 # as in the authors' training recipe, gamma_neg=4, clip=0.05; also MMPretrain's ASL defaults);
 # loss_weight=1 as measured on the CPU demo. _delete_ drops FocalLoss's alpha/gamma keys;

@@ -3,11 +3,11 @@ import copy
 
 import pytest
 import torch
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.hub import get_config
 
 import asl_det  # noqa: F401  (registers the plugin)
-from mmdet.utils import register_all_modules
 
 register_all_modules(init_default_scope=True)
 

@@ -1,6 +1,5 @@
 """The installed stack works: mmcv ops, mmdet models, asl_det registered, one RetinaNet step."""
 import torch
-
 from conftest import detector_loss_step, load_mmdet_config
 
 

@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
 
+
 class ToyDetector(BaseModel):
     """Two linear 'heads' with a detector's loss names: ``loss_cls`` from ``cls``, ``loss_bbox``
     from ``reg``."""

@@ -40,13 +40,13 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from asl_det.models.losses import AsymmetricLoss, asymmetric_loss_math  # noqa: E402
-from asl_det.utils.benchmark import (  # noqa: E402
+from asl_det.benchmark.loss_speed import (  # noqa: E402
     compiled_graph_count,
     interleaved_times,
     peak_extra_memory,
     timing_table,
 )
+from asl_det.models.losses import AsymmetricLoss, asymmetric_loss_math  # noqa: E402
 
 DTYPES = dict(float32=torch.float32, float16=torch.float16, bfloat16=torch.bfloat16)
 

@@ -7,7 +7,12 @@ The first work dir is the baseline the differences are taken to.
 """
 import argparse
 
-from asl_det.benchmark.analysis import comparison_report, load_run, plot_map_curves, plot_probabilities
+from asl_det.benchmark.analysis import (
+    comparison_report,
+    load_run,
+    plot_map_curves,
+    plot_probabilities,
+)
 
 
 def parse_args():

@@ -1,6 +1,6 @@
 """Main job: focal loss vs ASL on the built-in glyph benchmark, from scratch, on CPU in minutes.
 
-    python tools/demo.py                          # default: 1 seed, 1600 iterations, < 15 min on 2 cores
+    python tools/demo.py      # default: 1 seed, 1600 iterations, < 15 min on 2 cores
     python tools/demo.py --seeds 0 1 2 --iters 2000 --adaptive --missing-labels 0.3 --device cuda
 """
 import argparse

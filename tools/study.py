@@ -15,8 +15,16 @@ import sys
 
 from mmengine.config import DictAction
 
-from asl_det.benchmark.study import (DEFAULT_VARIANTS, VARIANTS, StudySettings, load_records,
-                                     run_study, study_table, verdict_lines, write_study_report)
+from asl_det.benchmark.study import (
+    DEFAULT_VARIANTS,
+    VARIANTS,
+    StudySettings,
+    load_records,
+    run_study,
+    study_table,
+    verdict_lines,
+    write_study_report,
+)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STUDY_DIR = osp.join(REPO, 'configs', 'demo', 'study')

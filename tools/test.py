@@ -16,7 +16,7 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import asl_det  # noqa: F401  (registers the loss and hooks)
 from asl_det.checkpoint import use_safe_checkpoint_loader
-from asl_det.utils import runtime
+from asl_det.launch import runtime
 
 
 def parse_args():

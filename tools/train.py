@@ -5,7 +5,7 @@
                           [--asl [k=v ...]] [--trust-checkpoint]
 
 CONFIG is a file or an ``mmdet::`` path. ``--asl`` swaps the classification loss of any
-single-stage config for AsymmetricLoss (``asl_det.utils.asl_config.swap_in_asl``), e.g.
+single-stage config for AsymmetricLoss (``asl_det.config.asl_swap.swap_in_asl``), e.g.
 ``python tools/train.py mmdet::fsaf/fsaf_r50_fpn_1x_coco.py --asl gamma_neg=3 clip=0.1``.
 
 Checkpoints: this tool opts in to asl_det's safe loader (``load_from``, ``--resume`` and
@@ -16,14 +16,14 @@ this process only.
 """
 import argparse
 
+from mmdet.utils import setup_cache_size_limit_of_dynamo
 from mmengine.config import DictAction
 from mmengine.logging import print_log
-from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import asl_det  # noqa: F401  (registers the loss, hooks and the 'atomic_local' backend)
 from asl_det.checkpoint import use_atomic_checkpoint_writes, use_safe_checkpoint_loader
-from asl_det.utils import runtime
-from asl_det.utils.asl_config import swap_in_asl
+from asl_det.config.asl_swap import swap_in_asl
+from asl_det.launch import runtime
 
 
 def parse_args():

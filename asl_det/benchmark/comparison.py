@@ -6,11 +6,19 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
-from asl_det.benchmark.analysis import (load_run, metrics_table, per_class_table, plot_map_curves,
-                              plot_probabilities, profile_inference, training_table)
+from asl_det.benchmark.analysis import (
+    load_run,
+    metrics_table,
+    per_class_table,
+    plot_map_curves,
+    plot_probabilities,
+    profile_inference,
+    training_table,
+)
+from asl_det.benchmark.analysis.tables import format_table
 from asl_det.benchmark.glyph_runs import glyph_run_config, quiet_worker_pool, train_quietly
 from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
-from asl_det.benchmark.analysis.tables import format_table
+from asl_det.validation import check_int, check_number
 
 VARIANTS = ('focal', 'asl', 'asl_adaptive')
 
@@ -43,17 +51,15 @@ class ComparisonSettings:
         if unknown or not self.variants:
             raise ValueError(f'variants must be a non-empty subset of {VARIANTS}, got '
                              f'{list(self.variants)}')
-        for name in ('max_iters', 'val_interval', 'num_train', 'num_val'):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f'{name} must be an integer >= 1, got {value!r}')
+        for name in ('max_iters', 'val_interval', 'num_train', 'num_val', 'workers'):
+            check_int(name, getattr(self, name), 1)
+        check_number('missing_label_fraction', self.missing_label_fraction, 0.0, 1.0,
+                     high_open=True)
         if self.val_interval > self.max_iters:
             raise ValueError(f'val_interval must be <= max_iters ({self.max_iters}), got '
                              f'{self.val_interval}')
         if not self.seeds:
             raise ValueError('seeds must name at least one seed')
-        if not isinstance(self.workers, int) or self.workers < 1:
-            raise ValueError(f'workers must be an integer >= 1, got {self.workers!r}')
         if self.device not in ('cpu', 'cuda'):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
 

@@ -1,1 +1,3 @@
-"""Config-level tools: which mmdet detector configs take the ``--asl`` swap (coverage)."""
+"""Configs and ASL: the ``--asl`` swap (:mod:`.asl_swap`), the checks a config passes before
+training (:mod:`.checks`), and which of mmdet's own detector configs take the swap
+(:mod:`.coverage`, one model trial each in :mod:`.model_trial`). Import the modules directly."""

@@ -2,7 +2,7 @@
 
 :func:`find_families` groups the detector configs shipped in the installed mmdet
 (``mmdet/.mim/configs``) into families; :func:`check_config` applies the ``--asl`` swap to one
-config (:func:`~asl_det.utils.asl_config.swap_in_asl`, as ``tools/train.py --asl`` does), runs
+config (:func:`~asl_det.config.asl_swap.swap_in_asl`, as ``tools/train.py --asl`` does), runs
 :func:`~asl_det.config.model_trial.run_trial` (build without pretrained weights, one training
 and one inference step on two small synthetic images on CPU) and says whether ASL works, was
 refused (the swap's reason) or failed (the error); :func:`coverage_markdown` renders the page of
@@ -17,14 +17,14 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from mmengine.config import Config
 
-from asl_det.config.model_trial import first_line, mmdet_config_root, run_trial
-from asl_det.utils.asl_config import (
+from asl_det.config.asl_swap import (
     QUALITY_TARGET_HEADS,
     is_sigmoid_loss,
     score_activation_override,
     swap_in_asl,
     type_name,
 )
+from asl_det.config.model_trial import first_line, mmdet_config_root, run_trial
 
 #: What :func:`check_config` can find. 'not run': this machine cannot check the family (its model
 #: needs a download, or it fails without ASL too, e.g. an op with no CPU kernel).

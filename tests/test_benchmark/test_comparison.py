@@ -29,7 +29,7 @@ def test_demo_pipeline_produces_table_plots_and_report(tmp_path):
     # none of it (config dumps, iteration logs) reached the demo's own output
     for run in ('focal_seed0', 'asl_seed0'):
         console = open(osp.join(settings.work_root, run, 'console.log')).read()
-        assert 'Config:' in console and 'Iter(train)' in console
+        assert 'Config:' in console and 'Iter(val)' in console
     assert not any('mmengine - INFO' in line or 'Config:' in line for line in lines)
 
 

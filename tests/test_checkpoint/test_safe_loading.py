@@ -10,17 +10,24 @@ import threading
 
 import pytest
 import torch
+from checkpoint_files import (
+    assert_same_content,
+    write_malicious_checkpoint,
+    write_trusted_legacy_checkpoint,
+)
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
-
-from asl_det.checkpoint import (CHECKPOINT_GLOBALS, UntrustedCheckpointError,
-                                checkpoint_is_intact, load_checkpoint_file,
-                                use_safe_checkpoint_loader)
-from asl_det.checkpoint import safe_loading
-from asl_det.checkpoint.safe_loading import unlisted_globals
-from checkpoint_files import (assert_same_content, write_malicious_checkpoint,
-                              write_trusted_legacy_checkpoint)
 from toy_runner import toy_runner
+
+from asl_det.checkpoint import (
+    CHECKPOINT_GLOBALS,
+    UntrustedCheckpointError,
+    checkpoint_is_intact,
+    load_checkpoint_file,
+    safe_loading,
+    use_safe_checkpoint_loader,
+)
+from asl_det.checkpoint.safe_loading import unlisted_globals
 
 MALICIOUS = [  # (payload, legacy format, the global the refusal names)
     ('system', False, 'posix.system'),

@@ -14,13 +14,16 @@ import sys
 
 import pytest
 import torch
+from checkpoint_files import (
+    assert_same_content,
+    write_malicious_checkpoint,
+    write_trusted_legacy_checkpoint,
+)
+from tiny_detection import REPO, tool_env, write_coco_dataset, write_tiny_config
 
 from asl_det.benchmark.analysis import load_run
 from asl_det.checkpoint import load_checkpoint_file
 from asl_det.checkpoint.safe_loading import unlisted_globals
-from checkpoint_files import (assert_same_content, write_malicious_checkpoint,
-                              write_trusted_legacy_checkpoint)
-from tiny_detection import REPO, tool_env, write_coco_dataset, write_tiny_config
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 TEST = osp.join(REPO, 'tools', 'test.py')

@@ -3,13 +3,13 @@ and a trial that reports (never raises) what the ASL losses were called with."""
 import torch
 from mmengine.config import Config
 
+from asl_det.config.asl_swap import swap_in_asl
 from asl_det.config.model_trial import (
     mmdet_config_root,
     run_trial,
     synthetic_batch,
     without_pretrained,
 )
-from asl_det.utils.asl_config import swap_in_asl
 
 
 def test_without_pretrained_drops_downloads_only():

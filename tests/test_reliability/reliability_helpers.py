@@ -11,10 +11,11 @@ import subprocess
 import sys
 import time
 
-from asl_det.checkpoint import load_checkpoint_file, use_safe_checkpoint_loader
 from tiny_detection import REPO, tool_env, write_tiny_config
 from toy_runner import ToyDetector  # noqa: F401  (re-exported for the tests)
 from toy_runner import toy_runner as plain_toy_runner
+
+from asl_det.checkpoint import load_checkpoint_file, use_safe_checkpoint_loader
 
 HERE = osp.dirname(osp.abspath(__file__))
 TRAIN = osp.join(REPO, 'tools', 'train.py')

@@ -9,13 +9,17 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.fileio import LocalBackend, get_file_backend
-
-import asl_det.checkpoint.atomic_backend as atomic
-from asl_det.checkpoint import (ATOMIC_LOCAL_BACKEND, AtomicLocalBackend, checkpoint_is_intact,
-                                use_atomic_checkpoint_writes)
-from asl_det.utils.runtime import load_config
 from reliability_helpers import load_checkpoint, toy_runner
 from tiny_detection import REPO
+
+import asl_det.checkpoint.atomic_backend as atomic
+from asl_det.checkpoint import (
+    ATOMIC_LOCAL_BACKEND,
+    AtomicLocalBackend,
+    checkpoint_is_intact,
+    use_atomic_checkpoint_writes,
+)
+from asl_det.launch.runtime import load_config
 
 ATOMIC = dict(backend=ATOMIC_LOCAL_BACKEND)
 

@@ -1,5 +1,5 @@
 """Bad configuration and bad data fail before training starts, with the config key in the
-message (asl_det.utils.config_checks, run by runtime.build_runner and so by tools/train.py)."""
+message (asl_det.config.checks, run by runtime.build_runner and so by tools/train.py)."""
 import copy
 import json
 import os
@@ -11,12 +11,13 @@ import sys
 import pytest
 from mmdet.registry import MODELS
 from mmengine.config import Config
-
-from asl_det.utils import asl_config, config_checks
-from asl_det.utils.config_checks import check_coco_annotations, check_config
-from asl_det.utils.runtime import load_config
 from reliability_helpers import TRAIN, Training, hooks_env, write_config
 from tiny_detection import write_coco_dataset
+
+from asl_det.config import asl_swap
+from asl_det.config import checks as config_checks
+from asl_det.config.checks import check_coco_annotations, check_config
+from asl_det.launch.runtime import load_config
 
 ASL = dict(type='AsymmetricLoss', use_sigmoid=True, gamma_pos=0.0, gamma_neg=4.0, clip=0.05)
 
@@ -77,20 +78,22 @@ def test_why_use_sigmoid_matters_the_head_grows_a_background_channel(cfg):
     assert built.use_sigmoid_cls is False  # ... but the head read the dict: softmax scoring
 
 
-@pytest.mark.parametrize('config,head', [
-    ('gfl/gfl_r50_fpn_1x_coco.py', 'GFLHead'),
-    ('tood/tood_r50_fpn_1x_coco.py', 'TOODHead'),
-    ('vfnet/vfnet_r50_fpn_1x_coco.py', 'VFNetHead'),
-    ('rtmdet/rtmdet_tiny_8xb32-300e_coco.py', 'RTMDetSepBNHead'),
-])
-def test_heads_with_soft_targets_are_refused(config, head):
-    cfg = load_config(f'mmdet::{config}')
+def test_a_head_asl_cannot_serve_is_refused_before_training():
+    cfg = load_config('mmdet::vfnet/vfnet_r50_fpn_1x_coco.py')
     cfg.model.bbox_head.loss_cls = dict(ASL)
-    with pytest.raises(ValueError, match=rf'^model\.bbox_head\.loss_cls: {head} trains its '
-                                         'classifier on soft'):
+    with pytest.raises(ValueError, match=r'^model\.bbox_head\.loss_cls: AsymmetricLoss cannot be '
+                                         'the classifier loss here: VFNetHead: '):
         check_config(cfg)  # the model is checked first: COCO being absent does not matter
-    assert head in asl_config.SOFT_TARGET_HEADS
-    assert config_checks.SOFT_TARGET_HEADS is asl_config.SOFT_TARGET_HEADS  # one list
+    assert 'VFNetHead' in asl_swap.REFUSALS
+
+
+@pytest.mark.parametrize('config', ['gfl/gfl_r50_fpn_1x_coco.py', 'tood/tood_r50_fpn_1x_coco.py',
+                                    'rtmdet/rtmdet_tiny_8xb32-300e_coco.py'])
+def test_quality_target_heads_pass_the_model_check(config):
+    cfg = load_config(f'mmdet::{config}')
+    cfg.model.bbox_head.loss_cls = dict(ASL, activated=cfg.model.bbox_head.loss_cls.get(
+        'activated', False))
+    config_checks.check_model(cfg)
 
 
 def test_num_classes_must_match_the_training_classes(cfg):

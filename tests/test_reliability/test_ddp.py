@@ -6,9 +6,17 @@ import os.path as osp
 
 import pytest
 import torch
-
-from reliability_helpers import (DIST_TRAIN, Training, free_port, hooks_env, read_trace, train,
-                                 train_scalars, trace_hook, write_config)
+from reliability_helpers import (
+    DIST_TRAIN,
+    Training,
+    free_port,
+    hooks_env,
+    read_trace,
+    trace_hook,
+    train,
+    train_scalars,
+    write_config,
+)
 from tiny_detection import write_coco_dataset
 
 ITERS = 4

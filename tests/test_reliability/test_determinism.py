@@ -2,10 +2,10 @@
 (configs/demo/retinanet_glyphs_asl.py on a tiny glyph set, 5 iterations, num_workers=0) log
 identical losses; a third run with another seed does not (so the comparison can fail)."""
 import pytest
-
-from asl_det.benchmark.glyphs import generate_glyph_detection
 from reliability_helpers import train, train_scalars
 from tiny_detection import REPO
+
+from asl_det.benchmark.glyphs import generate_glyph_detection
 
 ITERS = 5
 COMPARED = ('loss', 'loss_cls', 'loss_bbox', 'grad_norm', 'asl_pos_prob', 'asl_neg_prob',

@@ -14,12 +14,21 @@ import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
-
-from asl_det.engine.optimizers.divergence_guard_optim_wrapper import DivergenceGuardOptimWrapper
-from reliability_helpers import (ToyDetector, free_port, load_checkpoint, read_trace, toy_runner,
-                                 trace_hook, train, train_scalars, write_config)
+from reliability_helpers import (
+    ToyDetector,
+    free_port,
+    load_checkpoint,
+    read_trace,
+    toy_runner,
+    trace_hook,
+    train,
+    train_scalars,
+    write_config,
+)
 from reliability_hooks import NaNInjectionHook, parameter_digest
 from tiny_detection import write_coco_dataset
+
+from asl_det.engine.optimizers.divergence_guard_optim_wrapper import DivergenceGuardOptimWrapper
 
 ITERS = 5
 FAULT = 3  # 1-based iteration whose loss_cls is NaN

@@ -7,11 +7,11 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.optim import AmpOptimWrapper
-
-from asl_det.models.losses import asymmetric_loss
-from asl_det.utils.runtime import load_config
 from reliability_helpers import hooks_env, train, train_scalars, write_config
 from tiny_detection import write_coco_dataset
+
+from asl_det.launch.runtime import load_config
+from asl_det.models.losses import asymmetric_loss
 
 STEPS = 4
 

@@ -14,12 +14,19 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
+from reliability_helpers import (
+    load_checkpoint,
+    read_trace,
+    toy_runner,
+    trace_hook,
+    train,
+    train_scalars,
+    write_config,
+)
+from tiny_detection import write_coco_dataset
 
 from asl_det.checkpoint import checkpoint_is_intact, find_resumable_checkpoint
-from asl_det.utils import runtime
-from reliability_helpers import (load_checkpoint, read_trace, toy_runner, trace_hook, train,
-                                 train_scalars, write_config)
-from tiny_detection import write_coco_dataset
+from asl_det.launch import runtime
 
 ITERS = 6
 ADAPTIVE = dict(type='AdaptiveAsymmetryHook', step_size=0.5, momentum=0.0)

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 import torch
+from tiny_detection import REPO, run_tool, tool_env, write_coco_dataset, write_tiny_config
 
 from asl_det.benchmark.analysis import load_run
-from tiny_detection import REPO, run_tool, tool_env, write_coco_dataset, write_tiny_config
 
 ITERS = 2
 

@@ -40,8 +40,10 @@ def test_the_readme_shows_tool_commands():
     assert {'tools/train.py', 'tools/demo.py', 'tools/study.py'} <= tools
 
 
-@pytest.mark.parametrize('doc,tool,args', COMMANDS,
-                         ids=[f'{doc}:{tool} {" ".join(args)}'[:90] for doc, tool, args in COMMANDS])
+IDS = [f'{doc}:{tool} {" ".join(args)}'[:90] for doc, tool, args in COMMANDS]
+
+
+@pytest.mark.parametrize('doc,tool,args', COMMANDS, ids=IDS)
 def test_readme_command_parses(doc, tool, args, monkeypatch, capsys):
     path = osp.join(REPO, tool)
     assert osp.isfile(path), f'{doc} shows {tool}, which does not exist'

@@ -13,9 +13,9 @@ import sys
 
 import pytest
 from mmengine.config import Config
+from tiny_detection import CLASSES, REPO, run_tool, write_coco_dataset, write_tiny_config
 
 from asl_det.benchmark.analysis import load_run
-from tiny_detection import CLASSES, REPO, run_tool, write_coco_dataset, write_tiny_config
 
 TRAIN = osp.join(REPO, 'tools', 'train.py')
 TEST = osp.join(REPO, 'tools', 'test.py')

@@ -22,6 +22,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from asl_det.validation import check_int
+
 #: Probability statistics logged by ``ProbabilityStatisticsHook``.
 PROBABILITY_KEYS = ('asl_pos_prob', 'asl_neg_prob', 'asl_prob_gap', 'asl_gamma_neg')
 #: Keys of a validation line that are bookkeeping, not metrics.
@@ -179,8 +181,7 @@ def estimate_train_time(train: List[dict]) -> Optional[float]:
 
 def window_means(train: List[dict], keys=PROBABILITY_KEYS, window: int = 10) -> Dict[str, float]:
     """Mean of each key over the last ``window`` train lines that have a finite value of it."""
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f'window must be an integer >= 1, got {window!r}')
+    check_int('window', window, 1)
     means = {}
     for key in keys:
         values = [float(line[key]) for line in train

@@ -11,8 +11,14 @@ from typing import List, Tuple
 import numpy as np
 
 from .classes import GLYPH_CLASSES
-from .rendering import (LUMA, composite, contrasting_colour, draw_background, draw_distractor,
-                        glyph_coverage)
+from .rendering import (
+    LUMA,
+    composite,
+    contrasting_colour,
+    draw_background,
+    draw_distractor,
+    glyph_coverage,
+)
 from .sources import INK
 
 MAX_IOU = 0.3            # between any two labelled boxes of an image

@@ -9,8 +9,15 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .sources import (BACKGROUND_NAMES, INK, background_pictures, crop_to_ink, digit_bitmap,
-                      digit_images, letter_bitmaps)
+from .sources import (
+    BACKGROUND_NAMES,
+    INK,
+    background_pictures,
+    crop_to_ink,
+    digit_bitmap,
+    digit_images,
+    letter_bitmaps,
+)
 
 MAX_ROTATION = 25.0      # degrees, uniform in [-MAX_ROTATION, MAX_ROTATION]
 MIN_CONTRAST = 0.4       # luminance gap between a glyph (or distractor) and its background

@@ -10,6 +10,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper
 from torch import nn
 
+from asl_det.validation import check_int
+
 ACTIONS = ('raise', 'skip')
 
 
@@ -42,10 +44,7 @@ class DivergenceGuardOptimWrapper(OptimWrapper):
         super().__init__(*args, **kwargs)
         if on_nonfinite not in ACTIONS:
             raise ValueError(f'on_nonfinite must be one of {ACTIONS}, got {on_nonfinite!r}')
-        if isinstance(max_consecutive_skips, bool) or not isinstance(max_consecutive_skips, int) \
-                or max_consecutive_skips < 1:
-            raise ValueError('max_consecutive_skips must be an integer >= 1, got '
-                             f'{max_consecutive_skips!r}')
+        check_int('max_consecutive_skips', max_consecutive_skips, 1)
         self.on_nonfinite = on_nonfinite
         self.max_consecutive_skips = max_consecutive_skips
         self.skipped_steps = 0

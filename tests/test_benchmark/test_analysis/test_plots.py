@@ -1,8 +1,13 @@
 """asl_det.benchmark.analysis.plots: mAP curves and probability statistics as PNG figures."""
 import pytest
 
-from asl_det.benchmark.analysis import (Run, map_curves_figure, plot_map_curves, plot_probabilities,
-                              probabilities_figure)
+from asl_det.benchmark.analysis import (
+    Run,
+    map_curves_figure,
+    plot_map_curves,
+    plot_probabilities,
+    probabilities_figure,
+)
 
 PNG = b'\x89PNG\r\n\x1a\n'
 

@@ -1,8 +1,13 @@
 """asl_det.benchmark.analysis.report: comparison tables in plain text and markdown."""
 import pytest
 
-from asl_det.benchmark.analysis import (Run, comparison_report, metrics_table, per_class_table,
-                              training_table)
+from asl_det.benchmark.analysis import (
+    Run,
+    comparison_report,
+    metrics_table,
+    per_class_table,
+    training_table,
+)
 from asl_det.benchmark.analysis.report import format_duration
 
 

@@ -2,10 +2,10 @@
 import math
 
 import pytest
+from synthetic_runs import train_line, val_line, write_scalars
 
 from asl_det.benchmark.analysis import load_run
 from asl_det.benchmark.analysis.work_dirs import estimate_train_time, window_means
-from synthetic_runs import train_line, val_line, write_scalars
 
 
 def test_load_run_splits_train_and_validation(tmp_path):

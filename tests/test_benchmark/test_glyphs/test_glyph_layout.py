@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from asl_det.benchmark.glyphs import GLYPH_CLASSES, render_glyph_image
-from asl_det.benchmark.glyphs.layout import (MAX_IOU, MIN_VISIBLE, box_iou, ink_box,
-                                             try_place)
+from asl_det.benchmark.glyphs.layout import MAX_IOU, MIN_VISIBLE, box_iou, ink_box, try_place
 from asl_det.benchmark.glyphs.sources import INK
 
 

@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from asl_det.benchmark.glyphs.rendering import (LUMA, MIN_CONTRAST, composite, contrasting_colour,
-                                                draw_background, draw_distractor, glyph_coverage)
+from asl_det.benchmark.glyphs.rendering import (
+    LUMA,
+    MIN_CONTRAST,
+    composite,
+    contrasting_colour,
+    draw_background,
+    draw_distractor,
+    glyph_coverage,
+)
 from asl_det.benchmark.glyphs.sources import INK
 
 

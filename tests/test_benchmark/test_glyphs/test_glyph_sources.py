@@ -2,9 +2,17 @@
 import numpy as np
 
 from asl_det.benchmark.glyphs.classes import LETTERS
-from asl_det.benchmark.glyphs.sources import (BACKGROUND_NAMES, FONT_FILES, INK, RENDER_PX,
-                                              background_pictures, crop_to_ink, digit_bitmap,
-                                              digit_images, letter_bitmaps)
+from asl_det.benchmark.glyphs.sources import (
+    BACKGROUND_NAMES,
+    FONT_FILES,
+    INK,
+    RENDER_PX,
+    background_pictures,
+    crop_to_ink,
+    digit_bitmap,
+    digit_images,
+    letter_bitmaps,
+)
 
 
 def test_crop_to_ink_keeps_exactly_the_ink_box():

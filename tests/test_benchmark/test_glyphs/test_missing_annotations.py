@@ -9,8 +9,11 @@ import random
 
 import pytest
 
-from asl_det.benchmark.glyphs import (drop_annotations, generate_glyph_detection,
-                                      write_missing_annotation_split)
+from asl_det.benchmark.glyphs import (
+    drop_annotations,
+    generate_glyph_detection,
+    write_missing_annotation_split,
+)
 
 
 def synthetic_coco(boxes_per_image, seed=0):

@@ -14,8 +14,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from asl_det.benchmark.loss_speed import compiled_graph_count
 from asl_det.models.losses import AsymmetricLoss, asymmetric_loss
-from asl_det.utils.benchmark import compiled_graph_count
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 N, C = 45, 7

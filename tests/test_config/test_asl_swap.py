@@ -9,8 +9,7 @@ from conftest import detector_loss_step
 from mmdet.registry import MODELS
 from mmengine.config import Config
 
-from asl_det.models.losses import ASL_DEFAULTS, VARIFOCAL_REFUSAL_REASON
-from asl_det.utils.asl_config import (
+from asl_det.config.asl_swap import (
     ASL_LOSS_CFG,
     QUALITY_TARGET_HEADS,
     REFUSALS,
@@ -19,8 +18,9 @@ from asl_det.utils.asl_config import (
     score_activation_override,
     swap_in_asl,
 )
-from asl_det.utils.config_checks import check_model
-from asl_det.utils.runtime import load_config
+from asl_det.config.checks import check_model
+from asl_det.launch.runtime import load_config
+from asl_det.models.losses import ASL_DEFAULTS, VARIFOCAL_REFUSAL_REASON
 
 SWAPPABLE = [
     'retinanet/retinanet_r50_fpn_1x_coco.py',

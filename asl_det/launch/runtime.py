@@ -16,13 +16,13 @@ from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
+from mmdet.registry import RUNNERS
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.runner import Runner
-from mmdet.registry import RUNNERS
 
 from asl_det.checkpoint import find_resumable_checkpoint
-from asl_det.utils.config_checks import check_config
+from asl_det.config.checks import check_config
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -203,7 +203,7 @@ def setup_cpu_distributed(cfg: Config) -> bool:
 def build_runner(cfg: Config, phase: str = 'train') -> Runner:
     """``Runner.from_cfg``, or the registered ``cfg.runner_type`` when the config names one.
 
-    First :func:`~asl_det.utils.config_checks.check_config` (``phase`` 'train': the model and
+    First :func:`~asl_det.config.checks.check_config` (``phase`` 'train': the model and
     the train/val data; 'test': the model and the test data), so a bad setting fails before
     anything is built, with its key in the message.
     """

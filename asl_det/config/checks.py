@@ -1,13 +1,13 @@
 """Fail before training starts, naming the config key, on the mistakes users make with ASL configs.
 
-:func:`check_config` runs in :func:`asl_det.utils.runtime.build_runner` (so ``tools/train.py``
+:func:`check_config` runs in :func:`asl_det.launch.runtime.build_runner` (so ``tools/train.py``
 runs it; a test run should pass ``phase='test'``). It checks
 
 - every ``AsymmetricLoss`` classifier loss (``loss_cls``, TOOD's ``initial_loss_cls``): its
   arguments (by building it), an explicit ``use_sigmoid=True`` (mmdet heads read it from the
   config dict; without it they silently grow a background channel), and a head it can serve
-  (not VFNet: ``asl_config.REFUSALS``); it warns when the head scores detections itself, so that
-  ``score_activation='shifted'`` has no effect (``asl_config.score_activation_override``);
+  (not VFNet: ``asl_swap.REFUSALS``); it warns when the head scores detections itself, so that
+  ``score_activation='shifted'`` has no effect (``asl_swap.score_activation_override``);
 - ``model.bbox_head.num_classes`` against the training set's class list;
 - the local data of the dataloaders a phase uses: ``ann_file`` and image directory of every
   dataset (wrappers included), the evaluators' ``ann_file``, and for COCO-style data sets the
@@ -22,13 +22,13 @@ import os.path as osp
 import warnings
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from asl_det.models.losses import AsymmetricLoss
-from asl_det.utils.asl_config import (
+from asl_det.config.asl_swap import (
     iter_classifier_losses,
     refusal_reason,
     score_activation_override,
     type_name,
 )
+from asl_det.models.losses import AsymmetricLoss
 
 PHASES = ('train', 'test')
 #: Dataloaders and evaluators each phase uses (training validates too).

@@ -1,4 +1,4 @@
-"""asl_det.utils.runtime: the command-line options of tools/train.py and tools/test.py."""
+"""asl_det.launch.runtime: the command-line options of tools/train.py and tools/test.py."""
 import socket
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
 
-from asl_det.utils import runtime
+from asl_det.launch import runtime
 
 
 def small_cfg(**extra):
