@@ -42,6 +42,7 @@ if REPO not in sys.path:
 
 from asl_det.benchmark.loss_speed import (  # noqa: E402
     compiled_graph_count,
+    inductor_cache_hits,
     interleaved_times,
     peak_extra_memory,
     timing_table,
@@ -158,7 +159,6 @@ def forward_backward(fn, logits):
 
 
 def bench_loss(args, num_priors, device):
-    from torch._dynamo.utils import counters
     inputs = loss_inputs(num_priors, args.num_classes, device, DTYPES[args.dtype])
     logits, labels, weights, avg_factor, _ = inputs
     baseline = load_math_module(args.baseline_math) if args.baseline_math else None
@@ -167,14 +167,14 @@ def bench_loss(args, num_priors, device):
 
     compile_lines = []
     for name in [n for n in steps if 'compiled' in n and not n.startswith('math')]:
-        hits, graphs = counters['inductor']['fxgraph_cache_hit'], compiled_graph_count()
+        hits, graphs = inductor_cache_hits(), compiled_graph_count()
         start = time.perf_counter()
         steps[name]()
         seconds = time.perf_counter() - start
         if compiled_graph_count() == graphs:
             how = 'no compile: graph built earlier in this process'
         else:
-            cache = counters['inductor']['fxgraph_cache_hit'] > hits
+            cache = inductor_cache_hits() > hits
             how = f"includes compile; inductor FX graph cache {'hit' if cache else 'miss'}"
         compile_lines.append(f'  {name}: first call {seconds:.1f} s ({how})')
 

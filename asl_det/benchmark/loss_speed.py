@@ -88,10 +88,21 @@ def peak_extra_memory(fns: Dict[str, Callable[[], object]],
     return peaks
 
 
+def _dynamo_counters():
+    # torch keeps its compile statistics in a private module and has no public accessor;
+    # this is the one place the package reads them.
+    from torch._dynamo.utils import counters
+    return counters
+
+
 def compiled_graph_count() -> int:
     """Graphs ``torch.compile`` has built in this process so far (all functions)."""
-    from torch._dynamo.utils import counters
-    return counters['stats']['unique_graphs']
+    return _dynamo_counters()['stats']['unique_graphs']
+
+
+def inductor_cache_hits() -> int:
+    """Compiled graphs inductor took from its on-disk cache in this process so far."""
+    return _dynamo_counters()['inductor']['fxgraph_cache_hit']
 
 
 def timing_table(times: Dict[str, Dict[str, List[float]]], baselines: Dict[str, str],

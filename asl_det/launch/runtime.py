@@ -34,6 +34,8 @@ def load_config(path: str) -> Config:
     way (the package's metafile, else its ``.mim/configs`` tree) without installing anything.
     """
     if '::' in path:
+        # mmengine's own resolver for `package::path` (private; it has no public form, and
+        # this is the one place the package calls it)
         path, _ = Config._get_cfg_path(path, '')
     return Config.fromfile(path)
 

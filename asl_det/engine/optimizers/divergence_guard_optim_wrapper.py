@@ -99,10 +99,9 @@ class DivergenceGuardOptimWrapper(OptimWrapper):
         finite = torch.isfinite(loss.detach()).all()
         grads = [p.grad for group in self.optimizer.param_groups for p in group['params']
                  if p.grad is not None]
-        if grads:
-            norms = torch._foreach_norm(grads)
-            finite = finite & torch.isfinite(
-                torch.stack([n.to(finite.device) for n in norms])).all()
+        if grads:  # a NaN or inf in any gradient makes the total norm non-finite
+            total_norm = torch.nn.utils.get_total_norm(grads, norm_type=2.0)
+            finite = finite & torch.isfinite(total_norm.to(finite.device))
         flag = finite.to(torch.float32).reshape(1)
         all_reduce(flag, op='min')  # no-op without a process group
         return bool(flag.item() > 0)
