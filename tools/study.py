@@ -19,6 +19,7 @@ from asl_det.benchmark.study import (
     DEFAULT_VARIANTS,
     VARIANTS,
     StudySettings,
+    complete_records,
     load_records,
     run_study,
     study_table,
@@ -55,6 +56,8 @@ def parse_args(argv=None):
     parser.add_argument('--out', default=STUDY_DIR, help='where results.md and study.png go')
     parser.add_argument('--work-dir', default='work_dirs/study', help='run work dirs and logs')
     parser.add_argument('--data-root', default='data/glyphs', help='generated data (cached)')
+    parser.add_argument('--min-seeds', type=int, default=3,
+                        help='seeds a variant needs in every condition to enter the table')
     parser.add_argument('--report-only', action='store_true',
                         help='train nothing: regenerate the table and plot from the records')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -82,8 +85,16 @@ def main(argv=None):
     command = 'python tools/study.py --report-only'
     if osp.abspath(args.records_dir) != osp.join(STUDY_DIR, 'records'):
         command += f' --records-dir {args.records_dir} --out {args.out}'
-    paths = write_study_report(records, args.out, command)
+    if args.min_seeds != 3:
+        command += f' --min-seeds {args.min_seeds}'
+    try:
+        paths = write_study_report(records, args.out, command, min_seeds=args.min_seeds)
+    except ValueError as error:
+        sys.exit(f'[study] {error}')
+    records, incomplete = complete_records(records, args.min_seeds)
     print('\n' + study_table(records, markdown=False) + '\n\n' + '\n'.join(verdict_lines(records)))
+    for variant, seeds in incomplete.items():
+        print(f'[study] not in the table yet: {variant}, seeds per condition {seeds}')
     print(f"\n[study] table: {paths['report']}\n[study] plot: {paths['plot']}")
 
 

@@ -2,7 +2,7 @@
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 from asl_det.benchmark.analysis.tables import format_table
 
@@ -26,6 +26,20 @@ def _signed(mean: float, spread: float) -> str:
         return 'n/a'
     text = f'{mean:+.3f}'
     return text if not math.isfinite(spread) else f'{text} ± {spread:.3f}'
+
+
+def complete_records(records: Sequence[Dict], min_seeds: int = 3) -> Tuple[List[Dict], Dict]:
+    """Split ``records`` into those of variants with at least ``min_seeds`` seeds in every
+    condition of the study, and the rest as ``{variant: {condition: seeds recorded}}``."""
+    conditions = sorted({r['condition'] for r in records})
+    seeds: Dict[str, Dict[str, set]] = {}
+    for r in records:
+        seeds.setdefault(r['variant'], {c: set() for c in conditions})[r['condition']].add(
+            r['seed'])
+    incomplete = {variant: {c: len(s) for c, s in by_condition.items()}
+                  for variant, by_condition in seeds.items()
+                  if min(len(s) for s in by_condition.values()) < min_seeds}
+    return [r for r in records if r['variant'] not in incomplete], incomplete
 
 
 def study_table(records: Sequence[Dict], markdown: bool = True) -> str:
@@ -93,8 +107,16 @@ def plot_study(records: Sequence[Dict], path: str, metric: str = 'bbox_mAP') -> 
     return path
 
 
-def write_study_report(records: Sequence[Dict], out_dir: str, command: str) -> Dict[str, str]:
-    """Write ``results.md`` (table, verdicts, the command) and ``study.png`` under ``out_dir``."""
+def write_study_report(records: Sequence[Dict], out_dir: str, command: str,
+                       min_seeds: int = 3) -> Dict[str, str]:
+    """Write ``results.md`` (table, verdicts, the command) and ``study.png`` under ``out_dir``.
+
+    Only variants with ``min_seeds`` seeds in every condition enter the table and the plot; the
+    others are listed with the seeds they have so far.
+    """
+    records, incomplete = complete_records(records, min_seeds)
+    if not records:
+        raise ValueError(f'no variant has {min_seeds} seeds in every condition yet')
     paths = dict(report=osp.join(out_dir, 'results.md'), plot=osp.join(out_dir, 'study.png'))
     plot_study(records, paths['plot'])
     iterations = sorted({r['iterations'] for r in records})
@@ -105,6 +127,11 @@ def write_study_report(records: Sequence[Dict], out_dir: str, command: str) -> D
             f'{len(records)} runs; {", ".join(map(str, iterations))} iterations each; '
             f'{"; ".join(machines)}.', '', study_table(records), '', *verdict_lines(records), '',
             f'![AP per variant]({osp.basename(paths["plot"])})', '']
+    if incomplete:
+        pending = '; '.join(f'{variant} (' + ', '.join(f'{c}: {n}' for c, n in counts.items())
+                            + ')' for variant, counts in incomplete.items())
+        text[-2:-2] = [f'Recorded, not yet in the table (fewer than {min_seeds} seeds in a '
+                       f'condition; seeds per condition): {pending}.', '']
     with open(paths['report'], 'w') as f:
         f.write('\n'.join(text))
     return paths

@@ -3,7 +3,14 @@ import math
 
 import pytest
 
-from asl_det.benchmark.study import mean_std, study_table, summarise, verdict, verdict_lines
+from asl_det.benchmark.study import (
+    complete_records,
+    mean_std,
+    study_table,
+    summarise,
+    verdict,
+    verdict_lines,
+)
 
 
 def record(variant, seed, ap, condition='clean', ap50=None):
@@ -82,3 +89,13 @@ def test_table_and_verdict_sentences_report_each_cell():
 def test_a_record_without_the_metric_is_named():
     with pytest.raises(KeyError, match='clean/asl_seed3'):
         summarise([dict(variant='asl', condition='clean', seed=3, metrics={})])
+
+
+def test_only_variants_with_enough_seeds_in_every_condition_are_complete():
+    records = [record('focal', s, 0.3, c) for s in (0, 1, 2) for c in ('clean', 'missing50')]
+    records += [record('asl', s, 0.3, 'clean') for s in (0, 1, 2)]
+    records += [record('asl', 0, 0.3, 'missing50')]
+    kept, incomplete = complete_records(records, min_seeds=3)
+    assert {r['variant'] for r in kept} == {'focal'} and len(kept) == 6
+    assert incomplete == {'asl': {'clean': 3, 'missing50': 1}}
+    assert complete_records(records, min_seeds=1)[1] == {}
