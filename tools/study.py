@@ -18,6 +18,7 @@ from mmengine.config import DictAction
 from asl_det.benchmark.study import (
     DEFAULT_VARIANTS,
     VARIANTS,
+    StudyRunsFailed,
     StudySettings,
     complete_records,
     load_records,
@@ -77,7 +78,7 @@ def main(argv=None):
             cfg_options=dict(args.cfg_options))
         try:
             run_study(settings)
-        except ValueError as error:
+        except (ValueError, StudyRunsFailed) as error:
             sys.exit(f'[study] {error}')
     records = load_records(args.records_dir) if osp.isdir(args.records_dir) else []
     if not records:

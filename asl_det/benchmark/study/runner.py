@@ -31,6 +31,14 @@ SCHEDULE_KEYS = ('iterations', 'num_train', 'num_val', 'data_seed')
 CLEAN = 'clean'
 
 
+class StudyRunsFailed(RuntimeError):
+    """Some runs of a study failed (the others ran and kept their records)."""
+
+    def __init__(self, failures: List[str]):
+        self.failures = failures
+        super().__init__(f'{len(failures)} run(s) failed: ' + '; '.join(failures))
+
+
 def condition_name(missing_fraction: float) -> str:
     """'clean' for 0, else 'missing<percent>' (0.5 -> 'missing50')."""
     return CLEAN if missing_fraction == 0 else f'missing{round(100 * missing_fraction):02d}'
@@ -178,7 +186,11 @@ def _duration(seconds: float) -> str:
 
 
 def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> List[Dict]:
-    """Train every job of the grid that has no record yet; returns the new records."""
+    """Train every job of the grid that has no record yet; returns the new records.
+
+    A run that fails is reported and the others go on; at the end :class:`StudyRunsFailed`
+    names every failed run (their records are missing, so the next call retries them).
+    """
     settings.validate()
     _check_resumable(settings)
     data, splits = prepare_data(settings, log)
@@ -192,7 +204,7 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> Li
         return []
     workers = min(settings.workers, len(todo))
     threads = max(1, (os.cpu_count() or 1) // workers)
-    records, durations, started = [], [], {}
+    records, failures, durations, started = [], [], [], {}
     with quiet_worker_pool(workers) as pool:
         pending = {}
         queue = list(todo)
@@ -211,16 +223,27 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> Li
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 job = pending.pop(future)
-                record = future.result()  # a failed run stops the study; records so far stay
                 durations.append(time.perf_counter() - started[job])
-                records.append(record)
                 left = len(queue) + len(pending)
                 eta = sum(durations) / len(durations) * left / workers
-                metrics = record['metrics']
-                log(f'[study] done {len(records)}/{len(todo)}: {job[0]} {job[2]} seed {job[3]}: '
-                    f"AP {metrics['bbox_mAP']:.3f}, AP50 {metrics['bbox_mAP_50']:.3f} in "
-                    f'{_duration(durations[-1])}; {left} left, about {_duration(eta)} to go')
+                name = f'{job[0]} {job[2]} seed {job[3]}'
+                finished = len(records) + len(failures) + 1
+                try:
+                    record = future.result()
+                except Exception as error:  # one broken run must not cost the others
+                    failures.append(f'{name}: {type(error).__name__}: {error}')
+                    log(f'[study] FAILED {finished}/{len(todo)}: {name}: {type(error).__name__}: '
+                        f'{error} (see {work_dir(settings, job[0], job[2], job[3])}/console.log); '
+                        f'{left} left, about {_duration(eta)} to go')
+                else:
+                    records.append(record)
+                    metrics = record['metrics']
+                    log(f'[study] done {finished}/{len(todo)}: {name}: AP '
+                        f"{metrics['bbox_mAP']:.3f}, AP50 {metrics['bbox_mAP_50']:.3f} in "
+                        f'{_duration(durations[-1])}; {left} left, about {_duration(eta)} to go')
                 if queue:
                     submit()
+    if failures:
+        raise StudyRunsFailed(failures)
     return records
 

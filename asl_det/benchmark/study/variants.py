@@ -36,8 +36,11 @@ def _asl(gamma_pos: float, gamma_neg: float, clip: float, alpha=None) -> Dict:
     return loss
 
 
-#: Classification bias prior above the default margin (mmdet's RetinaHead uses 0.01).
-PRIOR_ABOVE_MARGIN = {'model.bbox_head.init_cfg.override.bias_prob': 0.10}
+#: Classification bias prior above the default margin: RetinaHead's own ``init_cfg`` (which the
+#: configs leave to the class default) with ``bias_prob`` 0.10 instead of 0.01.
+PRIOR_ABOVE_MARGIN = {'model.bbox_head.init_cfg': dict(
+    type='Normal', layer='Conv2d', std=0.01,
+    override=dict(type='Normal', name='retina_cls', std=0.01, bias_prob=0.10))}
 #: The demo's adaptive-asymmetry settings (configs/demo/retinanet_glyphs_asl_adaptive.py).
 ADAPTIVE = dict(type='AdaptiveAsymmetryHook', target_gap=0.1, step_size=2e-3, interval=1,
                 momentum=0.9, gamma_neg_bounds=(0.0, 8.0))

@@ -110,3 +110,47 @@ def test_a_record_is_written_atomically_and_must_be_complete(tmp_path):
 def test_invalid_settings_name_the_parameter(tmp_path, changes, match):
     with pytest.raises(ValueError, match=match):
         tiny_settings(tmp_path, **changes).validate()
+
+
+def test_a_failing_run_is_reported_and_the_others_still_train(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asl_det.benchmark.study import StudyRunsFailed, runner
+
+    def fake_train_and_record(settings, job, data, split, num_threads):
+        condition, _, variant, seed = job
+        if variant == 'asl_paper':
+            raise KeyError('type')
+        record = fake_record(condition, variant, seed)
+        write_record(settings.records_dir, record)
+        return record
+
+    monkeypatch.setattr(runner, 'quiet_worker_pool', ThreadPoolExecutor)
+    monkeypatch.setattr(runner, 'train_and_record', fake_train_and_record)
+    settings = tiny_settings(tmp_path, seeds=[0, 1])
+    lines = []
+    with pytest.raises(StudyRunsFailed) as failed:
+        run_study(settings, log=lines.append)
+    assert len(failed.value.failures) == 4 and all('asl_paper' in f for f in failed.value.failures)
+    assert sum('] FAILED ' in line and "KeyError: 'type'" in line for line in lines) == 4
+    assert {(r['condition'], r['variant']) for r in load_records(settings.records_dir)} == {
+        ('clean', 'focal'), ('missing50', 'focal')}
+
+
+def test_every_variant_builds_its_detector(tmp_path):
+    import torch
+    from mmdet.registry import MODELS
+
+    from asl_det.benchmark.study import VARIANTS, runner
+    settings = tiny_settings(tmp_path)
+    data = dict(root=str(tmp_path), val_ann=str(tmp_path / 'val.json'))
+    for name, spec in VARIANTS.items():
+        cfg = runner.run_config(settings, 'clean', name, 0, data, None)
+        assert cfg.model.bbox_head.loss_cls == spec['loss_cls']
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        prior = torch.sigmoid(model.bbox_head.retina_cls.bias).mean().item()
+        assert prior == pytest.approx(0.10 if 'prior10' in name else 0.01, rel=1e-4), name
+        hooks = [h['type'] for h in cfg.custom_hooks]
+        expected = 'AdaptiveAsymmetryHook' if 'adaptive' in name else 'ProbabilityStatisticsHook'
+        assert hooks == [expected], name
