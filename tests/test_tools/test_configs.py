@@ -64,9 +64,14 @@ def test_pair_differs_in_loss_cls_alone(asl_name, baseline_name):
     baseline = flatten(load(baseline_name).to_dict())
     differing = {key for key in set(asl) | set(baseline) if asl.get(key) != baseline.get(key)}
     assert differing, 'the pair is identical'
-    outside = sorted(k for k in differing if not k.startswith('model.bbox_head.loss_cls.'))
+    outside = sorted(k for k in differing if not k.startswith(
+        ('model.bbox_head.loss_cls.', 'model.bbox_head.init_cfg.')))
     assert not outside, f'{asl_name} and {baseline_name} also differ in {outside}'
     loss_cls = load(asl_name).model.bbox_head.loss_cls
+    # the other difference allowed: the classifier's initial prior, raised above the margin
+    init_cfg = load(asl_name).model.bbox_head.get('init_cfg')
+    if any(k.startswith('model.bbox_head.init_cfg.') for k in differing):
+        assert init_cfg.override.bias_prob > loss_cls.clip
     assert loss_cls.type == 'AsymmetricLoss' and loss_cls.use_sigmoid is True
     assert not {'alpha', 'gamma', 'beta'} & set(loss_cls)  # focal's and QFL's keys are gone
 
@@ -111,3 +116,20 @@ def test_demo_gfl_builds_and_trains_one_step(name):
     assert type(model).__name__ == 'GFL'
     assert type(model.bbox_head.loss_cls).__name__ == cfg.model.bbox_head.loss_cls.type
     assert torch.isfinite(total) and total > 0
+
+
+@pytest.mark.parametrize('asl_name', sorted({asl for asl, _ in PAIRS}))
+def test_asl_detector_starts_with_its_negatives_above_the_margin(asl_name):
+    """Where an ASL config sets the classifier's prior, init_weights gives that prior to the
+    head's classifier bias and it lies above clip (so negatives have a loss from step one)."""
+    from mmdet.registry import MODELS
+    cfg = load(asl_name)
+    init_cfg = cfg.model.bbox_head.get('init_cfg')
+    if init_cfg is None:
+        pytest.skip(f'{asl_name} keeps its head\'s own initialisation')
+    cfg.model.backbone.init_cfg = None  # no pretrained weights (no download)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    bias = getattr(model.bbox_head, init_cfg.override.name).bias
+    assert torch.sigmoid(bias).detach() == pytest.approx(init_cfg.override.bias_prob, rel=1e-4)
+    assert init_cfg.override.bias_prob > cfg.model.bbox_head.loss_cls.clip
