@@ -59,12 +59,15 @@ VARIANTS: Dict[str, Dict] = {
                                  cfg=PRIOR_ABOVE_MARGIN),
     'focal_asym_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.0, alpha=0.25), hooks=[ADAPTIVE]),
     'asl_alpha_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25), hooks=[ADAPTIVE]),
+    'asl_paper_prior10_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.05), cfg=PRIOR_ABOVE_MARGIN,
+                                       hooks=[ADAPTIVE]),
 }
 #: The variant every paired difference is taken against.
 BASELINE = 'focal'
 #: What ``tools/study.py`` trains when no ``--variants`` are given, in this order.
-DEFAULT_VARIANTS = ('focal', 'asl_paper', 'asl_paper_prior10', 'asl_alpha', 'focal_margin',
-                    'focal_asym')
+DEFAULT_VARIANTS = ('focal', 'asl_paper', 'asl_paper_prior10', 'asl_alpha_prior10',
+                    'focal_margin_prior10', 'focal_asym', 'asl_paper_prior10_adaptive',
+                    'asl_alpha', 'focal_margin')
 
 
 def check_variants(names) -> List[str]:
