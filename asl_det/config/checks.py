@@ -87,7 +87,41 @@ def check_model(cfg) -> None:
             raise ValueError(f'{path}: {error}') from None
         if key == 'loss_cls' and loss.custom_cls_channels and owner is not None:
             _warn_if_shift_ignored(path, owner, loss.clip)
+        if key == 'loss_cls' and owner is not None:
+            _warn_if_prior_below_margin(path, node, owner, loss.clip)
     _check_num_classes(cfg, model)
+
+
+def classifier_prior(head_cfg: dict, head: str) -> Optional[float]:
+    """The classification prior ``bias_prob`` the head initialises its classifier with: from the
+    config's ``init_cfg`` override, else from the head class's default ``init_cfg``; None when
+    neither names one (e.g. heads that set it inside ``init_weights``)."""
+    import inspect
+
+    from mmdet.registry import MODELS
+    init_cfg = head_cfg.get('init_cfg')
+    if init_cfg is None:
+        head_class = MODELS.get(head)
+        if head_class is None:
+            return None
+        parameter = inspect.signature(head_class.__init__).parameters.get('init_cfg')
+        init_cfg = parameter.default if parameter is not None else None
+    overrides = init_cfg.get('override') if isinstance(init_cfg, dict) else None
+    for override in overrides if isinstance(overrides, (list, tuple)) else [overrides]:
+        if isinstance(override, dict) and 'bias_prob' in override:
+            return float(override['bias_prob'])
+    return None
+
+
+def _warn_if_prior_below_margin(path: str, head_cfg: dict, head: str, clip: float) -> None:
+    prior = classifier_prior(head_cfg, head)
+    if prior is not None and prior < clip:
+        warnings.warn(
+            f'{path}: {head} initialises its classifier to p = {prior}, below clip={clip}, '
+            'where every negative gives exactly zero ASL loss and gradient, so training starts '
+            'on the positives alone (on the glyph study this cost 0.08 box AP). Set the head\'s '
+            'init_cfg override bias_prob above clip, as configs/retinanet_asl.py does',
+            UserWarning, stacklevel=3)
 
 
 def _warn_if_shift_ignored(path: str, head: str, clip: float) -> None:

@@ -20,6 +20,7 @@ from asl_det.config.checks import check_coco_annotations, check_config
 from asl_det.launch.runtime import load_config
 
 ASL = dict(type='AsymmetricLoss', use_sigmoid=True, gamma_pos=0.0, gamma_neg=4.0, clip=0.05)
+REPO_CONFIGS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs')
 
 
 @pytest.fixture(scope='module')
@@ -264,3 +265,29 @@ def test_train_tool_prints_the_key_to_the_user(tiny):
     output = run.wait(expect_rc=1)
     assert 'ValueError: model.bbox_head.loss_cls: gamma_neg must be in [0' in output
     assert 'Iter(train)' not in output
+
+
+@pytest.mark.parametrize('config,prior,warns', [
+    ('retinanet/retinanet_r50_fpn_1x_coco.py', None, True),   # RetinaHead's default 0.01
+    ('atss/atss_r50_fpn_1x_coco.py', 0.10, False),
+    ('gfl/gfl_r50_fpn_1x_coco.py', None, True)])
+def test_a_classifier_prior_below_the_margin_is_warned_about(config, prior, warns, recwarn):
+    cfg = load_config(f'mmdet::{config}')
+    cfg.model.bbox_head.loss_cls = dict(ASL)
+    if prior is not None:
+        name = {'ATSSHead': 'atss_cls'}[cfg.model.bbox_head.type]
+        cfg.model.bbox_head.init_cfg = dict(
+            type='Normal', layer='Conv2d', std=0.01,
+            override=dict(type='Normal', name=name, std=0.01, bias_prob=prior))
+    config_checks.check_model(cfg)
+    messages = [str(w.message) for w in recwarn if 'below clip' in str(w.message)]
+    assert bool(messages) == warns
+    if warns:
+        assert messages[0].startswith('model.bbox_head.loss_cls: ')
+        assert 'p = 0.01, below clip=0.05' in messages[0]
+
+
+def test_the_shipped_asl_configs_start_above_the_margin(recwarn):
+    for name in ('retinanet_asl.py', 'fcos_asl.py', 'atss_asl.py', 'gfl_asl.py'):
+        config_checks.check_model(Config.fromfile(osp.join(REPO_CONFIGS, name)))
+    assert not [w for w in recwarn if 'below clip' in str(w.message)]
