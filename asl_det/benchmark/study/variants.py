@@ -20,6 +20,8 @@ Why these numbers:
 - ``*_prior10``: the head's classification bias initialised to p = 0.10 instead of mmdet's 0.01.
   At 0.01 every negative sits below clip 0.05, so the first iterations see exactly zero loss and
   gradient from all negatives; at 0.10 they sit above the margin from the start.
+  ``focal_prior10`` is focal loss with that start: the control that separates the prior's own
+  effect from the margin's.
 - ``*_adaptive``: adaptive asymmetry (paper section 2.7) on top, with the demo's step size.
 """
 import copy
@@ -54,6 +56,7 @@ VARIANTS: Dict[str, Dict] = {
     'focal_asym': dict(loss_cls=_asl(0.0, 4.0, 0.0, alpha=0.25)),
     'asl_alpha': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25)),
     'asl_paper_prior10': dict(loss_cls=_asl(0.0, 4.0, 0.05), cfg=PRIOR_ABOVE_MARGIN),
+    'focal_prior10': dict(loss_cls=FOCAL, cfg=PRIOR_ABOVE_MARGIN),
     'asl_alpha_prior10': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25), cfg=PRIOR_ABOVE_MARGIN),
     'focal_margin_prior10': dict(loss_cls=_asl(2.0, 2.0, 0.05, alpha=0.25),
                                  cfg=PRIOR_ABOVE_MARGIN),
@@ -66,8 +69,8 @@ VARIANTS: Dict[str, Dict] = {
 BASELINE = 'focal'
 #: What ``tools/study.py`` trains when no ``--variants`` are given, in this order.
 DEFAULT_VARIANTS = ('focal', 'asl_paper', 'asl_paper_prior10', 'asl_alpha_prior10',
-                    'focal_margin_prior10', 'focal_asym', 'asl_paper_prior10_adaptive',
-                    'asl_alpha', 'focal_margin')
+                    'focal_margin_prior10', 'focal_prior10', 'focal_asym',
+                    'asl_paper_prior10_adaptive', 'asl_alpha', 'focal_margin')
 
 
 def check_variants(names) -> List[str]:
