@@ -133,3 +133,18 @@ def test_asl_detector_starts_with_its_negatives_above_the_margin(asl_name):
     bias = getattr(model.bbox_head, init_cfg.override.name).bias
     assert torch.sigmoid(bias).detach() == pytest.approx(init_cfg.override.bias_prob, rel=1e-4)
     assert init_cfg.override.bias_prob > cfg.model.bbox_head.loss_cls.clip
+
+
+def test_recipe_is_the_study_variant_it_names():
+    """configs/retinanet_asl_recipe.py carries the loss and prior of the study's
+    focal_margin_prior10 variant, on top of retinanet_asl.py."""
+    from asl_det.benchmark.study import VARIANTS
+    cfg = load('retinanet_asl_recipe.py')
+    variant = VARIANTS['focal_margin_prior10']
+    assert dict(cfg.model.bbox_head.loss_cls) == variant['loss_cls']
+    assert cfg.model.bbox_head.init_cfg.override.bias_prob == variant['cfg'][
+        'model.bbox_head.init_cfg']['override']['bias_prob']
+    asl = flatten(load('retinanet_asl.py').to_dict())
+    recipe = flatten(cfg.to_dict())
+    differing = {k for k in set(asl) | set(recipe) if asl.get(k) != recipe.get(k)}
+    assert differing and all(k.startswith('model.bbox_head.loss_cls.') for k in differing)
