@@ -28,6 +28,7 @@ from asl_det.config.asl_swap import (
     score_activation_override,
     type_name,
 )
+from asl_det.config.classifier_prior import classifier_prior
 from asl_det.models.losses import AsymmetricLoss
 
 PHASES = ('train', 'test')
@@ -90,27 +91,6 @@ def check_model(cfg) -> None:
         if key == 'loss_cls' and owner is not None:
             _warn_if_prior_below_margin(path, node, owner, loss.clip)
     _check_num_classes(cfg, model)
-
-
-def classifier_prior(head_cfg: dict, head: str) -> Optional[float]:
-    """The classification prior ``bias_prob`` the head initialises its classifier with: from the
-    config's ``init_cfg`` override, else from the head class's default ``init_cfg``; None when
-    neither names one (e.g. heads that set it inside ``init_weights``)."""
-    import inspect
-
-    from mmdet.registry import MODELS
-    init_cfg = head_cfg.get('init_cfg')
-    if init_cfg is None:
-        head_class = MODELS.get(head)
-        if head_class is None:
-            return None
-        parameter = inspect.signature(head_class.__init__).parameters.get('init_cfg')
-        init_cfg = parameter.default if parameter is not None else None
-    overrides = init_cfg.get('override') if isinstance(init_cfg, dict) else None
-    for override in overrides if isinstance(overrides, (list, tuple)) else [overrides]:
-        if isinstance(override, dict) and 'bias_prob' in override:
-            return float(override['bias_prob'])
-    return None
 
 
 def _warn_if_prior_below_margin(path: str, head_cfg: dict, head: str, clip: float) -> None:

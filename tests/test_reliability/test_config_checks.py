@@ -17,6 +17,7 @@ from tiny_detection import write_coco_dataset
 from asl_det.config import asl_swap
 from asl_det.config import checks as config_checks
 from asl_det.config.checks import check_coco_annotations, check_config
+from asl_det.config.classifier_prior import init_cfg_with_prior
 from asl_det.launch.runtime import load_config
 
 ASL = dict(type='AsymmetricLoss', use_sigmoid=True, gamma_pos=0.0, gamma_neg=4.0, clip=0.05)
@@ -275,10 +276,8 @@ def test_a_classifier_prior_below_the_margin_is_warned_about(config, prior, warn
     cfg = load_config(f'mmdet::{config}')
     cfg.model.bbox_head.loss_cls = dict(ASL)
     if prior is not None:
-        name = {'ATSSHead': 'atss_cls'}[cfg.model.bbox_head.type]
-        cfg.model.bbox_head.init_cfg = dict(
-            type='Normal', layer='Conv2d', std=0.01,
-            override=dict(type='Normal', name=name, std=0.01, bias_prob=prior))
+        head = cfg.model.bbox_head
+        head.init_cfg = init_cfg_with_prior(head, head.type, prior)
     config_checks.check_model(cfg)
     messages = [str(w.message) for w in recwarn if 'below clip' in str(w.message)]
     assert bool(messages) == warns

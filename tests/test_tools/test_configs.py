@@ -142,8 +142,7 @@ def test_recipe_is_the_study_variant_it_names():
     cfg = load('retinanet_asl_recipe.py')
     variant = VARIANTS['focal_margin_prior10']
     assert dict(cfg.model.bbox_head.loss_cls) == variant['loss_cls']
-    assert cfg.model.bbox_head.init_cfg.override.bias_prob == variant['cfg'][
-        'model.bbox_head.init_cfg']['override']['bias_prob']
+    assert cfg.model.bbox_head.init_cfg.override.bias_prob == variant['prior']
     asl = flatten(load('retinanet_asl.py').to_dict())
     recipe = flatten(cfg.to_dict())
     differing = {k for k in set(asl) | set(recipe) if asl.get(k) != recipe.get(k)}

@@ -18,6 +18,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from asl_det.benchmark.analysis import load_run
 from asl_det.benchmark.glyph_runs import glyph_run_config, quiet_worker_pool, train_quietly
 from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
+from asl_det.config.classifier_prior import init_cfg_with_prior
 from asl_det.validation import check_int, check_number
 
 from .records import load_records, record_path, write_record
@@ -26,8 +27,9 @@ from .variants import DEFAULT_VARIANTS, check_variants, variant_config
 #: Metrics kept in a record (``coco/`` prefix dropped).
 RECORD_METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m',
                   'bbox_mAP_l')
-#: Settings that must match between a study and the records it resumes from.
-SCHEDULE_KEYS = ('iterations', 'num_train', 'num_val', 'data_seed')
+#: Settings that must match between a study and the records it resumes from (``config``: the
+#: baseline config's file name).
+SCHEDULE_KEYS = ('config', 'iterations', 'num_train', 'num_val', 'data_seed')
 CLEAN = 'clean'
 
 
@@ -111,12 +113,21 @@ def run_config(settings: StudySettings, condition: str, variant: str, seed: int,
                            val_interval=settings.max_iters, device=settings.device,
                            train_ann_file=train_ann_file)
     spec = variant_config(variant)
-    cfg.model.bbox_head.loss_cls = spec['loss_cls']
-    cfg.merge_from_dict(spec['cfg'])
+    head = cfg.model.bbox_head
+    head.loss_cls = spec['loss_cls']
+    if spec['prior'] is not None:
+        head.init_cfg = init_cfg_with_prior(head, head.type, spec['prior'])
     if spec['hooks'] is not None:
         cfg.custom_hooks = spec['hooks']
     cfg.merge_from_dict(settings.cfg_options)
     return cfg
+
+
+def _prior_override(cfg, variant: str) -> Dict:
+    """The head initialisation a prior variant set, as a dotted override ({} for the others)."""
+    if variant_config(variant)['prior'] is None:
+        return {}
+    return {'model.bbox_head.init_cfg': cfg.model.bbox_head.init_cfg.to_dict()}
 
 
 def work_dir(settings: StudySettings, condition: str, variant: str, seed: int) -> str:
@@ -138,7 +149,8 @@ def train_and_record(settings: StudySettings, job: Tuple, data: Dict,
     record = dict(
         variant=variant, condition=condition, seed=seed, metrics=metrics,
         per_class_ap={k: round(v, 4) for k, v in run.per_class_ap.items()},
-        loss_cls=dict(cfg.model.bbox_head.loss_cls), overrides=variant_config(variant)['cfg'],
+        config=osp.basename(settings.config_file), detector=cfg.model.type,
+        loss_cls=dict(cfg.model.bbox_head.loss_cls), overrides=_prior_override(cfg, variant),
         hooks=[dict(h) for h in cfg.get('custom_hooks', [])],
         iterations=run.last_iter, wall_time_s=round(wall_time, 1),
         train_time_s=round(run.train_time_s, 1) if run.train_time_s else None,
@@ -168,9 +180,11 @@ def prepare_data(settings: StudySettings, log: Callable[[str], None]) -> Tuple[D
 
 
 def _check_resumable(settings: StudySettings) -> None:
-    """Refuse records written with another schedule or data (they would mix in the table)."""
-    expected = dict(iterations=settings.max_iters, num_train=settings.num_train,
-                    num_val=settings.num_val, data_seed=settings.data_seed)
+    """Refuse records written with another detector config (by file name), schedule or data:
+    they would mix in the table."""
+    expected = dict(config=osp.basename(settings.config_file), iterations=settings.max_iters,
+                    num_train=settings.num_train, num_val=settings.num_val,
+                    data_seed=settings.data_seed)
     for record in load_records(settings.records_dir) if osp.isdir(settings.records_dir) else []:
         found = {key: record.get(key) for key in SCHEDULE_KEYS}
         if found != expected:

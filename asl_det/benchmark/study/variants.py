@@ -1,9 +1,10 @@
 """The study's grid: loss variants, each one ASL ingredient away from the tuned focal baseline.
 
-A variant is a ``loss_cls`` for the demo RetinaNet (``configs/demo/retinanet_glyphs_focal.py``)
-plus, where the variant is about the head rather than the loss, config overrides. Every variant
-shares the baseline's architecture, schedule, data order and initial weights for a given seed
-(the classification bias of the ``prior`` variants aside).
+A variant is a ``loss_cls`` for the baseline detector (the demo RetinaNet,
+``configs/demo/retinanet_glyphs_focal.py``, or any dense head trained with FocalLoss) plus,
+where the variant is about the head rather than the loss, the classifier's initial prior.
+Every variant shares the baseline's architecture, schedule, data order and initial weights for a
+given seed (the classification bias of the ``prior`` variants aside).
 
 Why these numbers:
 
@@ -38,16 +39,15 @@ def _asl(gamma_pos: float, gamma_neg: float, clip: float, alpha=None) -> Dict:
     return loss
 
 
-#: Classification bias prior above the default margin: RetinaHead's own ``init_cfg`` (which the
-#: configs leave to the class default) with ``bias_prob`` 0.10 instead of 0.01.
-PRIOR_ABOVE_MARGIN = {'model.bbox_head.init_cfg': dict(
-    type='Normal', layer='Conv2d', std=0.01,
-    override=dict(type='Normal', name='retina_cls', std=0.01, bias_prob=0.10))}
+#: Classification prior above the default margin: the head's own ``init_cfg`` (the config's,
+#: else its class default) with ``bias_prob`` 0.10 instead of 0.01
+#: (:func:`asl_det.config.classifier_prior.init_cfg_with_prior`).
+PRIOR_ABOVE_MARGIN = 0.10
 #: The demo's adaptive-asymmetry settings (configs/demo/retinanet_glyphs_asl_adaptive.py).
 ADAPTIVE = dict(type='AdaptiveAsymmetryHook', target_gap=0.1, step_size=2e-3, interval=1,
                 momentum=0.9, gamma_neg_bounds=(0.0, 8.0))
 
-#: name -> dict(loss_cls=<model.bbox_head.loss_cls>, cfg=<dotted overrides, as --cfg-options>,
+#: name -> dict(loss_cls=<model.bbox_head.loss_cls>, prior=<the classifier's initial prior>,
 #: hooks=<custom_hooks replacing the config's>).
 VARIANTS: Dict[str, Dict] = {
     'focal': dict(loss_cls=FOCAL),
@@ -55,14 +55,14 @@ VARIANTS: Dict[str, Dict] = {
     'focal_margin': dict(loss_cls=_asl(2.0, 2.0, 0.05, alpha=0.25)),
     'focal_asym': dict(loss_cls=_asl(0.0, 4.0, 0.0, alpha=0.25)),
     'asl_alpha': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25)),
-    'asl_paper_prior10': dict(loss_cls=_asl(0.0, 4.0, 0.05), cfg=PRIOR_ABOVE_MARGIN),
-    'focal_prior10': dict(loss_cls=FOCAL, cfg=PRIOR_ABOVE_MARGIN),
-    'asl_alpha_prior10': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25), cfg=PRIOR_ABOVE_MARGIN),
+    'asl_paper_prior10': dict(loss_cls=_asl(0.0, 4.0, 0.05), prior=PRIOR_ABOVE_MARGIN),
+    'focal_prior10': dict(loss_cls=FOCAL, prior=PRIOR_ABOVE_MARGIN),
+    'asl_alpha_prior10': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25), prior=PRIOR_ABOVE_MARGIN),
     'focal_margin_prior10': dict(loss_cls=_asl(2.0, 2.0, 0.05, alpha=0.25),
-                                 cfg=PRIOR_ABOVE_MARGIN),
+                                 prior=PRIOR_ABOVE_MARGIN),
     'focal_asym_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.0, alpha=0.25), hooks=[ADAPTIVE]),
     'asl_alpha_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25), hooks=[ADAPTIVE]),
-    'asl_paper_prior10_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.05), cfg=PRIOR_ABOVE_MARGIN,
+    'asl_paper_prior10_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.05), prior=PRIOR_ABOVE_MARGIN,
                                        hooks=[ADAPTIVE]),
 }
 #: The variant every paired difference is taken against.
@@ -84,8 +84,8 @@ def check_variants(names) -> List[str]:
 
 
 def variant_config(name: str) -> Dict:
-    """Variant ``name`` with every key present: ``loss_cls``, ``cfg`` ({} if none), ``hooks``
-    (None: keep the config's ``custom_hooks``), as independent copies."""
+    """Variant ``name`` with every key present: ``loss_cls``, ``prior`` (None: keep the head's
+    initialisation), ``hooks`` (None: keep the config's ``custom_hooks``), as independent copies."""
     variant = copy.deepcopy(VARIANTS[name])
-    return dict(loss_cls=variant['loss_cls'], cfg=variant.get('cfg', {}),
+    return dict(loss_cls=variant['loss_cls'], prior=variant.get('prior'),
                 hooks=variant.get('hooks'))

@@ -33,8 +33,10 @@ def tiny_settings(tmp_path, **changes):
     return StudySettings(**values)
 
 
-def fake_record(condition, variant, seed, iterations=2, num_train=12):
+def fake_record(condition, variant, seed, iterations=2, num_train=12,
+                config='retinanet_glyphs_focal.py'):
     return dict(variant=variant, condition=condition, seed=seed, iterations=iterations,
+                config=config,
                 metrics=dict(bbox_mAP=0.1, bbox_mAP_50=0.2), loss_cls={}, wall_time_s=1.0,
                 versions={}, num_train=num_train, num_val=6, data_seed=0)
 
@@ -87,7 +89,8 @@ def test_only_runs_without_a_record_are_trained(tmp_path):
     assert load_records(settings.records_dir)[0]['wall_time_s'] == 1.0
 
 
-@pytest.mark.parametrize('changes', [dict(iterations=5), dict(num_train=99)])
+@pytest.mark.parametrize('changes', [dict(iterations=5), dict(num_train=99),
+                                     dict(config='fcos_glyphs_focal.py')])
 def test_records_of_another_schedule_are_refused(tmp_path, changes):
     settings = tiny_settings(tmp_path)
     write_record(settings.records_dir, fake_record('clean', 'focal', 0, **changes))
@@ -137,19 +140,22 @@ def test_a_failing_run_is_reported_and_the_others_still_train(tmp_path, monkeypa
         ('clean', 'focal'), ('missing50', 'focal')}
 
 
-def test_every_variant_builds_its_detector(tmp_path):
+@pytest.mark.parametrize('config,classifier', [
+    ('retinanet_glyphs_focal.py', 'retina_cls'), ('fcos_glyphs_focal.py', 'conv_cls'),
+    ('atss_glyphs_focal.py', 'atss_cls')])
+def test_every_variant_builds_its_detector(tmp_path, config, classifier):
     import torch
     from mmdet.registry import MODELS
 
     from asl_det.benchmark.study import VARIANTS, runner
-    settings = tiny_settings(tmp_path)
+    settings = tiny_settings(tmp_path, config_file=osp.join(osp.dirname(CONFIG), config))
     data = dict(root=str(tmp_path), val_ann=str(tmp_path / 'val.json'))
     for name, spec in VARIANTS.items():
         cfg = runner.run_config(settings, 'clean', name, 0, data, None)
         assert cfg.model.bbox_head.loss_cls == spec['loss_cls']
         model = MODELS.build(cfg.model)
         model.init_weights()
-        prior = torch.sigmoid(model.bbox_head.retina_cls.bias).mean().item()
+        prior = torch.sigmoid(getattr(model.bbox_head, classifier).bias).mean().item()
         assert prior == pytest.approx(0.10 if 'prior10' in name else 0.01, rel=1e-4), name
         hooks = [h['type'] for h in cfg.custom_hooks]
         expected = 'AdaptiveAsymmetryHook' if 'adaptive' in name else 'ProbabilityStatisticsHook'

@@ -1,0 +1,57 @@
+"""The classifier's initial prior: the ``bias_prob`` a dense head initialises its classification
+conv with (mmdet heads default to p = 0.01 through an ``init_cfg`` override, e.g. RetinaHead's
+``retina_cls``, FCOSHead's ``conv_cls``, ATSSHead's ``atss_cls``, GFLHead's ``gfl_cls``)."""
+import copy
+import inspect
+from typing import Dict, List, Optional
+
+from asl_det.validation import check_number
+
+
+def head_init_cfg(head_cfg: dict, head: str) -> Optional[dict]:
+    """The head's ``init_cfg``: the config's, else the default of head class ``head`` (None when
+    neither has one, or ``head`` is not registered)."""
+    init_cfg = head_cfg.get('init_cfg')
+    if init_cfg is not None:
+        return init_cfg
+    from mmdet.registry import MODELS
+    head_class = MODELS.get(head)
+    if head_class is None:
+        return None
+    parameter = inspect.signature(head_class.__init__).parameters.get('init_cfg')
+    return parameter.default if parameter is not None else None
+
+
+def _prior_overrides(init_cfg) -> List[dict]:
+    overrides = init_cfg.get('override') if isinstance(init_cfg, dict) else None
+    overrides = overrides if isinstance(overrides, (list, tuple)) else [overrides]
+    return [o for o in overrides if isinstance(o, dict) and 'bias_prob' in o]
+
+
+def classifier_prior(head_cfg: dict, head: str) -> Optional[float]:
+    """The ``bias_prob`` of the head's ``init_cfg`` override (see :func:`head_init_cfg`); None
+    when it names none (e.g. heads that set their bias inside ``init_weights``)."""
+    overrides = _prior_overrides(head_init_cfg(head_cfg, head))
+    return float(overrides[0]['bias_prob']) if overrides else None
+
+
+def init_cfg_with_prior(head_cfg: dict, head: str, prior: float) -> Dict:
+    """A copy of the head's ``init_cfg`` (see :func:`head_init_cfg`) whose classifier override
+    initialises to probability ``prior``, in (0, 1); the rest of the initialisation is kept.
+
+    Raises:
+        ValueError: ``prior`` out of range, or the head's ``init_cfg`` names no ``bias_prob``
+            override to change.
+    """
+    check_number('prior', prior)  # a finite real
+    if not 0.0 < prior < 1.0:
+        raise ValueError(f'prior must be in (0, 1), got {prior}')
+    init_cfg = copy.deepcopy(head_init_cfg(head_cfg, head))
+    overrides = _prior_overrides(init_cfg)
+    if not overrides:
+        raise ValueError(f'{head}: its init_cfg ({init_cfg}) names no classifier override with '
+                         'bias_prob, so the prior cannot be set there; give the head an init_cfg '
+                         "with override=dict(name=<classifier conv>, bias_prob=...)")
+    for override in overrides:
+        override['bias_prob'] = prior
+    return dict(init_cfg)
