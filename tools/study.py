@@ -16,6 +16,7 @@ import sys
 from mmengine.config import DictAction
 
 from asl_det.benchmark.study import (
+    BASELINE,
     DEFAULT_VARIANTS,
     VARIANTS,
     StudyRunsFailed,
@@ -59,6 +60,8 @@ def parse_args(argv=None):
     parser.add_argument('--data-root', default='data/glyphs', help='generated data (cached)')
     parser.add_argument('--min-seeds', type=int, default=3,
                         help='seeds a variant needs in every condition to enter the table')
+    parser.add_argument('--baseline', default=BASELINE, choices=sorted(VARIANTS),
+                        help='the variant the table pairs every other against')
     parser.add_argument('--report-only', action='store_true',
                         help='train nothing: regenerate the table and plot from the records')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -85,15 +88,21 @@ def main(argv=None):
         sys.exit(f'[study] no records in {args.records_dir}')
     command = 'python tools/study.py --report-only'
     if osp.abspath(args.records_dir) != osp.join(STUDY_DIR, 'records'):
-        command += f' --records-dir {args.records_dir} --out {args.out}'
+        command += f' --records-dir {args.records_dir}'
+    if osp.abspath(args.out) != STUDY_DIR:
+        command += f' --out {args.out}'
     if args.min_seeds != 3:
         command += f' --min-seeds {args.min_seeds}'
+    if args.baseline != BASELINE:
+        command += f' --baseline {args.baseline}'
     try:
-        paths = write_study_report(records, args.out, command, min_seeds=args.min_seeds)
+        paths = write_study_report(records, args.out, command, min_seeds=args.min_seeds,
+                                   baseline=args.baseline)
     except ValueError as error:
         sys.exit(f'[study] {error}')
     records, incomplete = complete_records(records, args.min_seeds)
-    print('\n' + study_table(records, markdown=False) + '\n\n' + '\n'.join(verdict_lines(records)))
+    print('\n' + study_table(records, markdown=False, baseline=args.baseline) + '\n\n'
+          + '\n'.join(verdict_lines(records, args.baseline)))
     for variant, seeds in incomplete.items():
         print(f'[study] not in the table yet: {variant}, seeds per condition {seeds}')
     print(f"\n[study] table: {paths['report']}\n[study] plot: {paths['plot']}")

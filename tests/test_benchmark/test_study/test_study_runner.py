@@ -52,6 +52,7 @@ def test_a_few_iteration_study_records_every_run_then_resumes_without_training(t
         assert osp.isfile(record_path(settings.records_dir, r['condition'], r['variant'], 0))
         assert r['iterations'] == 2 and 0 <= r['metrics']['bbox_mAP'] <= 1
         assert r['versions']['mmdet'] == '3.3.0'
+        assert (r['config'], r['detector']) == ('retinanet_glyphs_focal.py', 'RetinaNet')
         # the resolved loss of the run, and its work dir kept the raw logs
         expected = 'FocalLoss' if r['variant'] == 'focal' else 'AsymmetricLoss'
         assert r['loss_cls']['type'] == expected
@@ -74,7 +75,9 @@ def test_a_few_iteration_study_records_every_run_then_resumes_without_training(t
     assert any('4 recorded already, 0 to train' in line for line in again)
     paths = write_study_report(load_records(settings.records_dir), str(tmp_path / 'out'),
                                'python tools/study.py --report-only', min_seeds=1)
-    assert '| clean | asl_paper | 0 |' in open(paths['report']).read()
+    report = open(paths['report']).read()
+    assert report.startswith('# Study: does ASL help the glyph RetinaNet?')
+    assert '| clean | asl_paper | 0 |' in report
     assert osp.getsize(paths['plot']) > 0
 
 
