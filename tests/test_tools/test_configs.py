@@ -108,12 +108,14 @@ def test_detector_builds_and_trains_one_step(name):
     assert grads and all(torch.isfinite(g).all() for g in grads)
 
 
-@pytest.mark.parametrize('name', ['demo/gfl_glyphs_qfl.py', 'demo/gfl_glyphs_asl.py'])
-def test_demo_gfl_builds_and_trains_one_step(name):
-    """The quality-target demo detector as configured (already small)."""
+@pytest.mark.parametrize('name', ['demo/gfl_glyphs_qfl.py', 'demo/gfl_glyphs_asl.py',
+                                  'demo/fcos_glyphs_focal.py', 'demo/atss_glyphs_focal.py'])
+def test_demo_detector_builds_and_trains_one_step(name):
+    """The other demo detectors (quality-target GFL, the transfer check's FCOS and ATSS) as
+    configured (already small)."""
     cfg = load(name)
     model, losses, total = detector_loss_step(cfg.model, num_items=(3, 1), image_size=128)
-    assert type(model).__name__ == 'GFL'
+    assert type(model).__name__ == cfg.model.type
     assert type(model.bbox_head.loss_cls).__name__ == cfg.model.bbox_head.loss_cls.type
     assert torch.isfinite(total) and total > 0
 
@@ -135,15 +137,19 @@ def test_asl_detector_starts_with_its_negatives_above_the_margin(asl_name):
     assert init_cfg.override.bias_prob > cfg.model.bbox_head.loss_cls.clip
 
 
-def test_recipe_is_the_study_variant_it_names():
-    """configs/retinanet_asl_recipe.py carries the loss and prior of the study's
-    focal_margin_prior10 variant, on top of retinanet_asl.py."""
+RECIPES = [name for name in CONFIGS if name.endswith('_asl_recipe.py')]
+
+
+@pytest.mark.parametrize('recipe', RECIPES)
+def test_recipe_is_the_study_variant_it_names(recipe):
+    """configs/*_asl_recipe.py carry the loss and prior of the study's focal_margin_prior10
+    variant, on top of their *_asl.py sibling, and differ from it in loss_cls alone."""
     from asl_det.benchmark.study import VARIANTS
-    cfg = load('retinanet_asl_recipe.py')
+    cfg = load(recipe)
     variant = VARIANTS['focal_margin_prior10']
     assert dict(cfg.model.bbox_head.loss_cls) == variant['loss_cls']
     assert cfg.model.bbox_head.init_cfg.override.bias_prob == variant['prior']
-    asl = flatten(load('retinanet_asl.py').to_dict())
+    asl = flatten(load(recipe.replace('_asl_recipe.py', '_asl.py')).to_dict())
     recipe = flatten(cfg.to_dict())
     differing = {k for k in set(asl) | set(recipe) if asl.get(k) != recipe.get(k)}
     assert differing and all(k.startswith('model.bbox_head.loss_cls.') for k in differing)

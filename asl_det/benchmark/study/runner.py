@@ -50,8 +50,9 @@ def condition_name(missing_fraction: float) -> str:
 class StudySettings:
     """What the study trains.
 
-    ``config_file`` is the baseline detector (the focal demo RetinaNet); each variant replaces
-    its ``loss_cls`` (see :mod:`.variants`). ``missing_fractions``: one annotation condition per
+    ``config_file`` is the baseline detector (the focal demo RetinaNet, or another dense head
+    trained with FocalLoss: ``configs/demo/{fcos,atss}_glyphs_focal.py``); each variant replaces
+    its ``loss_cls`` and may set its classifier prior (see :mod:`.variants`). ``missing_fractions``: one annotation condition per
     value, 0 = clean; the removed boxes depend on ``data_seed`` only, so every variant and seed
     of a condition sees the same labels. ``workers`` runs train at the same time, each with
     ``cpu_count // workers`` threads.
