@@ -52,10 +52,10 @@ class StudySettings:
 
     ``config_file`` is the baseline detector (the focal demo RetinaNet, or another dense head
     trained with FocalLoss: ``configs/demo/{fcos,atss}_glyphs_focal.py``); each variant replaces
-    its ``loss_cls`` and may set its classifier prior (see :mod:`.variants`). ``missing_fractions``: one annotation condition per
-    value, 0 = clean; the removed boxes depend on ``data_seed`` only, so every variant and seed
-    of a condition sees the same labels. ``workers`` runs train at the same time, each with
-    ``cpu_count // workers`` threads.
+    its ``loss_cls`` and may set its classifier prior (see :mod:`.variants`).
+    ``missing_fractions``: one annotation condition per value, 0 = clean; the removed boxes
+    depend on ``data_seed`` only, so every variant and seed of a condition sees the same labels.
+    ``workers`` runs train at the same time, each with ``cpu_count // workers`` threads.
     """
     config_file: str
     records_dir: str
