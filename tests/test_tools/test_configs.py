@@ -150,6 +150,6 @@ def test_recipe_is_the_study_variant_it_names(recipe):
     assert dict(cfg.model.bbox_head.loss_cls) == variant['loss_cls']
     assert cfg.model.bbox_head.init_cfg.override.bias_prob == variant['prior']
     asl = flatten(load(recipe.replace('_asl_recipe.py', '_asl.py')).to_dict())
-    recipe = flatten(cfg.to_dict())
-    differing = {k for k in set(asl) | set(recipe) if asl.get(k) != recipe.get(k)}
+    tuned = flatten(cfg.to_dict())
+    differing = {k for k in set(asl) | set(tuned) if asl.get(k) != tuned.get(k)}
     assert differing and all(k.startswith('model.bbox_head.loss_cls.') for k in differing)

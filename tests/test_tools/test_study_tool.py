@@ -1,20 +1,17 @@
 """tools/study.py --report-only: the table from records alone, against a chosen baseline."""
-import importlib.util
 import os.path as osp
+import runpy
 
 import pytest
 
 from asl_det.benchmark.study import write_record
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+STUDY = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
+                 'study.py')
 
 
-def study_tool():
-    spec = importlib.util.spec_from_file_location('study_tool', osp.join(REPO, 'tools',
-                                                                         'study.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def study_main(argv):
+    runpy.run_path(STUDY)['main'](argv)
 
 
 def write_records(records_dir):
@@ -31,7 +28,7 @@ def write_records(records_dir):
 def test_report_pairs_against_the_baseline_asked_for(tmp_path, capsys):
     records, out = str(tmp_path / 'records'), str(tmp_path / 'out')
     write_records(records)
-    study_tool().main(['--report-only', '--records-dir', records, '--out', out,
+    study_main(['--report-only', '--records-dir', records, '--out', out,
                        '--baseline', 'asl_paper'])
     report = open(osp.join(out, 'results.md')).read()
     assert report.startswith('# Study: does ASL help the glyph FCOS?')
@@ -48,5 +45,5 @@ def test_a_baseline_without_records_is_refused(tmp_path):
     records = str(tmp_path / 'records')
     write_records(records)
     with pytest.raises(SystemExit, match="baseline must be a variant in the table .*'asl_alpha'"):
-        study_tool().main(['--report-only', '--records-dir', records, '--out',
+        study_main(['--report-only', '--records-dir', records, '--out',
                            str(tmp_path / 'out'), '--baseline', 'asl_alpha'])

@@ -88,6 +88,11 @@ class StudySettings:
         if self.device not in ('cpu', 'cuda'):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
 
+    @property
+    def config_name(self) -> str:
+        """The baseline config's file name: what a record says it was trained with."""
+        return osp.basename(self.config_file)
+
     def jobs(self) -> List[Tuple[str, float, str, int]]:
         """(condition, missing fraction, variant, seed), a variant's cells before the next's."""
         return [(condition_name(f), f, variant, seed) for variant in self.variants
@@ -150,7 +155,7 @@ def train_and_record(settings: StudySettings, job: Tuple, data: Dict,
     record = dict(
         variant=variant, condition=condition, seed=seed, metrics=metrics,
         per_class_ap={k: round(v, 4) for k, v in run.per_class_ap.items()},
-        config=osp.basename(settings.config_file), detector=cfg.model.type,
+        config=settings.config_name, detector=cfg.model.type,
         loss_cls=dict(cfg.model.bbox_head.loss_cls), overrides=_prior_override(cfg, variant),
         hooks=[dict(h) for h in cfg.get('custom_hooks', [])],
         iterations=run.last_iter, wall_time_s=round(wall_time, 1),
@@ -183,7 +188,7 @@ def prepare_data(settings: StudySettings, log: Callable[[str], None]) -> Tuple[D
 def _check_resumable(settings: StudySettings) -> None:
     """Refuse records written with another detector config (by file name), schedule or data:
     they would mix in the table."""
-    expected = dict(config=osp.basename(settings.config_file), iterations=settings.max_iters,
+    expected = dict(config=settings.config_name, iterations=settings.max_iters,
                     num_train=settings.num_train, num_val=settings.num_val,
                     data_seed=settings.data_seed)
     for record in load_records(settings.records_dir) if osp.isdir(settings.records_dir) else []:
