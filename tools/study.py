@@ -1,12 +1,15 @@
-"""The study: ASL variants against focal loss, over seeds, on clean and missing-annotation data.
+"""The study: ASL variants against focal loss, paired over seeds, on any COCO-format data set.
 
-    python tools/study.py                          # the README's grid (resumes from its records)
-    python tools/study.py --variants focal asl_paper --seeds 0 1 2 --missing-fractions 0 0.5
-    python tools/study.py --report-only            # the table and plot from the records alone
+    python tools/study.py --config CONFIG --study-dir DIR                  # train here, report
+    python tools/study.py --config CONFIG --study-dir DIR --print-commands # a line per run
+    python tools/study.py --config CONFIG --study-dir DIR --collect        # after a cluster
+    python tools/study.py --study-dir DIR --report-only                    # from the records
 
-Each finished run writes ``<records-dir>/<condition>/<variant>_seed<seed>.json``; runs that have
-a record are skipped. The table (``<out>/results.md``) and plot (``<out>/study.png``) are
-regenerated from all records in ``--records-dir`` at the end.
+CONFIG is any mmdet dense-detector config trained with FocalLoss (file or ``mmdet::`` path).
+Each run is ``python tools/train.py <run config> --work-dir ... --cfg-options randomness.seed=S``;
+each finished run becomes ``DIR/records/<condition>/<variant>_seed<seed>.json``, and runs with a
+record are skipped. ``DIR/results.md`` (primary and exploratory tables, per-class AP, learning
+curves) and its plots are regenerated from all records at the end.
 """
 import argparse
 import os
@@ -21,21 +24,24 @@ from asl_det.benchmark.study import (
     VARIANTS,
     StudyRunsFailed,
     StudySettings,
-    complete_records,
+    collect_study,
     load_records,
+    print_commands,
     run_study,
-    study_table,
-    verdict_lines,
     write_study_report,
 )
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-STUDY_DIR = osp.join(REPO, 'configs', 'demo', 'study')
+GLYPH_CONFIG = osp.join(REPO, 'configs', 'demo', 'retinanet_glyphs_focal.py')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--config', default=GLYPH_CONFIG,
+                        help='baseline detector config (FocalLoss); variants replace its loss_cls')
+    parser.add_argument('--study-dir', required=True,
+                        help='records/ and the report (results.md, plots) go here')
     parser.add_argument('--variants', nargs='+', default=list(DEFAULT_VARIANTS),
                         choices=sorted(VARIANTS), metavar='VARIANT',
                         help=f'loss variants (asl_det/benchmark/study/variants.py): '
@@ -43,69 +49,81 @@ def parse_args(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--missing-fractions', type=float, nargs='+', default=[0.0, 0.5],
                         help='one annotation condition per value: share of train boxes removed '
-                        '(0 = clean), in [0, 1)')
-    parser.add_argument('--iters', type=int, default=800, help='training iterations per run')
-    parser.add_argument('--num-train', type=int, default=2000)
-    parser.add_argument('--num-val', type=int, default=500)
+                        'per image (0 = as labelled), in [0, 1)')
+    parser.add_argument('--data-seed', type=int, default=0, help='which boxes are removed')
+    parser.add_argument('--iters', type=int, default=None,
+                        help='training iterations per run (IterBasedTrainLoop configs; decay '
+                        "milestones scaled); default: the config's")
+    parser.add_argument('--evaluations', type=int, default=None,
+                        help="evaluations over the schedule (the learning curve); default: the "
+                        "config's val_interval")
     parser.add_argument('--workers', type=int, default=None,
                         help='runs trained at the same time (default: one per CPU core on CPU, '
-                        '1 on CUDA)')
+                        'one per GPU on CUDA)')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
-    parser.add_argument('--config', default=osp.join(REPO, 'configs', 'demo',
-                                                     'retinanet_glyphs_focal.py'),
-                        help='baseline detector config; variants replace its loss_cls')
-    parser.add_argument('--records-dir', default=osp.join(STUDY_DIR, 'records'))
-    parser.add_argument('--out', default=STUDY_DIR, help='where results.md and study.png go')
-    parser.add_argument('--work-dir', default='work_dirs/study', help='run work dirs and logs')
-    parser.add_argument('--data-root', default='data/glyphs', help='generated data (cached)')
-    parser.add_argument('--min-seeds', type=int, default=3,
-                        help='seeds a variant needs in every condition to enter the table')
+    parser.add_argument('--work-dir', default=None,
+                        help='run configs and work dirs (default: work_dirs/study/<config name>)')
     parser.add_argument('--baseline', default=BASELINE, choices=sorted(VARIANTS),
-                        help='the variant the table pairs every other against')
-    parser.add_argument('--report-only', action='store_true',
-                        help='train nothing: regenerate the table and plot from the records')
+                        help='the variant every other is paired against')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override keys of every run config, as in tools/train.py')
+                        help='override keys of the config before the variants apply, as in '
+                        'tools/train.py')
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument('--print-commands', action='store_true',
+                      help='write the run configs and print one tools/train.py line per pending '
+                      'run (for a job array or any queue); train nothing')
+    mode.add_argument('--collect', action='store_true',
+                      help='train nothing: record the finished work dirs, then report')
+    mode.add_argument('--report-only', action='store_true',
+                      help='train nothing: regenerate the report from the records')
     return parser.parse_args(argv)
+
+
+def default_workers(device: str) -> int:
+    if device == 'cpu':
+        return os.cpu_count() or 1
+    import torch
+    return max(1, torch.cuda.device_count())
+
+
+def settings_of(args) -> StudySettings:
+    stem = osp.splitext(osp.basename(args.config))[0]
+    return StudySettings(
+        config_file=args.config, records_dir=osp.join(args.study_dir, 'records'),
+        work_root=args.work_dir or osp.join('work_dirs', 'study', stem),
+        variants=args.variants, seeds=args.seeds, missing_fractions=args.missing_fractions,
+        max_iters=args.iters, evaluations=args.evaluations, data_seed=args.data_seed,
+        workers=args.workers or default_workers(args.device), device=args.device,
+        cfg_options=dict(args.cfg_options))
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if not args.report_only:
-        settings = StudySettings(
-            config_file=args.config, records_dir=args.records_dir, work_root=args.work_dir,
-            data_root=args.data_root, variants=args.variants, seeds=args.seeds,
-            missing_fractions=args.missing_fractions, max_iters=args.iters,
-            num_train=args.num_train, num_val=args.num_val, device=args.device,
-            workers=args.workers or ((os.cpu_count() or 1) if args.device == 'cpu' else 1),
-            cfg_options=dict(args.cfg_options))
-        try:
-            run_study(settings)
-        except (ValueError, StudyRunsFailed) as error:
-            sys.exit(f'[study] {error}')
-    records = load_records(args.records_dir) if osp.isdir(args.records_dir) else []
+    log = print if not args.print_commands else (lambda line: print(line, file=sys.stderr))
+    try:
+        if args.print_commands:
+            print('\n'.join(print_commands(settings_of(args), log)))
+            return
+        if args.collect:
+            collect_study(settings_of(args), log)
+        elif not args.report_only:
+            run_study(settings_of(args), log)
+    except (ValueError, FileNotFoundError, StudyRunsFailed) as error:
+        sys.exit(f'[study] {error}')
+    records_dir = osp.join(args.study_dir, 'records')
+    records = load_records(records_dir) if osp.isdir(records_dir) else []
     if not records:
-        sys.exit(f'[study] no records in {args.records_dir}')
-    command = 'python tools/study.py --report-only'
-    if osp.abspath(args.records_dir) != osp.join(STUDY_DIR, 'records'):
-        command += f' --records-dir {args.records_dir}'
-    if osp.abspath(args.out) != STUDY_DIR:
-        command += f' --out {args.out}'
-    if args.min_seeds != 3:
-        command += f' --min-seeds {args.min_seeds}'
+        sys.exit(f'[study] no records in {records_dir}')
+    command = f'python tools/study.py --study-dir {args.study_dir} --report-only'
     if args.baseline != BASELINE:
         command += f' --baseline {args.baseline}'
     try:
-        paths = write_study_report(records, args.out, command, min_seeds=args.min_seeds,
-                                   baseline=args.baseline)
+        paths = write_study_report(records, args.study_dir, command, baseline=args.baseline)
     except ValueError as error:
         sys.exit(f'[study] {error}')
-    records, incomplete = complete_records(records, args.min_seeds)
-    print('\n' + study_table(records, markdown=False, baseline=args.baseline) + '\n\n'
-          + '\n'.join(verdict_lines(records, args.baseline)))
-    for variant, seeds in incomplete.items():
-        print(f'[study] not in the table yet: {variant}, seeds per condition {seeds}')
-    print(f"\n[study] table: {paths['report']}\n[study] plot: {paths['plot']}")
+    print(f'[study] {len(records)} records; report: {paths["report"]}')
+    with open(paths['report']) as f:
+        print(f.read())
 
 
 if __name__ == '__main__':

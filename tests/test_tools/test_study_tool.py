@@ -1,4 +1,4 @@
-"""tools/study.py --report-only: the table from records alone, against a chosen baseline."""
+"""tools/study.py: the report from records alone, against a chosen baseline."""
 import os.path as osp
 import runpy
 
@@ -22,28 +22,47 @@ def write_records(records_dir):
             write_record(records_dir, dict(
                 variant=variant, condition='clean', seed=seed, iterations=10,
                 metrics=dict(bbox_mAP=ap, bbox_mAP_50=2 * ap), device='cpu', threads=1,
-                versions=dict(torch='x'), detector='FCOS', loss_cls={}, wall_time_s=1.0))
+                versions=dict(torch='x'), detector='FCOS', config='fcos.py', loss_cls={},
+                wall_time_s=1.0, per_class_ap=dict(a=ap, b=ap / 2),
+                curve=[dict(iter=5, bbox_mAP=ap / 2), dict(iter=10, bbox_mAP=ap)]))
 
 
 def test_report_pairs_against_the_baseline_asked_for(tmp_path, capsys):
-    records, out = str(tmp_path / 'records'), str(tmp_path / 'out')
-    write_records(records)
-    study_main(['--report-only', '--records-dir', records, '--out', out,
-                       '--baseline', 'asl_paper'])
-    report = open(osp.join(out, 'results.md')).read()
-    assert report.startswith('# Study: does ASL help the glyph FCOS?')
-    assert (f'Regenerate: `python tools/study.py --report-only --records-dir {records} --out '
-            f'{out} --baseline asl_paper`') in report
-    assert 'Δ box AP vs asl_paper (mean ± s.e.)' in report
-    # focal - asl_paper = -0.010, -0.011, -0.012 per seed: mean -0.011, s.e. 0.0006
-    assert '| clean | focal | 0,1,2 | 0.210 ± 0.010 | 0.420 ± 0.020 | -0.011 ± 0.001 |' in report
-    assert 'worse: focal (-0.011 ± 0.001), focal_margin (-0.011 ± 0.001)' in report
+    study = str(tmp_path / 'study')
+    write_records(osp.join(study, 'records'))
+    study_main(['--report-only', '--study-dir', study, '--baseline', 'asl_paper'])
+    report = open(osp.join(study, 'results.md')).read()
+    assert report.startswith('# Study: does ASL help the FCOS? (fcos.py)')
+    assert (f'Regenerate: `python tools/study.py --study-dir {study} --report-only '
+            '--baseline asl_paper`') in report
+    assert 'Δ box AP vs asl_paper [95% CI]' in report
+    # focal - asl_paper = -0.010, -0.011, -0.012: mean -0.011, s.e. 0.00058, t(2) 4.303
+    assert '| clean | focal | 3 | 0.210 ± 0.010 | 0.420 ± 0.020 | -0.011 [-0.013, -0.009] |' \
+        in report
+    assert '## Primary comparisons' not in report  # asl_paper is the baseline: none left
+    assert 'worse: focal (-0.011 [-0.013, -0.009]), focal_margin' in report
+    assert '## Per-class AP' in report and 'Δ a [95% CI]' in report
+    assert '## Learning curves' in report
     assert 'against asl_paper' in capsys.readouterr().out
 
 
+def test_default_report_keeps_the_primary_comparisons_apart(tmp_path):
+    study = str(tmp_path / 'study')
+    write_records(osp.join(study, 'records'))
+    study_main(['--report-only', '--study-dir', study])
+    report = open(osp.join(study, 'results.md')).read()
+    primary, exploratory = report.split('## Exploratory comparisons')
+    assert '| clean | asl_paper |' in primary and 'focal_margin' not in primary.split('## ')[1]
+    assert '| clean | focal_margin |' in exploratory
+
+
 def test_a_baseline_without_records_is_refused(tmp_path):
-    records = str(tmp_path / 'records')
-    write_records(records)
-    with pytest.raises(SystemExit, match="baseline must be a variant in the table .*'asl_alpha'"):
-        study_main(['--report-only', '--records-dir', records, '--out',
-                           str(tmp_path / 'out'), '--baseline', 'asl_alpha'])
+    study = str(tmp_path / 'study')
+    write_records(osp.join(study, 'records'))
+    with pytest.raises(SystemExit, match="baseline must be a recorded variant .*'asl_alpha'"):
+        study_main(['--report-only', '--study-dir', study, '--baseline', 'asl_alpha'])
+
+
+def test_no_records_is_an_error_naming_the_folder(tmp_path):
+    with pytest.raises(SystemExit, match='no records in .*records'):
+        study_main(['--report-only', '--study-dir', str(tmp_path)])

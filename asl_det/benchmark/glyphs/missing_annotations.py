@@ -8,7 +8,7 @@ import json
 import math
 import os
 import os.path as osp
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -46,20 +46,24 @@ def missing_annotation_file(ann_file: str, fraction: float) -> str:
     return f'{stem}_missing{round(100 * fraction):02d}{ext}'
 
 
-def write_missing_annotation_split(ann_file: str, fraction: float, seed: int = 0) -> Dict:
+def write_missing_annotation_split(ann_file: str, fraction: float, seed: int = 0,
+                                   out_file: Optional[str] = None) -> Dict:
     """Write (or reuse) the missing-annotation version of the COCO file ``ann_file``.
 
     Args:
         ann_file: a COCO annotation json (the clean train split).
         fraction: share of boxes to remove, in [0, 1).
         seed: the draw; the same (file, fraction, seed) always removes the same boxes.
+        out_file: where to write it (default :func:`missing_annotation_file` beside
+            ``ann_file``).
 
     Returns:
         dict with ``ann_file`` (the written path), ``fraction`` (requested), ``seed``,
         ``annotations`` (kept), ``dropped_annotations`` and ``dropped_fraction`` (realised).
     """
     check_number('fraction', fraction, 0.0, 1.0, high_open=True)
-    out_file = missing_annotation_file(ann_file, fraction)
+    out_file = out_file or missing_annotation_file(ann_file, fraction)
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     with open(ann_file) as f:
         coco = json.load(f)
     key = dict(version=SPLIT_VERSION, source=osp.basename(ann_file), fraction=fraction, seed=seed,

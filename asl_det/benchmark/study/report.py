@@ -1,15 +1,21 @@
-"""The study's table and plot, regenerated from the records alone."""
+"""The study's tables and plots, regenerated from the records alone.
+
+Two tables of paired comparisons against the baseline (see :mod:`.statistics`): the primary
+comparisons named before the runs (:data:`.variants.PRIMARY_VARIANTS`), and the exploratory rest;
+Holm's adjustment runs within each table. Then per-class AP (exploratory), the learning curves
+and whether AP was still rising at the end of the schedule.
+"""
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from asl_det.benchmark.analysis.tables import format_table
 
-from .statistics import CellSummary, summarise
-from .variants import BASELINE, VARIANTS
+from .statistics import CellSummary, paired_test, summarise
+from .variants import BASELINE, PRIMARY_VARIANTS, VARIANTS
 
-#: (record metric, column title) shown in the table.
+#: (record metric, column title) shown in the tables.
 TABLE_METRICS = (('bbox_mAP', 'box AP'), ('bbox_mAP_50', 'AP50'))
 
 
@@ -21,87 +27,183 @@ def _pm(mean: float, spread: float, digits: int = 3) -> str:
     return f'{mean:.{digits}f} ± {spread:.{digits}f}'
 
 
-def _signed(mean: float, spread: float) -> str:
-    if not math.isfinite(mean):
-        return 'n/a'
-    text = f'{mean:+.3f}'
-    return text if not math.isfinite(spread) else f'{text} ± {spread:.3f}'
+def _diff_ci(cell: CellSummary) -> str:
+    test = cell.test
+    if test is None or not math.isfinite(test.mean):
+        return '-'
+    if not math.isfinite(test.ci_low):
+        return f'{test.mean:+.3f}'
+    return f'{test.mean:+.3f} [{test.ci_low:+.3f}, {test.ci_high:+.3f}]'
 
 
-def complete_records(records: Sequence[Dict], min_seeds: int = 3) -> Tuple[List[Dict], Dict]:
-    """Split ``records`` into those of variants with at least ``min_seeds`` seeds in every
-    condition of the study, and the rest as ``{variant: {condition: seeds recorded}}``."""
-    conditions = sorted({r['condition'] for r in records})
-    seeds: Dict[str, Dict[str, set]] = {}
-    for r in records:
-        seeds.setdefault(r['variant'], {c: set() for c in conditions})[r['condition']].add(
-            r['seed'])
-    incomplete = {variant: {c: len(s) for c, s in by_condition.items()}
-                  for variant, by_condition in seeds.items()
-                  if min(len(s) for s in by_condition.values()) < min_seeds}
-    return [r for r in records if r['variant'] not in incomplete], incomplete
+def _p(value: float) -> str:
+    if not math.isfinite(value):
+        return '-'
+    return '<0.001' if value < 0.001 else f'{value:.3f}'
 
 
-def study_table(records: Sequence[Dict], markdown: bool = True, baseline: str = BASELINE) -> str:
-    """One row per (condition, variant): seeds, mean ± std over seeds of each metric, and the
-    paired difference to ``baseline`` (mean ± standard error over seeds) with its verdict."""
-    order = list(VARIANTS)
-    summaries = {metric: summarise(records, metric, baseline, order)
-                 for metric, _ in TABLE_METRICS}
-    header = ['condition', 'variant', 'seeds']
-    header += [f'{title} (mean ± std)' for _, title in TABLE_METRICS]
-    header += [f'Δ {title} vs {baseline} (mean ± s.e.)' for _, title in TABLE_METRICS]
-    header += ['verdict (box AP)']
+def _variants_in(records: Sequence[Dict], names: Sequence[str]) -> List[str]:
+    present = {r['variant'] for r in records}
+    return [v for v in names if v in present]
+
+
+def comparison_table(records: Sequence[Dict], variants: Sequence[str], baseline: str = BASELINE,
+                     markdown: bool = True) -> str:
+    """One row per (condition, variant of ``variants``) plus the baseline's rows: seeds, mean ±
+    std over seeds of each metric, and for box AP the paired difference to ``baseline`` with its
+    95% CI, the p-value, the Holm-adjusted p-value over this table, and the verdict."""
+    cells = summarise(records, 'bbox_mAP', baseline, variants)
+    extra = {metric: {(c.condition, c.variant): c for c in summarise(records, metric, baseline,
+                                                                      variants)}
+             for metric, _ in TABLE_METRICS[1:]}
+    header = ['condition', 'variant', 'seeds'] + [f'{title} (mean ± std)'
+                                                  for _, title in TABLE_METRICS]
+    header += [f'Δ box AP vs {baseline} [95% CI]', 'p', 'p (Holm)', 'verdict']
     rows = []
-    for cells in zip(*summaries.values()):
-        first: CellSummary = cells[0]
-        row = [first.condition, first.variant, ','.join(map(str, first.seeds))]
-        row += [_pm(cell.mean, cell.std) for cell in cells]
-        row += ['-' if cell.variant == baseline else _signed(cell.mean_diff, cell.std_error)
-                for cell in cells]
-        row.append(first.verdict)
+    for cell in cells:
+        row = [cell.condition, cell.variant, len(cell.seeds), _pm(cell.mean, cell.std)]
+        row += [_pm(extra[m][(cell.condition, cell.variant)].mean,
+                    extra[m][(cell.condition, cell.variant)].std) for m in extra]
+        p_value = cell.test.p_value if cell.test else math.nan
+        row += [_diff_ci(cell), _p(p_value), _p(cell.p_adjusted), cell.verdict]
         rows.append(row)
     return format_table(header, rows, markdown=markdown)
 
 
-def verdict_lines(records: Sequence[Dict], baseline: str = BASELINE) -> List[str]:
-    """One sentence per condition: which variants beat / lose to ``baseline`` on box AP."""
+def verdict_lines(records: Sequence[Dict], variants: Sequence[str],
+                  baseline: str = BASELINE) -> List[str]:
+    """One sentence per condition: the verdict of each of ``variants`` against ``baseline`` on
+    box AP (Holm over the cells of ``variants``, as in :func:`comparison_table`)."""
     lines = []
-    summaries = summarise(records, 'bbox_mAP', baseline, list(VARIANTS))
-    for condition in sorted({cell.condition for cell in summaries}):
-        cells = [c for c in summaries if c.condition == condition and c.variant != baseline]
-        groups = {}
-        for cell in cells:
-            groups.setdefault(cell.verdict, []).append(
-                f'{cell.variant} ({_signed(cell.mean_diff, cell.std_error)})')
+    cells = [c for c in summarise(records, 'bbox_mAP', baseline, variants)
+             if c.variant != baseline]
+    for condition in sorted({cell.condition for cell in cells}):
+        groups: Dict[str, List[str]] = {}
+        for cell in (c for c in cells if c.condition == condition):
+            groups.setdefault(cell.verdict, []).append(f'{cell.variant} ({_diff_ci(cell)})')
         parts = [f'{verdict}: {", ".join(names)}' for verdict, names in groups.items()]
-        lines.append(f'- **{condition}** (box AP against {baseline}, paired over seeds): ' +
-                     ('; '.join(parts) if parts else 'no variant recorded') + '.')
+        lines.append(f'- **{condition}** (box AP against {baseline}, mean paired difference '
+                     '[95% CI]): ' + ('; '.join(parts) if parts else 'no variant recorded') + '.')
     return lines
 
 
-def plot_study(records: Sequence[Dict], path: str, metric: str = 'bbox_mAP',
-               baseline: str = BASELINE) -> str:
-    """AP per variant, one panel per condition: each seed as a point, mean ± std as a bar
-    (``baseline`` in its own colour)."""
+def per_class_table(records: Sequence[Dict], variants: Sequence[str], baseline: str = BASELINE,
+                    markdown: bool = True) -> Optional[str]:
+    """Per-class AP: mean over seeds per (condition, variant), and per class the paired
+    difference to ``baseline`` with its 95% CI. Exploratory: no verdicts. None without
+    per-class AP in the records."""
+    classes = sorted({name for r in records for name in r.get('per_class_ap', {})})
+    if not classes:
+        return None
+    header = ['condition', 'variant'] + [f'{name} AP' for name in classes] + [
+        f'Δ {name} [95% CI]' for name in classes]
+    rows = []
+    by_class = {name: summarise(records, baseline=baseline, variants=variants, value_of=(
+        lambda r, name=name: float(r.get('per_class_ap', {}).get(name, math.nan))))
+        for name in classes}
+    for i, cell in enumerate(by_class[classes[0]]):
+        row = [cell.condition, cell.variant]
+        row += [_pm(by_class[name][i].mean, math.nan) for name in classes]
+        row += [_diff_ci(by_class[name][i]) for name in classes]
+        rows.append(row)
+    return format_table(header, rows, markdown=markdown)
+
+
+def curves_of(records: Sequence[Dict]) -> Dict:
+    """{(condition, variant): {seed: [(iteration, box AP), ...]}} for records with a curve."""
+    curves: Dict = {}
+    for r in records:
+        points = [(p['iter'], p['bbox_mAP']) for p in r.get('curve', [])
+                  if p.get('bbox_mAP') is not None]
+        if len(points) >= 2:
+            curves.setdefault((r['condition'], r['variant']), {})[r['seed']] = points
+    return curves
+
+
+def plateau_table(records: Sequence[Dict], markdown: bool = True) -> Optional[str]:
+    """Per (condition, variant) with learning curves: box AP at the last evaluation minus the
+    one before, paired over seeds with its 95% CI; "still rising" where the whole interval is
+    above zero (the schedule is too short to judge that variant). None without curves."""
+    curves = curves_of(records)
+    if not curves:
+        return None
+    rows = []
+    for (condition, variant), by_seed in sorted(curves.items()):
+        last = [points[-1][1] for points in by_seed.values()]
+        before = [points[-2][1] for points in by_seed.values()]
+        test = paired_test(last, before)
+        step = sorted({points[-1][0] - points[-2][0] for points in by_seed.values()})
+        rising = math.isfinite(test.ci_low) and test.ci_low > 0
+        ci = (f'{test.mean:+.4f} [{test.ci_low:+.4f}, {test.ci_high:+.4f}]'
+              if math.isfinite(test.ci_low) else f'{test.mean:+.4f}')
+        rows.append([condition, variant, len(by_seed), '/'.join(map(str, step)), ci,
+                     'still rising' if rising else 'plateaued'])
+    header = ['condition', 'variant', 'seeds', 'iterations between the last two evaluations',
+              'Δ box AP over them [95% CI]', 'end of schedule']
+    return format_table(header, rows, markdown=markdown)
+
+
+def _plot_setup():
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    summaries = summarise(records, metric, baseline, list(VARIANTS))
-    conditions = sorted({cell.condition for cell in summaries})
+    return plt
+
+
+def plot_study(records: Sequence[Dict], path: str, baseline: str = BASELINE) -> str:
+    """Box AP per variant, one panel per condition: each seed a point, mean ± std a bar."""
+    plt = _plot_setup()
+    cells = summarise(records, 'bbox_mAP', baseline, _variants_in(records, VARIANTS))
+    conditions = sorted({cell.condition for cell in cells})
     fig, axes = plt.subplots(1, len(conditions), figsize=(5.5 * len(conditions), 4.2),
                              squeeze=False, sharey=True)
     for ax, condition in zip(axes[0], conditions):
-        cells = [c for c in summaries if c.condition == condition]
-        for x, cell in enumerate(cells):
+        row = [c for c in cells if c.condition == condition]
+        for x, cell in enumerate(row):
             ax.scatter([x] * len(cell.values), cell.values, s=14, color='0.4', zorder=3)
             ax.errorbar([x + 0.15], [cell.mean], yerr=[0 if math.isnan(cell.std) else cell.std],
                         fmt='o', color='C0' if cell.variant == baseline else 'C1', capsize=4)
-        ax.set_xticks(range(len(cells)))
-        ax.set_xticklabels([c.variant for c in cells], rotation=35, ha='right', fontsize=8)
+        ax.set_xticks(range(len(row)))
+        ax.set_xticklabels([c.variant for c in row], rotation=35, ha='right', fontsize=8)
         ax.set_title(condition)
         ax.grid(axis='y', alpha=0.3)
-    axes[0][0].set_ylabel(f'COCO {metric} (val)')
+    axes[0][0].set_ylabel('COCO box AP (evaluation split)')
+    return _save(fig, plt, path)
+
+
+def plot_curves(records: Sequence[Dict], path: str) -> Optional[str]:
+    """Box AP against training iterations, one panel per condition: per variant the mean over
+    seeds as a line and the seeds' range as a band. None without learning curves."""
+    curves = curves_of(records)
+    if not curves:
+        return None
+    plt = _plot_setup()
+    conditions = sorted({condition for condition, _ in curves})
+    variants = _variants_in([dict(variant=v) for _, v in curves], VARIANTS)
+    fig, axes = plt.subplots(1, len(conditions), figsize=(5.5 * len(conditions), 4.2),
+                             squeeze=False, sharey=True)
+    for ax, condition in zip(axes[0], conditions):
+        for colour, variant in enumerate(variants):
+            by_seed = curves.get((condition, variant))
+            if not by_seed:
+                continue
+            iters = sorted({i for points in by_seed.values() for i, _ in points})
+            values = [[dict(points).get(i, math.nan) for points in by_seed.values()]
+                      for i in iters]
+            means = [sum(v) / len(v) for v in values]
+            ax.plot(iters, means, color=f'C{colour}',
+                    label=f'{variant} ({len(by_seed)} seeds)')
+            ax.fill_between(iters, [min(v) for v in values], [max(v) for v in values],
+                            color=f'C{colour}', alpha=0.15)
+        ax.set_title(condition)
+        ax.set_xlabel('training iteration')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel('COCO box AP (evaluation split)')
+    return _save(fig, plt, path)
+
+
+def _save(fig, plt, path: str) -> str:
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -109,38 +211,55 @@ def plot_study(records: Sequence[Dict], path: str, metric: str = 'bbox_mAP',
     return path
 
 
-def write_study_report(records: Sequence[Dict], out_dir: str, command: str,
-                       min_seeds: int = 3, baseline: str = BASELINE) -> Dict[str, str]:
-    """Write ``results.md`` (table, verdicts, the command) and ``study.png`` under ``out_dir``,
-    with paired differences taken against variant ``baseline``.
+def _machines(records: Sequence[Dict]) -> str:
+    return '; '.join(sorted({
+        f"{r['device']}" + (f", {r['threads']} thread(s) per run" if r.get('threads') else '')
+        + f", torch {r['versions']['torch']}" for r in records}))
 
-    Only variants with ``min_seeds`` seeds in every condition enter the table and the plot; the
-    others are listed with the seeds they have so far.
-    """
-    records, incomplete = complete_records(records, min_seeds)
+
+def write_study_report(records: Sequence[Dict], out_dir: str, command: str,
+                       baseline: str = BASELINE,
+                       primary: Sequence[str] = PRIMARY_VARIANTS) -> Dict[str, str]:
+    """Write ``results.md`` (the tables, verdicts, the command) and the plots under ``out_dir``;
+    returns their paths (``curves`` only where the records hold learning curves)."""
     if not records:
-        raise ValueError(f'no variant has {min_seeds} seeds in every condition yet')
-    in_table = sorted({r['variant'] for r in records})
-    if baseline not in in_table:
-        raise ValueError(f'baseline must be a variant in the table ({", ".join(in_table)}), '
+        raise ValueError('no records to report')
+    present = sorted({r['variant'] for r in records})
+    if baseline not in present:
+        raise ValueError(f'baseline must be a recorded variant ({", ".join(present)}), '
                          f'got {baseline!r}')
+    primary = _variants_in(records, [v for v in primary if v != baseline])
+    exploratory = [v for v in _variants_in(records, list(VARIANTS) + present)
+                   if v != baseline and v not in primary]
     paths = dict(report=osp.join(out_dir, 'results.md'), plot=osp.join(out_dir, 'study.png'))
     plot_study(records, paths['plot'], baseline=baseline)
-    iterations = sorted({r['iterations'] for r in records})
-    machines = sorted({f"{r['device']}, {r['threads']} thread(s) per run, torch "
-                       f"{r['versions']['torch']}" for r in records})
-    detectors = ' / '.join(sorted({r['detector'] for r in records if 'detector' in r}))
-    text = [f'# Study: does ASL help the glyph {detectors or "detector"}?', '',
+    curves = plot_curves(records, osp.join(out_dir, 'curves.png'))
+    schedules = sorted({str(r['iterations']) for r in records})
+    detectors = ' / '.join(sorted({r.get('detector', '?') for r in records}))
+    configs = ', '.join(sorted({r.get('config', '?') for r in records}))
+    text = [f'# Study: does ASL help the {detectors}? ({configs})', '',
             f'Regenerate: `{command}`', '',
-            f'{len(records)} runs; {", ".join(map(str, iterations))} iterations each; '
-            f'{"; ".join(machines)}.', '', study_table(records, baseline=baseline), '',
-            *verdict_lines(records, baseline), '',
-            f'![AP per variant]({osp.basename(paths["plot"])})', '']
-    if incomplete:
-        pending = '; '.join(f'{variant} (' + ', '.join(f'{c}: {n}' for c, n in counts.items())
-                            + ')' for variant, counts in incomplete.items())
-        text[-2:-2] = [f'Recorded, not yet in the table (fewer than {min_seeds} seeds in a '
-                       f'condition; seeds per condition): {pending}.', '']
+            f'{len(records)} runs; {", ".join(schedules)} training iterations each; '
+            f'{_machines(records)}. Paired over seeds (same data, order and initial weights); '
+            'Δ: mean paired difference with its t-based 95% CI; p: paired t-test; p (Holm): '
+            'adjusted over the table; better/worse only where the adjusted p < 0.05.', '']
+    if primary:
+        text += ['## Primary comparisons (named before the runs)', '',
+                 comparison_table(records, primary, baseline), '',
+                 *verdict_lines(records, primary, baseline), '']
+    if exploratory:
+        text += ['## Exploratory comparisons (adjusted within this table)', '',
+                 comparison_table(records, exploratory, baseline), '',
+                 *verdict_lines(records, exploratory, baseline), '']
+    per_class = per_class_table(records, primary + exploratory, baseline)
+    if per_class:
+        text += ['## Per-class AP (mean over seeds; Δ paired against the baseline, '
+                 'exploratory)', '', per_class, '']
+    text += [f'![box AP per variant]({osp.basename(paths["plot"])})', '']
+    if curves:
+        paths['curves'] = curves
+        text += ['## Learning curves', '', plateau_table(records), '',
+                 f'![box AP against iterations]({osp.basename(curves)})', '']
     with open(paths['report'], 'w') as f:
         f.write('\n'.join(text))
     return paths

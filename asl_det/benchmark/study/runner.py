@@ -1,36 +1,42 @@
-"""Train the study grid (variants x annotation conditions x seeds), one record per finished run.
+"""Run the study grid locally, print it for a cluster queue, or collect finished work dirs.
 
-Resumable: a (condition, variant, seed) whose record exists is skipped, so the study is built up
-over several sittings, and a killed study loses only the runs in flight. Runs train in spawned
-worker processes whose console output goes to ``<work_dir>/console.log``; the terminal shows one
-line per run started and finished, with the estimated time left.
+Each run is the ``tools/train.py`` command of :mod:`.plan`. Locally, ``workers`` commands run at
+once as subprocesses (console output in ``<work_dir>/console.log``), with one progress line per
+run at most every 30 s; a run whose command succeeded is collected into its record at once.
+Resumable: a (condition, variant, seed) with a record is skipped, so a study is built up over
+several sittings and a killed study loses only the runs in flight.
 """
 import datetime
 import os
 import os.path as osp
 import platform
 import shutil
+import subprocess
+import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, wait
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional
 
 from asl_det.benchmark.analysis import load_run
-from asl_det.benchmark.glyph_runs import glyph_run_config, quiet_worker_pool, train_quietly
-from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
-from asl_det.config.classifier_prior import init_cfg_with_prior
-from asl_det.validation import check_int, check_number
 
+from .plan import (
+    ConditionData,
+    Job,
+    StudySettings,
+    final_checkpoint_name,
+    load_base_config,
+    prepare_conditions,
+    shell_line,
+    train_command,
+    work_dir,
+    write_run_configs,
+)
 from .records import load_records, record_path, write_record
-from .variants import DEFAULT_VARIANTS, check_variants, variant_config
 
 #: Metrics kept in a record (``coco/`` prefix dropped).
 RECORD_METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m',
                   'bbox_mAP_l')
-#: Settings that must match between a study and the records it resumes from (``config``: the
-#: baseline config's file name).
-SCHEDULE_KEYS = ('config', 'iterations', 'num_train', 'num_val', 'data_seed')
-CLEAN = 'clean'
+#: Seconds between polls of the running commands.
+POLL_S = 5.0
 
 
 class StudyRunsFailed(RuntimeError):
@@ -39,64 +45,6 @@ class StudyRunsFailed(RuntimeError):
     def __init__(self, failures: List[str]):
         self.failures = failures
         super().__init__(f'{len(failures)} run(s) failed: ' + '; '.join(failures))
-
-
-def condition_name(missing_fraction: float) -> str:
-    """'clean' for 0, else 'missing<percent>' (0.5 -> 'missing50')."""
-    return CLEAN if missing_fraction == 0 else f'missing{round(100 * missing_fraction):02d}'
-
-
-@dataclass
-class StudySettings:
-    """What the study trains.
-
-    ``config_file`` is the baseline detector (the focal demo RetinaNet, or another dense head
-    trained with FocalLoss: ``configs/demo/{fcos,atss}_glyphs_focal.py``); each variant replaces
-    its ``loss_cls`` and may set its classifier prior (see :mod:`.variants`).
-    ``missing_fractions``: one annotation condition per value, 0 = clean; the removed boxes
-    depend on ``data_seed`` only, so every variant and seed of a condition sees the same labels.
-    ``workers`` runs train at the same time, each with ``cpu_count // workers`` threads.
-    """
-    config_file: str
-    records_dir: str
-    work_root: str = 'work_dirs/study'
-    data_root: str = 'data/glyphs'
-    variants: Sequence[str] = DEFAULT_VARIANTS
-    seeds: Sequence[int] = (0, 1, 2)
-    missing_fractions: Sequence[float] = (0.0, 0.5)
-    max_iters: int = 800
-    num_train: int = 2000
-    num_val: int = 500
-    data_seed: int = 0
-    workers: int = 2
-    device: str = 'cpu'
-    cfg_options: Dict = field(default_factory=dict)
-
-    def validate(self) -> None:
-        self.variants = check_variants(self.variants)
-        if not self.seeds:
-            raise ValueError('seeds must name at least one seed')
-        for seed in self.seeds:
-            check_int('seeds', seed, 0)
-        if not self.missing_fractions:
-            raise ValueError('missing_fractions must name at least one condition (0 = clean)')
-        for fraction in self.missing_fractions:
-            check_number('missing_fractions', fraction, 0.0, 1.0, high_open=True)
-        for name in ('max_iters', 'num_train', 'num_val', 'workers'):
-            check_int(name, getattr(self, name), 1)
-        check_int('data_seed', self.data_seed, 0)
-        if self.device not in ('cpu', 'cuda'):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
-
-    @property
-    def config_name(self) -> str:
-        """The baseline config's file name: what a record says it was trained with."""
-        return osp.basename(self.config_file)
-
-    def jobs(self) -> List[Tuple[str, float, str, int]]:
-        """(condition, missing fraction, variant, seed), a variant's cells before the next's."""
-        return [(condition_name(f), f, variant, seed) for variant in self.variants
-                for f in self.missing_fractions for seed in self.seeds]
 
 
 def _versions() -> Dict[str, str]:
@@ -111,93 +59,90 @@ def _versions() -> Dict[str, str]:
                 asl_det=asl_det.__version__)
 
 
-def run_config(settings: StudySettings, condition: str, variant: str, seed: int, data: Dict,
-               train_ann_file: Optional[str]):
-    """The mmengine config of one study run: the baseline config with the variant applied."""
-    cfg = glyph_run_config(settings.config_file, data, work_dir(settings, condition, variant, seed),
-                           seed=seed, max_iters=settings.max_iters,
-                           val_interval=settings.max_iters, device=settings.device,
-                           train_ann_file=train_ann_file)
-    spec = variant_config(variant)
-    head = cfg.model.bbox_head
-    head.loss_cls = spec['loss_cls']
-    if spec['prior'] is not None:
-        head.init_cfg = init_cfg_with_prior(head, head.type, spec['prior'])
-    if spec['hooks'] is not None:
-        cfg.custom_hooks = spec['hooks']
-    cfg.merge_from_dict(settings.cfg_options)
-    return cfg
+class StudyPlan:
+    """The grid of ``settings`` made ready to run: run configs written, conditions hashed."""
 
+    def __init__(self, settings: StudySettings, log: Callable[[str], None] = print):
+        settings.validate()
+        self.settings = settings
+        self.base = load_base_config(settings)
+        self.conditions: Dict[str, ConditionData] = prepare_conditions(settings, self.base, log)
+        self.config_paths = write_run_configs(settings, self.base, self.conditions)
+        self.check_resumable()
 
-def _prior_override(cfg, variant: str) -> Dict:
-    """The head initialisation a prior variant set, as a dotted override ({} for the others)."""
-    if variant_config(variant)['prior'] is None:
-        return {}
-    return {'model.bbox_head.init_cfg': cfg.model.bbox_head.init_cfg.to_dict()}
+    @property
+    def expected(self) -> Dict:
+        """What every record of this study must say (see :meth:`check_resumable`)."""
+        loop = self.base.train_cfg
+        return dict(config=self.settings.config_name, data_seed=self.settings.data_seed,
+                    iterations=loop.get('max_iters') if 'max_epochs' not in loop else None,
+                    max_epochs=loop.get('max_epochs'))
 
+    def check_resumable(self) -> None:
+        """Refuse records of another config (by file name), schedule or data (annotation file
+        contents): they would mix in the table."""
+        records_dir = self.settings.records_dir
+        for record in load_records(records_dir) if osp.isdir(records_dir) else []:
+            expected = dict(self.expected)
+            data = self.conditions.get(record['condition'])
+            if data is not None:
+                expected.update(train_ann_sha256=data.train_ann_sha256,
+                                val_ann_sha256=data.val_ann_sha256)
+            found = {key: record.get(key) for key in ('config', 'data_seed', 'max_epochs')}
+            found['iterations'] = record['iterations'] if expected['iterations'] else None
+            found.update({key: record.get('data', {}).get(key) for key in expected
+                          if key.endswith('sha256')})
+            if found != expected:
+                name = f"{record['condition']}/{record['variant']}_seed{record['seed']}"
+                raise ValueError(
+                    f'{records_dir} holds {name} with {found}, but this study asks for '
+                    f'{expected}: use another records dir or the same config, schedule and data')
 
-def work_dir(settings: StudySettings, condition: str, variant: str, seed: int) -> str:
-    return osp.join(settings.work_root, condition, f'{variant}_seed{seed}')
+    def pending(self) -> List[Job]:
+        """The jobs of the grid without a record yet."""
+        return [job for job in self.settings.jobs() if not osp.isfile(record_path(
+            self.settings.records_dir, job.condition, job.variant, job.seed))]
 
+    def is_finished(self, job: Job) -> bool:
+        """Whether ``job``'s work dir holds a finished run (its last checkpoint was saved)."""
+        marker = osp.join(work_dir(self.settings, job), 'last_checkpoint')
+        if not osp.isfile(marker):
+            return False
+        with open(marker) as f:
+            return osp.basename(f.read().strip()) == final_checkpoint_name(self.base)
 
-def train_and_record(settings: StudySettings, job: Tuple, data: Dict,
-                     split: Optional[Dict], num_threads: int) -> Dict:
-    """Train one job in this (worker) process, evaluate it and write its record."""
-    condition, fraction, variant, seed = job
-    train_ann_file = osp.relpath(split['ann_file'], data['root']) if split else None
-    cfg = run_config(settings, condition, variant, seed, data, train_ann_file)
-    shutil.rmtree(cfg.work_dir, ignore_errors=True)  # a run killed earlier: start it afresh
-    wall_time = train_quietly(cfg, num_threads)
-    run = load_run(cfg.work_dir)
-    metrics = {name: run.metric(name) for name in RECORD_METRICS}
-    if metrics['bbox_mAP'] is None:
-        raise RuntimeError(f'{cfg.work_dir}: the run wrote no bbox_mAP (see console.log)')
-    record = dict(
-        variant=variant, condition=condition, seed=seed, metrics=metrics,
-        per_class_ap={k: round(v, 4) for k, v in run.per_class_ap.items()},
-        config=settings.config_name, detector=cfg.model.type,
-        loss_cls=dict(cfg.model.bbox_head.loss_cls), overrides=_prior_override(cfg, variant),
-        hooks=[dict(h) for h in cfg.get('custom_hooks', [])],
-        iterations=run.last_iter, wall_time_s=round(wall_time, 1),
-        train_time_s=round(run.train_time_s, 1) if run.train_time_s else None,
-        probabilities={k: round(v, 4) for k, v in run.probabilities.items()},
-        num_train=settings.num_train, num_val=settings.num_val, data_seed=settings.data_seed,
-        missing_fraction=fraction,
-        dropped_fraction=round(split['dropped_fraction'], 4) if split else 0.0,
-        device=settings.device, threads=num_threads, cpu_count=os.cpu_count(),
-        finished=datetime.datetime.now().isoformat(timespec='seconds'), versions=_versions())
-    write_record(settings.records_dir, record)
-    return record
-
-
-def prepare_data(settings: StudySettings, log: Callable[[str], None]) -> Tuple[Dict, Dict]:
-    """Generate (or reuse) the data; write one missing-annotation split per condition."""
-    data = generate_glyph_detection(settings.data_root, num_train=settings.num_train,
-                                    num_val=settings.num_val, seed=settings.data_seed)
-    splits = {}
-    for fraction in settings.missing_fractions:
-        if fraction > 0:
-            split = write_missing_annotation_split(data['train_ann'], fraction,
-                                                   seed=settings.data_seed)
-            splits[condition_name(fraction)] = split
-            log(f'[study] {condition_name(fraction)}: {split["dropped_annotations"]} of the '
-                f'train boxes removed ({split["dropped_fraction"]:.1%}); val is complete')
-    return data, splits
-
-
-def _check_resumable(settings: StudySettings) -> None:
-    """Refuse records written with another detector config (by file name), schedule or data:
-    they would mix in the table."""
-    expected = dict(config=settings.config_name, iterations=settings.max_iters,
-                    num_train=settings.num_train, num_val=settings.num_val,
-                    data_seed=settings.data_seed)
-    for record in load_records(settings.records_dir) if osp.isdir(settings.records_dir) else []:
-        found = {key: record.get(key) for key in SCHEDULE_KEYS}
-        if found != expected:
-            raise ValueError(
-                f"{settings.records_dir} holds {record['condition']}/{record['variant']}_seed"
-                f"{record['seed']} with {found}, but this study asks for {expected}: use another "
-                'records dir or the same settings')
+    def collect(self, job: Job, wall_time_s: Optional[float] = None) -> Dict:
+        """Read ``job``'s finished work dir into its record and write it."""
+        settings = self.settings
+        directory = work_dir(settings, job)
+        run = load_run(directory)
+        metrics = {name: run.metric(name) for name in RECORD_METRICS}
+        if metrics['bbox_mAP'] is None:
+            raise RuntimeError(f'{directory}: the run wrote no bbox_mAP (see console.log)')
+        from mmengine.config import Config
+        cfg = Config.fromfile(self.config_paths[(job.condition, job.variant)])
+        head = cfg.model.bbox_head
+        record = dict(
+            variant=job.variant, condition=job.condition, seed=job.seed, metrics=metrics,
+            per_class_ap={k: round(v, 4) for k, v in run.per_class_ap.items()},
+            curve=[dict(iter=line['iter'], bbox_mAP=line.get('coco/bbox_mAP'),
+                        bbox_mAP_50=line.get('coco/bbox_mAP_50')) for line in run.val],
+            config=settings.config_name, config_file=settings.config_file,
+            cfg_options=settings.cfg_options, detector=cfg.model.type,
+            loss_cls=head.loss_cls.to_dict(),
+            init_cfg=head.init_cfg.to_dict() if head.get('init_cfg') else None,
+            hooks=[dict(h) for h in cfg.get('custom_hooks', [])],
+            iterations=run.last_iter, max_epochs=self.expected['max_epochs'],
+            wall_time_s=None if wall_time_s is None else round(wall_time_s, 1),
+            train_time_s=round(run.train_time_s, 1) if run.train_time_s else None,
+            probabilities={k: round(v, 4) for k, v in run.probabilities.items()},
+            data=self.conditions[job.condition].as_record(), data_seed=settings.data_seed,
+            missing_fraction=job.missing_fraction, command=shell_line(settings, job),
+            device=settings.device, threads=settings.threads if settings.device == 'cpu' else None,
+            cpu_count=os.cpu_count(), finished=datetime.datetime.now().isoformat(
+                timespec='seconds'), versions=_versions())
+        write_record(settings.records_dir, record)
+        return record
 
 
 def _duration(seconds: float) -> str:
@@ -205,65 +150,97 @@ def _duration(seconds: float) -> str:
     return f'{minutes // 60}h{minutes % 60:02d}m' if minutes >= 60 else f'{minutes}m'
 
 
+def _worker_env(settings: StudySettings, slot: int) -> Dict[str, str]:
+    env = dict(os.environ)
+    if settings.device == 'cpu':
+        env.update(OMP_NUM_THREADS=str(settings.threads), MKL_NUM_THREADS=str(settings.threads))
+    else:
+        env['CUDA_VISIBLE_DEVICES'] = str(slot)
+    return env
+
+
 def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> List[Dict]:
-    """Train every job of the grid that has no record yet; returns the new records.
+    """Train every job of the grid that has no record yet, ``settings.workers`` at a time, and
+    collect each into its record; returns the new records.
 
     A run that fails is reported and the others go on; at the end :class:`StudyRunsFailed`
     names every failed run (their records are missing, so the next call retries them).
     """
-    settings.validate()
-    _check_resumable(settings)
-    data, splits = prepare_data(settings, log)
-    jobs = settings.jobs()
-    todo = [job for job in jobs if not osp.isfile(
-        record_path(settings.records_dir, job[0], job[2], job[3]))]
+    from asl_det.benchmark.progress import ProgressReporter
+    plan = StudyPlan(settings, log)
+    jobs, todo = settings.jobs(), plan.pending()
     log(f'[study] {len(jobs)} runs in the grid, {len(jobs) - len(todo)} recorded already, '
-        f'{len(todo)} to train ({settings.max_iters} iterations each, {settings.workers} at a '
-        f'time); logs under {settings.work_root}')
-    if not todo:
-        return []
-    workers = min(settings.workers, len(todo))
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    records, failures, durations, started = [], [], [], {}
-    with quiet_worker_pool(workers) as pool:
-        pending = {}
-        queue = list(todo)
-
-        def submit():
-            job = queue.pop(0)
-            number = len(todo) - len(queue)
-            started[job] = time.perf_counter()
-            log(f'[study] start {number}/{len(todo)}: {job[0]} {job[2]} seed {job[3]}')
-            pending[pool.submit(train_and_record, settings, job, data, splits.get(job[0]),
-                                threads)] = job
-
-        for _ in range(workers):
-            submit()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                durations.append(time.perf_counter() - started[job])
-                left = len(queue) + len(pending)
-                eta = sum(durations) / len(durations) * left / workers
-                name = f'{job[0]} {job[2]} seed {job[3]}'
+        f'{len(todo)} to train ({settings.workers} at a time); logs under {settings.work_root}')
+    records, failures, durations = [], [], []
+    running: Dict[Job, tuple] = {}
+    free_slots = list(range(min(settings.workers, len(todo))))
+    queue = list(todo)
+    progress = ProgressReporter(log, prefix='[study]')
+    try:
+        while queue or running:
+            while queue and free_slots:
+                job, slot = queue.pop(0), free_slots.pop(0)
+                directory = work_dir(settings, job)
+                shutil.rmtree(directory, ignore_errors=True)  # a run killed earlier: afresh
+                os.makedirs(directory)
+                console = open(osp.join(directory, 'console.log'), 'w')
+                process = subprocess.Popen(train_command(settings, job, python=sys.executable),
+                                           stdout=console, stderr=subprocess.STDOUT,
+                                           env=_worker_env(settings, slot))
+                running[job] = (process, slot, console, time.perf_counter())
+                log(f'[study] start {len(todo) - len(queue)}/{len(todo)}: {job.name}')
+            time.sleep(POLL_S)
+            progress.report({job.name: work_dir(settings, job) for job in running},
+                            max_epochs=plan.expected['max_epochs'])
+            for job in [job for job, (process, *_) in running.items()
+                        if process.poll() is not None]:
+                process, slot, console, started = running.pop(job)
+                console.close()
+                free_slots.append(slot)
+                durations.append(time.perf_counter() - started)
+                left = len(queue) + len(running)
+                eta = sum(durations) / len(durations) * left / settings.workers
                 finished = len(records) + len(failures) + 1
                 try:
-                    record = future.result()
+                    if process.returncode != 0:
+                        raise RuntimeError(f'tools/train.py exited with {process.returncode}')
+                    record = plan.collect(job, durations[-1])
                 except Exception as error:  # one broken run must not cost the others
-                    failures.append(f'{name}: {type(error).__name__}: {error}')
-                    log(f'[study] FAILED {finished}/{len(todo)}: {name}: {type(error).__name__}: '
-                        f'{error} (see {work_dir(settings, job[0], job[2], job[3])}/console.log); '
-                        f'{left} left, about {_duration(eta)} to go')
+                    failures.append(f'{job.name}: {error}')
+                    log(f'[study] FAILED {finished}/{len(todo)}: {job.name}: {error} (see '
+                        f'{work_dir(settings, job)}/console.log); {left} left, about '
+                        f'{_duration(eta)} to go')
                 else:
                     records.append(record)
                     metrics = record['metrics']
-                    log(f'[study] done {finished}/{len(todo)}: {name}: AP '
+                    log(f'[study] done {finished}/{len(todo)}: {job.name}: AP '
                         f"{metrics['bbox_mAP']:.3f}, AP50 {metrics['bbox_mAP_50']:.3f} in "
                         f'{_duration(durations[-1])}; {left} left, about {_duration(eta)} to go')
-                if queue:
-                    submit()
+    finally:
+        for process, _, console, _ in running.values():
+            process.terminate()
+            process.wait()
+            console.close()
     if failures:
         raise StudyRunsFailed(failures)
     return records
 
+
+def print_commands(settings: StudySettings, log: Callable[[str], None] = print) -> List[str]:
+    """Write the run configs and return one shell line per pending run (for a job array)."""
+    plan = StudyPlan(settings, log)
+    return [shell_line(settings, job) for job in plan.pending()]
+
+
+def collect_study(settings: StudySettings, log: Callable[[str], None] = print) -> List[Dict]:
+    """Record every pending run whose work dir holds a finished run; returns the new records."""
+    plan = StudyPlan(settings, log)
+    records, unfinished = [], []
+    for job in plan.pending():
+        if plan.is_finished(job):
+            records.append(plan.collect(job))
+        else:
+            unfinished.append(job.name)
+    log(f'[study] collected {len(records)} finished run(s)' + (
+        f'; not finished yet: {", ".join(unfinished)}' if unfinished else ''))
+    return records

@@ -1,53 +1,96 @@
-"""Summaries of study records: mean and spread over seeds, and paired differences to a baseline.
+"""Paired comparisons of study records against a baseline variant: t-based CIs, Holm's method.
 
-The verdict rule: a variant is "better" or "worse" than the baseline in a condition only where
-the mean of its per-seed paired differences (same seed, same data, same initialisation) exceeds
-twice its standard error; otherwise "no measurable difference". With fewer than two paired
-seeds there is no standard error, and the verdict says so.
+Every variant of a study trains with the same seeds, data and initial weights as the baseline,
+so its metric is compared seed by seed. Per (condition, variant) cell: the paired differences
+``variant - baseline``, their mean, a t-based 95% confidence interval (df = paired seeds - 1),
+and the two-sided paired t-test's p-value (:func:`scipy.stats.ttest_rel`). The p-values of one
+table are adjusted together with Holm's method (:func:`statsmodels.stats.multitest.multipletests`),
+and a cell is "better" or "worse" only where the adjusted test rejects at ``alpha``; otherwise
+"no measurable difference"; with fewer than :data:`MIN_PAIRED_SEEDS` paired seeds, "too few
+seeds" (and the cell is left out of the adjustment).
 """
 import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
-#: Needed for a standard error, hence for any verdict.
-MIN_PAIRED_SEEDS = 2
+import numpy as np
+from scipy import stats
+
+#: Paired seeds a cell needs for a test (with 2 the t interval is too wide to mean anything).
+MIN_PAIRED_SEEDS = 3
+#: Family-wise error rate of each table.
+ALPHA = 0.05
 
 
 def mean_std(values: Sequence[float]):
     """(mean, sample standard deviation with n - 1); std is NaN for one value, both for none."""
-    n = len(values)
-    if n == 0:
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
         return math.nan, math.nan
-    mean = sum(values) / n
-    if n == 1:
-        return mean, math.nan
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else math.nan
 
 
-def verdict(mean_diff: float, std_error: float, paired_seeds: int) -> str:
-    """'better', 'worse', 'no measurable difference' or 'too few seeds' (see module docstring)."""
-    if paired_seeds < MIN_PAIRED_SEEDS or not math.isfinite(std_error):
-        return 'too few seeds'
-    if abs(mean_diff) > 2 * std_error:
-        return 'better' if mean_diff > 0 else 'worse'
-    return 'no measurable difference'
+@dataclass
+class PairedTest:
+    """The paired comparison of one cell: differences ``variant - baseline`` over seeds."""
+    diffs: List[float]
+    mean: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+    @property
+    def n(self) -> int:
+        return len(self.diffs)
+
+
+def paired_test(values: Sequence[float], baseline: Sequence[float],
+                confidence: float = 1 - ALPHA) -> PairedTest:
+    """Mean paired difference, its t-based ``confidence`` interval and the paired t-test p-value.
+
+    ``values[i]`` and ``baseline[i]`` belong to the same seed. With identical differences the
+    interval has zero width and p is 0 (all differ by the same non-zero amount) or 1 (all zero).
+    NaN interval and p below two pairs.
+    """
+    values, baseline = np.asarray(values, float), np.asarray(baseline, float)
+    if values.shape != baseline.shape:
+        raise ValueError(f'values and baseline must pair up, got {values.shape} and '
+                         f'{baseline.shape}')
+    diffs = values - baseline
+    n = diffs.size
+    mean = float(diffs.mean()) if n else math.nan
+    if n < 2:
+        return PairedTest(diffs.tolist(), mean, math.nan, math.nan, math.nan)
+    sem = float(stats.sem(diffs))
+    if sem == 0:
+        return PairedTest(diffs.tolist(), mean, mean, mean, 1.0 if mean == 0 else 0.0)
+    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sem)
+    p_value = float(stats.ttest_rel(values, baseline).pvalue)
+    return PairedTest(diffs.tolist(), mean, float(low), float(high), p_value)
+
+
+def holm(p_values: Sequence[float], alpha: float = ALPHA):
+    """(reject, adjusted p-values) by Holm's step-down method over ``p_values``."""
+    from statsmodels.stats.multitest import multipletests
+    if len(p_values) == 0:
+        return [], []
+    reject, adjusted, _, _ = multipletests(list(p_values), alpha=alpha, method='holm')
+    return [bool(r) for r in reject], [float(p) for p in adjusted]
 
 
 @dataclass
 class CellSummary:
-    """One (condition, variant) cell of the study table; metric values are COCO box AP etc."""
+    """One (condition, variant) cell of a table; metric values are e.g. COCO box AP."""
     condition: str
     variant: str
     seeds: List[int]
+    values: List[float]
     mean: float
     std: float
-    values: List[float]
     paired_seeds: List[int]
-    paired_diffs: List[float]
-    mean_diff: float
-    std_diff: float
-    std_error: float
-    verdict: str
+    test: Optional[PairedTest] = None
+    p_adjusted: float = math.nan
+    verdict: str = 'baseline'
 
 
 def metric_of(record: Dict, metric: str) -> float:
@@ -59,39 +102,56 @@ def metric_of(record: Dict, metric: str) -> float:
                        f'has no metric {metric!r}') from None
 
 
-def summarise(records: Sequence[Dict], metric: str = 'bbox_mAP', baseline: str = 'focal',
-              variant_order: Optional[Sequence[str]] = None) -> List[CellSummary]:
-    """One :class:`CellSummary` per (condition, variant) present in ``records``.
-
-    Paired differences are ``variant - baseline`` for the seeds both have in that condition;
-    their standard error is ``std / sqrt(n)``. The baseline's own cell has no differences.
-    Cells are ordered by condition, then by ``variant_order`` (unlisted variants last, by name).
-    """
+def _values_by_cell(records: Sequence[Dict], metric: str) -> Dict:
     by_cell: Dict = {}
     for record in records:
         key = (record['condition'], record['variant'])
         by_cell.setdefault(key, {})[record['seed']] = metric_of(record, metric)
-    order = list(variant_order or [])
+    return by_cell
 
-    def rank(key):
-        condition, variant = key
-        return (condition, order.index(variant) if variant in order else len(order), variant)
 
+def summarise(records: Sequence[Dict], metric: str = 'bbox_mAP', baseline: str = 'focal',
+              variants: Optional[Sequence[str]] = None, alpha: float = ALPHA,
+              value_of=None) -> List[CellSummary]:
+    """One :class:`CellSummary` per (condition, variant) of ``variants`` (default: all present,
+    by name) found in ``records``, the baseline's own cells first; the p-values of all
+    non-baseline cells returned are Holm-adjusted together (one table = one family).
+
+    ``value_of(record) -> float`` replaces ``record['metrics'][metric]`` (e.g. a per-class AP).
+    """
+    if value_of is None:
+        by_cell = _values_by_cell(records, metric)
+    else:
+        by_cell = {}
+        for record in records:
+            by_cell.setdefault((record['condition'], record['variant']), {})[record['seed']] = (
+                value_of(record))
+    present = sorted({variant for _, variant in by_cell})
+    order = [baseline] + [v for v in (variants if variants is not None else present)
+                          if v != baseline]
     summaries = []
-    for condition, variant in sorted(by_cell, key=rank):
-        values_by_seed = by_cell[(condition, variant)]
-        seeds = sorted(values_by_seed)
-        values = [values_by_seed[s] for s in seeds]
-        mean, std = mean_std(values)
-        base = by_cell.get((condition, baseline), {}) if variant != baseline else {}
-        paired = [s for s in seeds if s in base]
-        diffs = [values_by_seed[s] - base[s] for s in paired]
-        mean_diff, std_diff = mean_std(diffs)
-        std_error = std_diff / math.sqrt(len(diffs)) if len(diffs) >= 2 else math.nan
-        summaries.append(CellSummary(
-            condition=condition, variant=variant, seeds=seeds, mean=mean, std=std,
-            values=values, paired_seeds=paired, paired_diffs=diffs, mean_diff=mean_diff,
-            std_diff=std_diff, std_error=std_error,
-            verdict=verdict(mean_diff, std_error, len(diffs)) if variant != baseline else
-            'baseline'))
+    for condition in sorted({condition for condition, _ in by_cell}):
+        for variant in order:
+            by_seed = by_cell.get((condition, variant))
+            if by_seed is None:
+                continue
+            seeds = sorted(by_seed)
+            values = [by_seed[s] for s in seeds]
+            mean, std = mean_std(values)
+            cell = CellSummary(condition, variant, seeds, values, mean, std, paired_seeds=[])
+            if variant != baseline:
+                base = by_cell.get((condition, baseline), {})
+                cell.paired_seeds = [s for s in seeds if s in base]
+                cell.test = paired_test([by_seed[s] for s in cell.paired_seeds],
+                                        [base[s] for s in cell.paired_seeds])
+                cell.verdict = 'too few seeds'
+            summaries.append(cell)
+    tested = [c for c in summaries if c.test is not None and c.test.n >= MIN_PAIRED_SEEDS]
+    reject, adjusted = holm([c.test.p_value for c in tested], alpha)
+    for cell, rejected, p_adjusted in zip(tested, reject, adjusted):
+        cell.p_adjusted = p_adjusted
+        if rejected:
+            cell.verdict = 'better' if cell.test.mean > 0 else 'worse'
+        else:
+            cell.verdict = 'no measurable difference'
     return summaries

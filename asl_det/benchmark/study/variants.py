@@ -67,6 +67,10 @@ VARIANTS: Dict[str, Dict] = {
 }
 #: The variant every paired difference is taken against.
 BASELINE = 'focal'
+#: The comparisons named before the runs, each against ``BASELINE``: what ``--asl`` gives
+#: (``asl_paper``), what the ``configs/*_asl.py`` ship (``asl_paper_prior10``) and the recipe
+#: (``focal_margin_prior10``). The report keeps them in their own table (Holm within it).
+PRIMARY_VARIANTS = ('asl_paper', 'asl_paper_prior10', 'focal_margin_prior10')
 #: What ``tools/study.py`` trains when no ``--variants`` are given, in this order.
 DEFAULT_VARIANTS = ('focal', 'asl_paper', 'asl_paper_prior10', 'asl_alpha_prior10',
                     'focal_margin_prior10', 'focal_prior10', 'focal_asym',

@@ -1,21 +1,28 @@
-"""The study end to end on a few iterations: records, resumption, quiet console, report."""
+"""The study on a few iterations: local runs, printed commands collected, resumption, report."""
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 
+from asl_det.benchmark.glyphs import generate_glyph_detection
 from asl_det.benchmark.study import (
+    StudyPlan,
     StudySettings,
+    collect_study,
     load_records,
+    print_commands,
     record_path,
     run_study,
     write_record,
     write_study_report,
 )
+from asl_det.benchmark.study.plan import set_schedule
 
-CONFIG = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'demo',
-                  'retinanet_glyphs_focal.py')
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+CONFIG = osp.join(REPO, 'configs', 'demo', 'retinanet_glyphs_focal.py')
 TINY = {'train_dataloader.batch_size': 2, 'train_dataloader.num_workers': 0,
         'train_dataloader.persistent_workers': False, 'val_dataloader.num_workers': 0,
         'val_dataloader.persistent_workers': False, 'test_dataloader.num_workers': 0,
@@ -24,25 +31,43 @@ TINY = {'train_dataloader.batch_size': 2, 'train_dataloader.num_workers': 0,
         'model.test_cfg.score_thr': -1.0}
 
 
-def tiny_settings(tmp_path, **changes):
+@pytest.fixture(scope='module')
+def glyphs(tmp_path_factory):
+    """A 12 + 6 image glyph data set, and the options that point the demo config at it."""
+    data = generate_glyph_detection(str(tmp_path_factory.mktemp('glyphs')), num_train=12,
+                                    num_val=6)
+    options = dict(TINY)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options[f'{loader}.dataset.data_root'] = data['root'] + '/'
+    options['val_evaluator.ann_file'] = data['val_ann']
+    options['test_evaluator.ann_file'] = data['val_ann']
+    return data, options
+
+
+def tiny_settings(tmp_path, glyphs, **changes):
     values = dict(config_file=CONFIG, records_dir=str(tmp_path / 'records'),
-                  work_root=str(tmp_path / 'work'), data_root=str(tmp_path / 'data'),
-                  variants=['focal', 'asl_paper'], seeds=[0], missing_fractions=[0.0, 0.5],
-                  max_iters=2, num_train=12, num_val=6, workers=2, cfg_options=TINY)
+                  work_root=str(tmp_path / 'work'), variants=['focal', 'asl_paper'], seeds=[0],
+                  missing_fractions=[0.0, 0.5], max_iters=4, evaluations=2, workers=2,
+                  cfg_options=glyphs[1])
     values.update(changes)
     return StudySettings(**values)
 
 
-def fake_record(condition, variant, seed, iterations=2, num_train=12,
-                config='retinanet_glyphs_focal.py'):
-    return dict(variant=variant, condition=condition, seed=seed, iterations=iterations,
-                config=config,
-                metrics=dict(bbox_mAP=0.1, bbox_mAP_50=0.2), loss_cls={}, wall_time_s=1.0,
-                versions={}, num_train=num_train, num_val=6, data_seed=0)
+def fake_record(condition, variant, seed, **changes):
+    record = dict(variant=variant, condition=condition, seed=seed, iterations=4,
+                  config='retinanet_glyphs_focal.py', metrics=dict(bbox_mAP=0.1, bbox_mAP_50=0.2),
+                  loss_cls={}, wall_time_s=1.0, versions={}, data_seed=0, max_epochs=None)
+    record.update(changes)
+    return record
 
 
-def test_a_few_iteration_study_records_every_run_then_resumes_without_training(tmp_path):
-    settings = tiny_settings(tmp_path)
+#: Record keys that depend on where and when a run was trained, not on what it computed.
+RUN_SPECIFIC = ('wall_time_s', 'train_time_s', 'finished', 'command', 'probabilities')
+
+
+def test_a_few_iteration_study_records_every_run_then_resumes_without_training(tmp_path,
+                                                                                glyphs):
+    settings = tiny_settings(tmp_path, glyphs)
     lines = []
     records = run_study(settings, log=lines.append)
     assert sorted((r['condition'], r['variant']) for r in records) == [
@@ -50,53 +75,94 @@ def test_a_few_iteration_study_records_every_run_then_resumes_without_training(t
         ('missing50', 'focal')]
     for r in records:
         assert osp.isfile(record_path(settings.records_dir, r['condition'], r['variant'], 0))
-        assert r['iterations'] == 2 and 0 <= r['metrics']['bbox_mAP'] <= 1
-        assert r['versions']['mmdet'] == '3.3.0'
+        assert r['iterations'] == 4 and 0 <= r['metrics']['bbox_mAP'] <= 1
+        assert [point['iter'] for point in r['curve']] == [2, 4]  # the learning curve
+        assert r['curve'][-1]['bbox_mAP'] == r['metrics']['bbox_mAP']
+        assert set(r['per_class_ap']) and r['versions']['mmdet'] == '3.3.0'
         assert (r['config'], r['detector']) == ('retinanet_glyphs_focal.py', 'RetinaNet')
-        # the resolved loss of the run, and its work dir kept the raw logs
         expected = 'FocalLoss' if r['variant'] == 'focal' else 'AsymmetricLoss'
         assert r['loss_cls']['type'] == expected
+        assert r['command'].startswith('OMP_NUM_THREADS=')
         log = osp.join(settings.work_root, r['condition'], f"{r['variant']}_seed0",
                        'console.log')
         assert 'Iter(train)' in open(log).read()
+    # every run of a condition trained on the same labels, named by their content hash
     missing = [r for r in records if r['condition'] == 'missing50']
-    assert {r['dropped_fraction'] for r in missing} == {missing[0]['dropped_fraction']}
-    assert 0.3 < missing[0]['dropped_fraction'] < 0.7
-    # the console shows the study's own lines only: starts, ends with ETA
+    assert len({json.dumps(r['data'], sort_keys=True) for r in missing}) == 1
+    data = missing[0]['data']
+    assert 0.3 < data['dropped_fraction'] < 0.7
+    assert data['train_ann_file'].startswith(settings.records_dir)
+    clean = [r for r in records if r['condition'] == 'clean'][0]['data']
+    assert clean['train_ann_sha256'] != data['train_ann_sha256']
+    assert clean['val_ann_sha256'] == data['val_ann_sha256']
+    # the user's files were not touched
+    val = json.load(open(glyphs[0]['val_ann']))
+    assert 'missing_annotations' not in val.get('info', {})
+    assert not any('missing' in name for name in os.listdir(osp.dirname(glyphs[0]['train_ann'])))
+    # the console shows the study's own lines only
     assert all(line.startswith('[study]') for line in lines)
     assert sum('] start ' in line for line in lines) == 4
     assert sum('] done ' in line and 'to go' in line for line in lines) == 4
-    # the split used the complete val set: its annotation file was not touched
-    val = json.load(open(osp.join(settings.data_root, 'annotations', 'instances_val.json')))
-    assert 'missing_annotations' not in val.get('info', {})
 
     again = []
     assert run_study(settings, log=again.append) == []
     assert any('4 recorded already, 0 to train' in line for line in again)
     paths = write_study_report(load_records(settings.records_dir), str(tmp_path / 'out'),
-                               'python tools/study.py --report-only', min_seeds=1)
+                               'python tools/study.py --report-only')
     report = open(paths['report']).read()
-    assert report.startswith('# Study: does ASL help the glyph RetinaNet?')
-    assert '| clean | asl_paper | 0 |' in report
-    assert osp.getsize(paths['plot']) > 0
+    assert report.startswith('# Study: does ASL help the RetinaNet? (retinanet_glyphs_focal.py)')
+    assert '| clean | asl_paper | 1 |' in report and 'too few seeds' in report
+    assert '## Learning curves' in report and osp.getsize(paths['curves']) > 0
+
+    # the same grid printed as commands, run by a shell, then collected: the same records
+    printed = tiny_settings(tmp_path, glyphs, records_dir=str(tmp_path / 'printed'),
+                            work_root=str(tmp_path / 'work2'), variants=['asl_paper'],
+                            missing_fractions=[0.5])
+    commands = print_commands(printed, log=lambda line: None)
+    assert len(commands) == 1 and 'tools/train.py' in commands[0]
+    for command in commands:
+        subprocess.run(command.replace('python ', f'{sys.executable} ', 1), shell=True,
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    collected = collect_study(printed, log=lambda line: None)
+    assert len(collected) == 1 and print_commands(printed, log=lambda line: None) == []
+    (ours,), theirs = [r for r in missing if r['variant'] == 'asl_paper'], collected[0]
+    assert set(ours) == set(theirs)
+    for key in set(ours) - set(RUN_SPECIFIC) - {'data'}:  # as JSON: NaN (a class without AP)
+        assert json.dumps(ours[key], sort_keys=True) == json.dumps(theirs[key], sort_keys=True)
+    # the same labels, written beside the other records dir
+    assert ours['data'] == dict(theirs['data'], train_ann_file=ours['data']['train_ann_file'])
 
 
-def test_only_runs_without_a_record_are_trained(tmp_path):
-    settings = tiny_settings(tmp_path, variants=['focal'], missing_fractions=[0.0], seeds=[0, 1])
-    write_record(settings.records_dir, fake_record('clean', 'focal', 0))
+def test_unfinished_work_dirs_are_not_collected(tmp_path, glyphs):
+    settings = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0])
+    print_commands(settings, log=lambda line: None)
+    directory = osp.join(settings.work_root, 'clean', 'focal_seed0')
+    os.makedirs(directory)
+    with open(osp.join(directory, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(directory, 'iter_2.pth'))  # a checkpoint before the last iteration
     lines = []
-    records = run_study(settings, log=lines.append)
-    assert [(r['variant'], r['seed']) for r in records] == [('focal', 1)]
-    assert any('1 recorded already, 1 to train' in line for line in lines)
-    # the pre-existing record was left as it was
-    assert load_records(settings.records_dir)[0]['wall_time_s'] == 1.0
+    assert collect_study(settings, log=lines.append) == []
+    assert 'not finished yet: clean focal seed 0' in lines[-1]
 
 
-@pytest.mark.parametrize('changes', [dict(iterations=5), dict(num_train=99),
-                                     dict(config='fcos_glyphs_focal.py')])
-def test_records_of_another_schedule_are_refused(tmp_path, changes):
-    settings = tiny_settings(tmp_path)
-    write_record(settings.records_dir, fake_record('clean', 'focal', 0, **changes))
+def test_only_runs_without_a_record_are_trained(tmp_path, glyphs):
+    settings = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0],
+                             seeds=[0, 1])
+    plan = StudyPlan(settings, log=lambda line: None)
+    data = plan.conditions['clean'].as_record()
+    write_record(settings.records_dir, fake_record('clean', 'focal', 0, data=data))
+    assert [job.seed for job in plan.pending()] == [1]
+
+
+@pytest.mark.parametrize('changes', [dict(iterations=5), dict(config='fcos_glyphs_focal.py'),
+                                     dict(data_seed=1), dict(data='other labels')])
+def test_records_of_another_config_schedule_or_data_are_refused(tmp_path, glyphs, changes):
+    settings = tiny_settings(tmp_path, glyphs, missing_fractions=[0.0])
+    data = StudyPlan(settings, log=lambda line: None).conditions['clean'].as_record()
+    if changes.get('data') == 'other labels':
+        changes['data'] = dict(data, train_ann_sha256='0' * 64)
+    write_record(settings.records_dir, fake_record('clean', 'focal', 0, **dict(
+        dict(data=data), **changes)))
     with pytest.raises(ValueError, match='use another records dir'):
         run_study(settings, log=lambda line: None)
 
@@ -112,49 +178,65 @@ def test_a_record_is_written_atomically_and_must_be_complete(tmp_path):
 @pytest.mark.parametrize('changes,match', [
     (dict(variants=['focal', 'dice']), 'variants'), (dict(seeds=[]), 'seeds'),
     (dict(missing_fractions=[1.0]), 'missing_fractions'), (dict(max_iters=0), 'max_iters'),
-    (dict(workers=0), 'workers'), (dict(device='tpu'), 'device')])
-def test_invalid_settings_name_the_parameter(tmp_path, changes, match):
+    (dict(evaluations=0), 'evaluations'), (dict(workers=0), 'workers'),
+    (dict(device='tpu'), 'device')])
+def test_invalid_settings_name_the_parameter(tmp_path, glyphs, changes, match):
     with pytest.raises(ValueError, match=match):
-        tiny_settings(tmp_path, **changes).validate()
+        tiny_settings(tmp_path, glyphs, **changes).validate()
 
 
-def test_a_failing_run_is_reported_and_the_others_still_train(tmp_path, monkeypatch):
-    from concurrent.futures import ThreadPoolExecutor
+def test_a_config_without_focal_loss_is_refused(tmp_path, glyphs):
+    config = osp.join(REPO, 'configs', 'demo', 'retinanet_glyphs_asl.py')
+    with pytest.raises(ValueError, match='FocalLoss'):
+        StudyPlan(tiny_settings(tmp_path, glyphs, config_file=config), log=lambda line: None)
 
+
+def test_a_failing_run_is_reported_and_the_others_still_train(tmp_path, glyphs, monkeypatch):
+    # asl_paper with an impossible argument: its tools/train.py exits non-zero
+    options = dict(glyphs[1])
+    settings = tiny_settings(tmp_path, glyphs, missing_fractions=[0.0], cfg_options=options)
+    plan = StudyPlan(settings, log=lambda line: None)
+    path = plan.config_paths[('clean', 'asl_paper')]
+    with open(path, 'a') as f:
+        f.write("\nmodel['bbox_head']['loss_cls']['clip'] = 7.0\n")
     from asl_det.benchmark.study import StudyRunsFailed, runner
-
-    def fake_train_and_record(settings, job, data, split, num_threads):
-        condition, _, variant, seed = job
-        if variant == 'asl_paper':
-            raise KeyError('type')
-        record = fake_record(condition, variant, seed)
-        write_record(settings.records_dir, record)
-        return record
-
-    monkeypatch.setattr(runner, 'quiet_worker_pool', ThreadPoolExecutor)
-    monkeypatch.setattr(runner, 'train_and_record', fake_train_and_record)
-    settings = tiny_settings(tmp_path, seeds=[0, 1])
+    monkeypatch.setattr(runner, 'write_run_configs', lambda *args: plan.config_paths)
     lines = []
     with pytest.raises(StudyRunsFailed) as failed:
         run_study(settings, log=lines.append)
-    assert len(failed.value.failures) == 4 and all('asl_paper' in f for f in failed.value.failures)
-    assert sum('] FAILED ' in line and "KeyError: 'type'" in line for line in lines) == 4
-    assert {(r['condition'], r['variant']) for r in load_records(settings.records_dir)} == {
-        ('clean', 'focal'), ('missing50', 'focal')}
+    assert len(failed.value.failures) == 1 and 'asl_paper' in failed.value.failures[0]
+    assert sum('] FAILED ' in line and 'exited with' in line for line in lines) == 1
+    assert [r['variant'] for r in load_records(settings.records_dir)] == ['focal']
+
+
+def test_the_schedule_is_scaled_and_evaluated_as_asked():
+    from mmengine.config import Config
+    cfg = Config.fromfile(CONFIG)  # 1600 iterations, decay at 1280 and 1520, warm-up 200
+    set_schedule(cfg, max_iters=800, evaluations=8)
+    assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (800, 100)
+    assert cfg.param_scheduler[0].end == 200
+    assert (cfg.param_scheduler[1].end, cfg.param_scheduler[1].milestones) == (800, [640, 760])
+    assert cfg.default_hooks.checkpoint.interval == 800
+    epoch_based = Config(dict(train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=12)))
+    with pytest.raises(ValueError, match='max_iters needs an IterBasedTrainLoop'):
+        set_schedule(epoch_based, max_iters=100, evaluations=None)
+    set_schedule(epoch_based, max_iters=None, evaluations=4)
+    assert epoch_based.train_cfg.val_interval == 3
 
 
 @pytest.mark.parametrize('config,classifier', [
     ('retinanet_glyphs_focal.py', 'retina_cls'), ('fcos_glyphs_focal.py', 'conv_cls'),
     ('atss_glyphs_focal.py', 'atss_cls')])
-def test_every_variant_builds_its_detector(tmp_path, config, classifier):
+def test_every_variant_builds_its_detector(tmp_path, glyphs, config, classifier):
     import torch
     from mmdet.registry import MODELS
 
-    from asl_det.benchmark.study import VARIANTS, runner
-    settings = tiny_settings(tmp_path, config_file=osp.join(osp.dirname(CONFIG), config))
-    data = dict(root=str(tmp_path), val_ann=str(tmp_path / 'val.json'))
+    from asl_det.benchmark.study import VARIANTS, Job
+    from asl_det.benchmark.study.plan import load_base_config, run_config
+    settings = tiny_settings(tmp_path, glyphs, config_file=osp.join(osp.dirname(CONFIG), config))
+    base = load_base_config(settings)
     for name, spec in VARIANTS.items():
-        cfg = runner.run_config(settings, 'clean', name, 0, data, None)
+        cfg = run_config(settings, base, Job('clean', 0.0, name, 0), data=None)
         assert cfg.model.bbox_head.loss_cls == spec['loss_cls']
         model = MODELS.build(cfg.model)
         model.init_weights()

@@ -1,21 +1,17 @@
-"""Study statistics on synthetic records: means, spreads, paired differences, the verdict rule."""
+"""Study statistics on synthetic records with known answers: paired t CIs, p-values, Holm."""
 import math
 
+import numpy as np
 import pytest
+from scipy import stats
 
-from asl_det.benchmark.study import (
-    complete_records,
-    mean_std,
-    study_table,
-    summarise,
-    verdict,
-    verdict_lines,
-)
+from asl_det.benchmark.study import holm, paired_test, summarise
+from asl_det.benchmark.study.statistics import mean_std
 
 
-def record(variant, seed, ap, condition='clean', ap50=None):
+def record(variant, seed, ap, condition='clean'):
     return dict(variant=variant, condition=condition, seed=seed,
-                metrics=dict(bbox_mAP=ap, bbox_mAP_50=ap if ap50 is None else ap50))
+                metrics=dict(bbox_mAP=ap, bbox_mAP_50=2 * ap))
 
 
 def cell(summaries, condition, variant):
@@ -31,71 +27,97 @@ def test_mean_std_is_the_sample_statistic():
     assert all(math.isnan(v) for v in mean_std([]))
 
 
-@pytest.mark.parametrize('mean_diff,std_error,n,expected', [
-    (0.011, 0.005, 3, 'better'), (-0.011, 0.005, 3, 'worse'),
-    (0.010, 0.005, 3, 'no measurable difference'),  # exactly 2 s.e. is not beyond it
-    (-0.009, 0.005, 5, 'no measurable difference'), (0.5, math.nan, 1, 'too few seeds'),
-    (0.5, 0.0001, 1, 'too few seeds')])
-def test_verdict_needs_twice_the_standard_error(mean_diff, std_error, n, expected):
-    assert verdict(mean_diff, std_error, n) == expected
+def test_paired_interval_uses_the_t_quantile_with_seeds_minus_one_degrees():
+    # differences 0.01, 0.02, 0.03: mean 0.02, sd 0.01, s.e. 0.01 / sqrt(3); t(0.975, 2) = 4.303
+    test = paired_test([0.21, 0.32, 0.43], [0.20, 0.30, 0.40])
+    half_width = 4.302653 * 0.01 / math.sqrt(3)
+    assert test.mean == pytest.approx(0.02)
+    assert (test.ci_low, test.ci_high) == pytest.approx((0.02 - half_width, 0.02 + half_width))
+    # t = 0.02 / (0.01 / sqrt 3) = 3.464 on 2 df: two-sided p = 0.0742
+    assert test.p_value == pytest.approx(0.07417, abs=1e-4)
+    assert test.n == 3
 
 
-def test_paired_differences_are_taken_per_seed_against_the_baseline():
-    records = [record('focal', 0, 0.30), record('focal', 1, 0.40), record('focal', 2, 0.35),
-               # a constant +0.02 per seed: tiny spread of differences, although the seed
-               # spread (0.05) dwarfs it -> pairing makes it measurable
-               record('asl', 0, 0.32), record('asl', 1, 0.42), record('asl', 2, 0.37),
-               # noisy differences around 0
-               record('noisy', 0, 0.33), record('noisy', 1, 0.38), record('noisy', 2, 0.35),
-               record('asl', 0, 0.10, condition='missing50')]
-    summaries = summarise(records, 'bbox_mAP', 'focal', ['focal', 'asl', 'noisy'])
-    asl = cell(summaries, 'clean', 'asl')
-    assert asl.seeds == [0, 1, 2] and asl.mean == pytest.approx(0.37)
-    assert asl.paired_diffs == pytest.approx([0.02, 0.02, 0.02])
-    assert asl.mean_diff == pytest.approx(0.02) and asl.std_error == pytest.approx(0, abs=1e-12)
-    assert asl.verdict == 'better'
-    noisy = cell(summaries, 'clean', 'noisy')
-    assert noisy.paired_diffs == pytest.approx([0.03, -0.02, 0.0])
-    expected_se = mean_std([0.03, -0.02, 0.0])[1] / math.sqrt(3)
-    assert noisy.std_error == pytest.approx(expected_se)
-    assert noisy.verdict == 'no measurable difference'
-    assert cell(summaries, 'clean', 'focal').verdict == 'baseline'
-    # no baseline in that condition: nothing to pair with
-    lonely = cell(summaries, 'missing50', 'asl')
-    assert lonely.paired_seeds == [] and lonely.verdict == 'too few seeds'
-    assert [c.variant for c in summaries if c.condition == 'clean'] == ['focal', 'asl', 'noisy']
+def test_the_old_two_standard_error_rule_said_better_where_the_t_test_does_not():
+    # mean 0.021, s.e. 0.005: 4.2 s.e. ("better" by the 2-s.e. rule) but t(2) critical is 4.30
+    diffs = np.array([0.0123397, 0.0210000, 0.0296603])
+    base = np.array([0.30, 0.31, 0.29])
+    test = paired_test(base + diffs, base)
+    assert test.mean / (np.std(diffs, ddof=1) / math.sqrt(3)) == pytest.approx(4.2, abs=1e-3)
+    assert test.p_value > 0.05 and test.ci_low < 0 < test.ci_high
+    records = [record('focal', s, b) for s, b in enumerate(base)]
+    records += [record('asl_paper', s, b + d) for s, (b, d) in enumerate(zip(base, diffs))]
+    (asl,) = [c for c in summarise(records) if c.variant == 'asl_paper']
+    assert asl.verdict == 'no measurable difference'
 
 
-def test_only_shared_seeds_are_paired():
-    records = [record('focal', 0, 0.3), record('focal', 1, 0.3),
-               record('asl', 1, 0.2), record('asl', 2, 0.9)]
-    asl = cell(summarise(records), 'clean', 'asl')
-    assert asl.paired_seeds == [1] and asl.paired_diffs == pytest.approx([-0.1])
-    assert asl.seeds == [1, 2]
+def test_summaries_agree_with_scipy_and_holm_adjusts_over_the_table():
+    rng = np.random.default_rng(0)
+    base = {c: rng.normal(0.3, 0.02, 5) for c in ('clean', 'missing50')}
+    shifts = dict(asl_paper=-0.03, asl_paper_prior10=0.001, focal_margin_prior10=0.02)
+    records = [record('focal', s, v, c) for c, values in base.items()
+               for s, v in enumerate(values)]
+    for variant, shift in shifts.items():
+        for c, values in base.items():
+            noisy = values + shift + rng.normal(0, 0.004, 5)
+            records += [record(variant, s, v, c) for s, v in enumerate(noisy)]
+    cells = summarise(records, variants=list(shifts))
+    tested = [c for c in cells if c.variant != 'focal']
+    assert len(tested) == 6
+    raw = []
+    for c in tested:
+        ours = np.array(c.values)
+        theirs = base[c.condition]
+        assert c.test.p_value == pytest.approx(stats.ttest_rel(ours, theirs).pvalue)
+        low, high = stats.t.interval(0.95, 4, loc=np.mean(ours - theirs),
+                                     scale=stats.sem(ours - theirs))
+        assert (c.test.ci_low, c.test.ci_high) == pytest.approx((low, high))
+        raw.append(c.test.p_value)
+    # Holm by hand: sorted p times (m - rank), running maximum, capped at 1
+    order = np.argsort(raw)
+    expected, running = np.empty(6), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (6 - rank) * raw[index]))
+        expected[index] = running
+    assert [c.p_adjusted for c in tested] == pytest.approx(expected.tolist())
+    for c, p in zip(tested, expected):
+        want = ('better' if c.test.mean > 0 else 'worse') if p < 0.05 else \
+            'no measurable difference'
+        assert c.verdict == want
+    assert cell(cells, 'clean', 'asl_paper').verdict == 'worse'
+    assert cell(cells, 'clean', 'focal').verdict == 'baseline'
 
 
-def test_table_and_verdict_sentences_report_each_cell():
-    records = [record(v, s, ap) for v, s, ap in [
-        ('focal', 0, 0.30), ('focal', 1, 0.40), ('focal', 2, 0.35),
-        ('asl_paper', 0, 0.25), ('asl_paper', 1, 0.36), ('asl_paper', 2, 0.30)]]
-    table = study_table(records)
-    assert '| clean | focal | 0,1,2 | 0.350 ± 0.050 |' in table
-    assert '| clean | asl_paper | 0,1,2 | 0.303 ± 0.055 |' in table
-    assert '-0.047 ± 0.003' in table and '| worse |' in table
-    (line,) = verdict_lines(records)
-    assert line.startswith('- **clean**') and 'worse: asl_paper (-0.047 ± 0.003)' in line
+def test_holm_is_statsmodels_step_down():
+    reject, adjusted = holm([0.01, 0.04, 0.03, 0.005])
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert reject == [True, False, False, True]
+    assert holm([]) == ([], [])
 
 
-def test_a_record_without_the_metric_is_named():
-    with pytest.raises(KeyError, match='clean/asl_seed3'):
-        summarise([dict(variant='asl', condition='clean', seed=3, metrics={})])
+def test_cells_below_three_paired_seeds_are_left_out_of_the_adjustment():
+    records = [record('focal', s, 0.3 + s / 100) for s in range(3)]
+    records += [record('asl_paper', s, 0.35 + s / 100) for s in range(2)]
+    records += [record('focal_margin', s, 0.3 + s / 100 + 0.01 * (s + 1)) for s in range(3)]
+    cells = summarise(records)
+    assert cell(cells, 'clean', 'asl_paper').verdict == 'too few seeds'
+    assert math.isnan(cell(cells, 'clean', 'asl_paper').p_adjusted)
+    margin = cell(cells, 'clean', 'focal_margin')
+    assert margin.p_adjusted == pytest.approx(margin.test.p_value)  # a family of one
 
 
-def test_only_variants_with_enough_seeds_in_every_condition_are_complete():
-    records = [record('focal', s, 0.3, c) for s in (0, 1, 2) for c in ('clean', 'missing50')]
-    records += [record('asl', s, 0.3, 'clean') for s in (0, 1, 2)]
-    records += [record('asl', 0, 0.3, 'missing50')]
-    kept, incomplete = complete_records(records, min_seeds=3)
-    assert {r['variant'] for r in kept} == {'focal'} and len(kept) == 6
-    assert incomplete == {'asl': {'clean': 3, 'missing50': 1}}
-    assert complete_records(records, min_seeds=1)[1] == {}
+def test_identical_differences_have_a_zero_width_interval():
+    test = paired_test([0.5, 0.75, 1.0], [0.25, 0.5, 0.75])  # exact in binary
+    assert test.ci_low == test.ci_high == 0.25 and test.p_value == 0.0
+    assert paired_test([0.3, 0.4], [0.3, 0.4]).p_value == 1.0
+    assert math.isnan(paired_test([0.3], [0.2]).p_value)
+    with pytest.raises(ValueError, match='pair up'):
+        paired_test([0.3, 0.2], [0.3])
+
+
+def test_only_seeds_both_variants_ran_are_paired():
+    records = [record('focal', s, 0.3) for s in range(4)]
+    records += [record('asl_paper', s, 0.3 + 0.01 * s) for s in (1, 2, 3, 7)]
+    asl = cell(summarise(records), 'clean', 'asl_paper')
+    assert asl.paired_seeds == [1, 2, 3] and asl.seeds == [1, 2, 3, 7]
+    assert asl.test.mean == pytest.approx(0.02)

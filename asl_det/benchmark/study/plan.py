@@ -1,0 +1,281 @@
+"""The study's grid as ordinary ``tools/train.py`` commands: one per (condition, variant, seed).
+
+A study takes any mmdet dense-detector config that trains with FocalLoss on a COCO-format data set.
+For each (condition, variant) it writes one run config (``<work_root>/configs/<condition>/
+<variant>.py``): the user's config, ``--cfg-options`` merged, the schedule set, the variant's
+``loss_cls`` / classifier prior / hooks, and for a missing-annotation condition the train
+annotations replaced by a copy with a share of the boxes removed (written once per condition
+under ``<records_dir>/annotations/``, fixed by the data seed). A run is then
+
+    python tools/train.py <run config> --work-dir <work_root>/<condition>/<variant>_seed<seed>
+        --cfg-options randomness.seed=<seed>
+
+so the grid runs locally, on a cluster queue, or by hand, and is collected the same way.
+"""
+import copy
+import hashlib
+import os
+import os.path as osp
+import shlex
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config, ConfigDict
+
+from asl_det.benchmark.glyphs.missing_annotations import write_missing_annotation_split
+from asl_det.config.classifier_prior import init_cfg_with_prior
+from asl_det.validation import check_int, check_number
+
+from .variants import DEFAULT_VARIANTS, check_variants, variant_config
+
+TRAIN_TOOL = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__))))), 'tools', 'train.py')
+CLEAN = 'clean'
+
+
+def condition_name(missing_fraction: float) -> str:
+    """'clean' for 0, else 'missing<percent>' (0.5 -> 'missing50')."""
+    return CLEAN if missing_fraction == 0 else f'missing{round(100 * missing_fraction):02d}'
+
+
+@dataclass
+class StudySettings:
+    """What the study trains.
+
+    ``config_file``: the baseline detector (a file or ``mmdet::`` path): any dense head whose
+    ``loss_cls`` is FocalLoss; each variant replaces ``model.bbox_head.loss_cls`` and may set the
+    classifier prior (see :mod:`.variants`). ``cfg_options`` are merged into it first.
+    ``missing_fractions``: one annotation condition per value, 0 = the labels as given.
+    ``max_iters``: for an ``IterBasedTrainLoop``, the schedule (warm-up kept, decay milestones
+    scaled); None keeps the config's. ``evaluations``: evaluations spread over the schedule (the
+    learning curve); None keeps the config's ``val_interval``. ``workers`` runs train at once,
+    each with ``cpu_count // workers`` threads on CPU, one GPU each on CUDA.
+    """
+    config_file: str
+    records_dir: str
+    work_root: str = 'work_dirs/study'
+    variants: Sequence[str] = DEFAULT_VARIANTS
+    seeds: Sequence[int] = (0, 1, 2)
+    missing_fractions: Sequence[float] = (0.0, 0.5)
+    max_iters: Optional[int] = None
+    evaluations: Optional[int] = None
+    data_seed: int = 0
+    workers: int = 1
+    device: str = 'cpu'
+    cfg_options: Dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        self.variants = check_variants(self.variants)
+        if not self.seeds:
+            raise ValueError('seeds must name at least one seed')
+        for seed in self.seeds:
+            check_int('seeds', seed, 0)
+        if not self.missing_fractions:
+            raise ValueError('missing_fractions must name at least one condition (0 = as '
+                             'labelled)')
+        for fraction in self.missing_fractions:
+            check_number('missing_fractions', fraction, 0.0, 1.0, high_open=True)
+        for name in ('max_iters', 'evaluations'):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
+        check_int('workers', self.workers, 1)
+        check_int('data_seed', self.data_seed, 0)
+        if self.device not in ('cpu', 'cuda'):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+
+    @property
+    def config_name(self) -> str:
+        """The baseline config's file name: what a record says it was trained with."""
+        return osp.basename(self.config_file)
+
+    @property
+    def threads(self) -> int:
+        """CPU threads per run."""
+        return max(1, (os.cpu_count() or 1) // self.workers)
+
+    def jobs(self) -> List['Job']:
+        """Every run of the grid, seed by seed (each seed's variants and conditions together, so
+        a study stopped early leaves complete pairs)."""
+        return [Job(condition_name(f), f, variant, seed) for seed in self.seeds
+                for f in self.missing_fractions for variant in self.variants]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of the grid."""
+    condition: str
+    missing_fraction: float
+    variant: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f'{self.condition} {self.variant} seed {self.seed}'
+
+
+def work_dir(settings: StudySettings, job: Job) -> str:
+    return osp.join(settings.work_root, job.condition, f'{job.variant}_seed{job.seed}')
+
+
+def run_config_path(settings: StudySettings, job: Job) -> str:
+    return osp.join(settings.work_root, 'configs', job.condition, f'{job.variant}.py')
+
+
+def annotated_dataset(loader_cfg: ConfigDict) -> ConfigDict:
+    """The dataset of a dataloader config that holds ``ann_file``, through dataset wrappers
+    (``RepeatDataset``, ``ClassBalancedDataset``, ...: their ``dataset``)."""
+    dataset = loader_cfg.dataset
+    while 'ann_file' not in dataset and 'dataset' in dataset:
+        dataset = dataset.dataset
+    if 'ann_file' not in dataset:
+        raise ValueError(f'the dataset {dataset.get("type")} has no ann_file (a study needs a '
+                         'COCO-format data set; ConcatDataset is not supported)')
+    return dataset
+
+
+def annotation_path(dataset: ConfigDict) -> str:
+    """``ann_file`` resolved against ``data_root`` as mmengine's BaseDataset resolves it."""
+    ann_file = dataset.ann_file
+    if osp.isabs(ann_file) or not dataset.get('data_root'):
+        return ann_file
+    return osp.join(dataset.data_root, ann_file)
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[int]) -> None:
+    """Set an ``IterBasedTrainLoop``'s length (schedulers ending at the old length end at the
+    new one, their milestones scaled; warm-up kept) and ``evaluations`` validation points; the
+    checkpoint hook saves the last checkpoint only (the run's completion mark)."""
+    loop = cfg.train_cfg
+    iter_based = loop.get('type') == 'IterBasedTrainLoop' or (
+        'max_iters' in loop and 'max_epochs' not in loop)
+    if max_iters is not None:
+        if not iter_based:
+            raise ValueError('max_iters needs an IterBasedTrainLoop config; for an epoch-based '
+                             'one set train_cfg.max_epochs with cfg_options')
+        old = loop.max_iters
+        loop.max_iters = max_iters
+        schedulers = cfg.get('param_scheduler') or []
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            if scheduler.get('end') is not None and scheduler.end >= old:
+                scheduler.end = max_iters
+            if 'milestones' in scheduler:
+                scheduler.milestones = [int(m * max_iters / old) for m in scheduler.milestones]
+    length = loop.max_iters if iter_based else loop.max_epochs
+    if evaluations is not None:
+        loop.val_interval = max(1, length // evaluations)
+    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint is not None:
+        checkpoint.interval = length
+        checkpoint.max_keep_ckpts = 1
+        checkpoint.save_last = True
+
+
+def final_checkpoint_name(cfg: Config) -> str:
+    """File name of the checkpoint a finished run of ``cfg`` saves last."""
+    loop = cfg.train_cfg
+    if 'max_iters' in loop and 'max_epochs' not in loop:
+        return f'iter_{loop.max_iters}.pth'
+    return f'epoch_{loop.max_epochs}.pth'
+
+
+def load_base_config(settings: StudySettings) -> Config:
+    """The user's config with ``cfg_options`` merged and the schedule set."""
+    from asl_det.launch.runtime import load_config
+    cfg = load_config(settings.config_file)
+    cfg.merge_from_dict(copy.deepcopy(settings.cfg_options))
+    head = cfg.model.get('bbox_head')
+    if head is None or head.get('loss_cls', {}).get('type') != 'FocalLoss':
+        raise ValueError(f'{settings.config_file}: a study needs model.bbox_head.loss_cls of type '
+                         f"FocalLoss (the baseline), found {head and head.get('loss_cls')}")
+    set_schedule(cfg, settings.max_iters, settings.evaluations)
+    return cfg
+
+
+@dataclass
+class ConditionData:
+    """The annotation files of one condition (paths and content hashes)."""
+    train_ann_file: str
+    train_ann_sha256: str
+    val_ann_file: str
+    val_ann_sha256: str
+    dropped_fraction: float = 0.0
+
+    def as_record(self) -> Dict:
+        return dict(self.__dict__)
+
+
+def prepare_conditions(settings: StudySettings, cfg: Config, log=print) -> Dict[str, ConditionData]:
+    """Write (or reuse) one missing-annotation train file per condition beside the records; the
+    annotation files of every condition, hashed."""
+    train_ann = annotation_path(annotated_dataset(cfg.train_dataloader))
+    val_ann = annotation_path(annotated_dataset(cfg.val_dataloader))
+    val_hash = file_sha256(val_ann)
+    conditions = {}
+    for fraction in settings.missing_fractions:
+        name = condition_name(fraction)
+        if fraction == 0:
+            conditions[name] = ConditionData(train_ann, file_sha256(train_ann), val_ann, val_hash)
+            continue
+        out_file = osp.join(settings.records_dir, 'annotations',
+                            f'{osp.splitext(osp.basename(train_ann))[0]}_{name}.json')
+        split = write_missing_annotation_split(train_ann, fraction, seed=settings.data_seed,
+                                               out_file=out_file)
+        log(f'[study] {name}: {split["dropped_annotations"]} of the train boxes removed '
+            f'({split["dropped_fraction"]:.1%}) in {out_file}; evaluation on the complete '
+            f'{osp.basename(val_ann)}')
+        conditions[name] = ConditionData(osp.abspath(out_file), file_sha256(out_file), val_ann,
+                                         val_hash, round(split['dropped_fraction'], 4))
+    return conditions
+
+
+def run_config(settings: StudySettings, base: Config, job: Job,
+               data: ConditionData) -> Config:
+    """The config of ``job``'s (condition, variant): ``base`` with the variant applied."""
+    cfg = copy.deepcopy(base)
+    spec = variant_config(job.variant)
+    head = cfg.model.bbox_head
+    head.loss_cls = spec['loss_cls']
+    if spec['prior'] is not None:
+        head.init_cfg = init_cfg_with_prior(head, head.type, spec['prior'])
+    if spec['hooks'] is not None:
+        cfg.custom_hooks = spec['hooks']
+    if job.missing_fraction > 0:
+        annotated_dataset(cfg.train_dataloader).ann_file = data.train_ann_file
+    return cfg
+
+
+def write_run_configs(settings: StudySettings, base: Config,
+                      conditions: Dict[str, ConditionData]) -> Dict[Tuple[str, str], str]:
+    """Write one run config per (condition, variant) of the grid; returns their paths."""
+    paths = {}
+    for job in settings.jobs():
+        key = (job.condition, job.variant)
+        if key in paths:
+            continue
+        path = run_config_path(settings, job)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        run_config(settings, base, job, conditions[job.condition]).dump(path)
+        paths[key] = path
+    return paths
+
+
+def train_command(settings: StudySettings, job: Job, python: str = 'python') -> List[str]:
+    """The ``tools/train.py`` command line of ``job`` (``python``: the interpreter to name)."""
+    return [python, TRAIN_TOOL, run_config_path(settings, job), '--work-dir',
+            work_dir(settings, job), '--cfg-options', f'randomness.seed={job.seed}']
+
+
+def shell_line(settings: StudySettings, job: Job) -> str:
+    """``train_command`` as one shell line, with the thread count for CPU runs."""
+    command = shlex.join(train_command(settings, job))
+    if settings.device == 'cpu':
+        return f'OMP_NUM_THREADS={settings.threads} {command}'
+    return command
