@@ -29,6 +29,11 @@ setup(
     packages=find_packages(include=['asl_det', 'asl_det.*']),
     python_requires='>=3.8',
     install_requires=read_requirements(),
-    extras_require={'tests': ['pytest>=7', 'ruff>=0.6']},
+    extras_require={
+        # the glyph benchmark and the study: data, plots, the statistics over seeds
+        'benchmark': ['matplotlib>=3.7', 'scikit-learn>=1.3', 'scikit-image>=0.22', 'scipy>=1.10',
+                      'statsmodels>=0.14'],
+        'tests': ['pytest>=7', 'ruff>=0.6'],
+    },
     license='Apache-2.0',
 )

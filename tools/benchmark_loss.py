@@ -25,7 +25,6 @@ probability statistics on, on generated batches of 8 images of 128x128 with 1-8 
 """
 import argparse
 import importlib.util
-import inspect
 import os.path as osp
 import random
 import statistics
@@ -101,16 +100,10 @@ def load_math_module(path):
 
 def fused_call(math_module, labels, weight, avg_factor, detach, compiled):
     """The fused call ``AsymmetricLoss`` makes (labels, (N, 1) weight, summed, / avg_factor)
-    with the training defaults, straight through ``math_module.AsymmetricLossFunction``: the
-    current signature (a ``Hyper``), or the one before it (gammas, clip, alpha and detach as
-    separate arguments)."""
+    with the training defaults, straight through ``math_module.AsymmetricLossFunction``."""
+    hyper = math_module.Hyper(0.0, 4.0, 0.05, None, detach, 1e-8)
     function = math_module.AsymmetricLossFunction
-    if 'hyper' in inspect.signature(function.forward).parameters:
-        hyper = math_module.Hyper(0.0, 4.0, 0.05, None, detach, 1e-8)
-        return lambda x: function.apply(x, labels, weight, True, hyper, False,
-                                        compiled) / avg_factor
-    return lambda x: function.apply(x, labels, weight, True, 0.0, 4.0, 0.05, None, detach,
-                                    compiled) / avg_factor
+    return lambda x: function.apply(x, labels, weight, True, hyper, False, compiled) / avg_factor
 
 
 def math_module_calls(inputs, baseline):

@@ -6,7 +6,8 @@
 #
 # Steps: venv -> build tools -> torch (CPU 2.13.0 unless one is present) -> mmcv 2.1.0 built with
 # its compiled ops (MMCV_WITH_OPS=1, no build isolation; CUDA ops when a GPU and nvcc are found)
-# -> mmengine / mmdet / the rest -> asl_det in editable mode -> verify mmcv.ops and mmdet.models.
+# -> mmengine / mmdet -> asl_det in editable mode with its extras 'benchmark' (the glyph benchmark
+# and the study) and 'tests' -> verify mmcv.ops and mmdet.models.
 # Any failing step stops the script with its name.
 set -euo pipefail
 
@@ -86,8 +87,8 @@ else
   "${PIP[@]}" install -q --no-build-isolation "mmcv==$MMCV_VERSION"
 fi
 
-step "mmengine, mmdet, pycocotools and the rest, asl_det in editable mode"
-"${PIP[@]}" install -q --no-build-isolation -e "$ROOT[tests]"
+step "mmengine, mmdet, pycocotools; asl_det in editable mode with extras benchmark and tests"
+"${PIP[@]}" install -q --no-build-isolation -e "$ROOT[benchmark,tests]"
 
 step "verify mmcv.ops (nms, batched_nms) and mmdet.models"
 verify

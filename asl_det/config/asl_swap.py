@@ -12,17 +12,13 @@ import inspect
 from types import MappingProxyType
 from typing import Any, Iterator, List, Optional, Tuple
 
-from asl_det.models.losses import ASL_DEFAULTS, VARIFOCAL_REFUSAL_REASON, AsymmetricLoss
+from asl_det.engine.hooks.probability_statistics_hook import CLASSIFIER_LOSS_KEYS
+from asl_det.models.losses import ASL_DEFAULTS, AsymmetricLoss
 
 #: The classifier loss that :func:`swap_in_asl` writes (the loss's own defaults); ``**overrides``
 #: update it. Read-only.
 ASL_LOSS_CFG = MappingProxyType(dict(type='AsymmetricLoss', use_sigmoid=True, **ASL_DEFAULTS,
                                      loss_weight=1.0))
-
-#: Config keys of a head that hold a classifier loss, in training order: TOOD trains
-#: ``initial_loss_cls`` (integer labels, probabilities) for its first ``initial_epoch`` epochs,
-#: then ``loss_cls``.
-CLASSIFIER_LOSS_KEYS = ('initial_loss_cls', 'loss_cls')
 
 #: Sigmoid classifier losses ASL replaces: called with (N,) integer labels (``FocalLoss``; V3Det's
 #: ``FocalCustomLoss``), with ``(labels (N,), scores (N,))`` (``QualityFocalLoss``), or with an
@@ -40,9 +36,15 @@ QUALITY_TARGET_HEADS = ('GFLHead', 'LDHead', 'TOODHead', 'RTMDetHead', 'RTMDetSe
                         'RTMDetInsHead', 'RTMDetInsSepBNHead')
 
 #: Head or loss types the swap (and the build-time config check) refuses, with the reason.
-REFUSALS = MappingProxyType({
-    'VFNetHead': VARIFOCAL_REFUSAL_REASON,
-    'VarifocalLoss': VARIFOCAL_REFUSAL_REASON,
+_REFUSALS = {
+    'VFNetHead': (
+        "VFNet's VarifocalLoss takes a dense (N, C) IoU target and weights each positive element "
+        'by its IoU (q * BCE(x, q)) and each negative by alpha * p^gamma; it is already '
+        'asymmetric (only negatives are focused). AsymmetricLoss reads an (N, C) tensor as a soft '
+        'label, y * L+ + (1 - y) * L-, a different loss with a different optimum and no IoU '
+        'weighting of positives, so swapping it in would train something that is neither VFNet '
+        'nor ASL. Heads that pass (labels, scores) tuples (GFL, TOOD, RTMDet) take the '
+        'quality-target ASL'),
     'YOLOV3Head': (
         'YOLOV3Head calls its loss_cls with (B, N, C) predictions, (B, N, C) one-hot targets and '
         'a (B, N, 1) weight; AsymmetricLoss takes (N, C) predictions with (N,), (N, C) or (N*C,) '
@@ -57,7 +59,9 @@ REFUSALS = MappingProxyType({
         'down-weights negatives near an object centre by (1 - y)^4; AsymmetricLoss would read '
         'the Gaussian as a soft label, y * L+ + (1 - y) * L-, a different loss with no such '
         'down-weighting'),
-})
+}
+_REFUSALS['VarifocalLoss'] = _REFUSALS['VFNetHead']  # VFNet's own loss, for the same reason
+REFUSALS = MappingProxyType(_REFUSALS)
 
 #: Keys of the original loss kept in the swap: they are the head's calling contract (FSAF reduces
 #: the elementwise loss itself with ``reduction='none'``; TOOD's losses take probabilities,

@@ -1,4 +1,8 @@
-"""mmdet datasets of the plugin: the registered ``GlyphDetectionDataset``."""
+"""mmdet datasets of the glyph benchmark: the registered ``GlyphDetectionDataset``.
+
+Not imported by ``import asl_det``: configs that train on the glyph benchmark add
+``'asl_det.datasets.glyph_dataset'`` to their ``custom_imports``.
+"""
 from .glyph_dataset import GlyphDetectionDataset
 
 __all__ = ['GlyphDetectionDataset']

@@ -6,6 +6,8 @@
 # AdamW lr 1e-3 0.084 / 0.162, AdamW lr 2e-3 0.098 / 0.183 (kept).
 # Generate the data with `python tools/make_dataset.py --out data/glyphs` (tools/demo.py does).
 _base_ = ['mmdet::retinanet/retinanet_r18_fpn_1xb8-1x_coco.py', '../_plugin.py']
+custom_imports = dict(imports=['asl_det', 'asl_det.datasets.glyph_dataset'],
+                      allow_failed_imports=False)
 
 data_root = 'data/glyphs/'
 dataset_type = 'GlyphDetectionDataset'

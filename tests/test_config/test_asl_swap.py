@@ -20,7 +20,7 @@ from asl_det.config.asl_swap import (
 )
 from asl_det.config.checks import check_model
 from asl_det.launch.runtime import load_config
-from asl_det.models.losses import ASL_DEFAULTS, VARIFOCAL_REFUSAL_REASON
+from asl_det.models.losses import ASL_DEFAULTS
 
 SWAPPABLE = [
     'retinanet/retinanet_r50_fpn_1x_coco.py',
@@ -38,7 +38,7 @@ SWAPPABLE = [
     'dino/dino-4scale_r50_8xb2-12e_coco.py',
 ]
 REFUSED = [
-    ('vfnet/vfnet_r50_fpn_1x_coco.py', 'VFNetHead', VARIFOCAL_REFUSAL_REASON),
+    ('vfnet/vfnet_r50_fpn_1x_coco.py', 'VFNetHead', REFUSALS['VFNetHead']),
     ('yolo/yolov3_d53_8xb8-320-273e_coco.py', 'YOLOV3Head', REFUSALS['YOLOV3Head']),
     ('ghm/retinanet_r50_fpn_ghm-1x_coco.py', 'GHMC', REFUSALS['GHMC']),
 ]

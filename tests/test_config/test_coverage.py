@@ -5,6 +5,7 @@ import os.path as osp
 
 import pytest
 
+from asl_det.config.asl_swap import REFUSALS
 from asl_det.config.coverage import (
     CoverageRow,
     Family,
@@ -13,7 +14,6 @@ from asl_det.config.coverage import (
     coverage_table,
     find_families,
 )
-from asl_det.models.losses import VARIFOCAL_REFUSAL_REASON
 
 # (config, classifier target, shifted scores) as read from mmdet 3.3.0's heads.
 FAST_SUBSET = [
@@ -35,7 +35,7 @@ def test_family_trains_and_predicts_with_asl(config, target, shifted):
 
 def test_vfnet_is_refused_with_the_losses_reason():
     row = check_config('vfnet/vfnet_r50_fpn_1x_coco.py')
-    assert row.result == 'refused' and VARIFOCAL_REFUSAL_REASON in row.detail
+    assert row.result == 'refused' and REFUSALS['VFNetHead'] in row.detail
 
 
 def test_a_head_that_never_calls_its_loss_cls_fails_in_the_row(tmp_path):

@@ -28,3 +28,20 @@ def test_demo_configs_match_the_benchmark_classes():
         cfg = Config.fromfile(osp.join(DEMO_CONFIGS, f'retinanet_glyphs_{variant}.py'))
         assert cfg.model.bbox_head.num_classes == len(GLYPH_CLASSES)
         assert cfg.train_dataloader.dataset.type == 'GlyphDetectionDataset'
+
+
+def test_demo_configs_that_train_on_glyphs_import_the_dataset():
+    """``import asl_det`` does not register the data set: each glyph config imports its module."""
+    import glob
+    import importlib
+
+    from mmdet.registry import DATASETS
+    configs = sorted(glob.glob(osp.join(DEMO_CONFIGS, '*.py')))
+    glyph_configs = [path for path in configs if Config.fromfile(
+        path).train_dataloader.dataset.type == 'GlyphDetectionDataset']
+    assert len(glyph_configs) >= 7
+    for path in glyph_configs:
+        imports = Config.fromfile(path).custom_imports.imports
+        assert 'asl_det' in imports and 'asl_det.datasets.glyph_dataset' in imports, path
+    module = importlib.import_module('asl_det.datasets.glyph_dataset')
+    assert DATASETS.get('GlyphDetectionDataset') is module.GlyphDetectionDataset

@@ -12,19 +12,21 @@ from asl_det.models.losses import probability_statistics, weight_view
 from asl_det.validation import check_int
 
 STAT_KEYS = ('pos_prob_sum', 'pos_count', 'neg_prob_sum', 'neg_count')
-CLASSIFICATION_LOSS_NAMES = ('loss_cls', 'initial_loss_cls')
-"""Attribute names of a head's classification losses (``initial_loss_cls``: TOOD's loss of its
-first epochs)."""
+CLASSIFIER_LOSS_KEYS = ('initial_loss_cls', 'loss_cls')
+"""Names under which a head holds its classifier losses (its config keys and its attributes), in
+training order: TOOD trains ``initial_loss_cls`` (integer labels, probabilities) for its first
+``initial_epoch`` epochs, then ``loss_cls``. The ``--asl`` swap (:mod:`asl_det.config.asl_swap`)
+reads them too."""
 
 
 def find_classification_losses(model: nn.Module) -> List[nn.Module]:
     """The sigmoid classification losses of a detector: every submodule named as in
-    :data:`CLASSIFICATION_LOSS_NAMES` whose ``use_sigmoid`` is True (ASL, FocalLoss,
+    :data:`CLASSIFIER_LOSS_KEYS` whose ``use_sigmoid`` is True (ASL, FocalLoss,
     QualityFocalLoss, sigmoid CrossEntropyLoss, ...)."""
     if is_model_wrapper(model):
         model = model.module
     return [m for name, m in model.named_modules()
-            if name.split('.')[-1] in CLASSIFICATION_LOSS_NAMES
+            if name.split('.')[-1] in CLASSIFIER_LOSS_KEYS
             and getattr(m, 'use_sigmoid', False)]
 
 

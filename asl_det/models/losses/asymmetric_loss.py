@@ -6,6 +6,7 @@ from typing import Optional, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmdet.models.losses.utils import weight_reduce_loss
 from mmdet.registry import MODELS
 from torch import Tensor
@@ -22,15 +23,6 @@ start from. Read-only; ``dict(ASL_DEFAULTS)`` for a copy."""
 
 REDUCTIONS = ('none', 'mean', 'sum')
 SCORE_ACTIVATIONS = ('sigmoid', 'shifted')
-
-VARIFOCAL_REFUSAL_REASON = (
-    "VFNet's VarifocalLoss takes a dense (N, C) IoU target and weights each positive element by "
-    'its IoU (q * BCE(x, q)) and each negative by alpha * p^gamma; it is already asymmetric '
-    '(only negatives are focused). AsymmetricLoss reads an (N, C) tensor as a soft label, '
-    'y * L+ + (1 - y) * L-, a different loss with a different optimum and no IoU weighting of '
-    'positives, so swapping it in would train something that is neither VFNet nor ASL. '
-    'Heads that pass (labels, scores) tuples (GFL, TOOD, RTMDet) take the quality-target ASL')
-"""Why the ``--asl`` swap refuses VFNet (one sentence a user reads)."""
 
 
 def check_asl_params(gamma_pos: float, gamma_neg: float, clip: float,
@@ -98,9 +90,11 @@ def asymmetric_loss(pred: Tensor,
             ``activated``).
 
     Logits and probabilities alike go through the closed-form forward/backward of
-    :mod:`.asymmetric_loss_math` (one saved (N, C) derivative). With ``gamma_pos == gamma_neg ==
-    beta``, ``clip == 0`` and no ``alpha``, a tuple target gives mmdet's
-    ``QualityFocalLoss(beta=beta)`` and integer labels ``2 * FocalLoss(gamma=beta, alpha=0.5)``.
+    :mod:`.asymmetric_loss_math` (one saved (N, C) derivative), tested against the plain-autograd
+    reference :func:`py_asymmetric_loss` (same arguments; the paper's formula). With
+    ``gamma_pos == gamma_neg == beta``, ``clip == 0`` and no ``alpha``, a tuple target gives
+    mmdet's ``QualityFocalLoss(beta=beta)`` and integer labels ``2 * FocalLoss(gamma=beta,
+    alpha=0.5)``.
     Scores of 1 give the integer-label loss summed over classes. NaN logits propagate into the
     loss (no check, so no host-device synchronisation per call).
 
@@ -135,6 +129,82 @@ def asymmetric_loss(pred: Tensor,
         if per_prior:
             loss = loss.sum(dim=1)
         return weight_reduce_loss(loss, None, reduction, avg_factor)
+
+
+def py_asymmetric_loss(pred: Tensor,
+                       target: Target,
+                       weight: Optional[Tensor] = None,
+                       gamma_pos: float = ASL_DEFAULTS['gamma_pos'],
+                       gamma_neg: float = ASL_DEFAULTS['gamma_neg'],
+                       clip: float = ASL_DEFAULTS['clip'],
+                       alpha: Optional[float] = None,
+                       reduction: str = 'mean',
+                       avg_factor: Optional[float] = None,
+                       activated: bool = False,
+                       eps: float = ASL_DEFAULTS['eps'],
+                       detach_focal_weight: bool = False) -> Tensor:
+    """Plain-autograd reference of :func:`asymmetric_loss`: the paper's formula, line by line.
+
+    The oracle the fast path is tested against (as mmdet's ``py_sigmoid_focal_loss`` is for
+    ``sigmoid_focal_loss``): the same arguments, target forms, weighting and reduction, each
+    element written as in the paper (ASL, eq. 6-7) and differentiated by autograd, in
+    :func:`compute_dtype`. Per element, ``p = sigmoid(x)`` (``pred`` itself with
+    ``activated``), ``p_m = max(p - clip, 0)``::
+
+        L+ = -(1 - p)^gamma_pos * log(p)              positive (binary target 1)
+        Lq = BCE(p, s) * |s - p|^gamma_pos            positive with quality score s
+        L- = -p_m^gamma_neg * log(1 - p_m)            negative
+
+    positives times ``alpha`` and negatives times ``1 - alpha`` when ``alpha`` is given. Logs of
+    logits are log-sigmoids (``log(p) = logsigmoid(x)``, ``log(1 - p) = logsigmoid(-x)``), of
+    probabilities clamped at ``eps`` as in the paper's code. Slow: several (N, C) temporaries
+    and autograd's graph; for tests and for reading, not for training.
+    """
+    check_reduction(reduction, avg_factor)
+    check_pred(pred)
+    target = check_target(target, pred)
+    x = pred.to(compute_dtype(pred.dtype))
+    if activated:
+        p = x
+        log_p, log_1mp = p.clamp(min=eps).log(), (1 - p).clamp(min=eps).log()
+    else:
+        p = x.sigmoid()
+        log_p, log_1mp = F.logsigmoid(x), F.logsigmoid(-x)
+    p_m = (p - clip).clamp(min=0)
+    if clip == 0:
+        log_1mp_m = log_1mp
+    elif activated:
+        log_1mp_m = (1 - p_m).clamp(min=eps).log()
+    else:
+        log_1mp_m = torch.log1p(-p_m)  # 1 - p_m >= clip: no clamp needed
+
+    def focal_weight(base: Tensor, gamma: float) -> Tensor:
+        weight = base ** gamma
+        return weight.detach() if detach_focal_weight else weight
+
+    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
+    negative = -a_neg * focal_weight(p_m, gamma_neg) * log_1mp_m
+    if isinstance(target, Tensor) and target.dim() == 2:      # (N, C) soft target y
+        y = target.to(x.dtype)
+        positive = -a_pos * focal_weight(1 - p, gamma_pos) * log_p
+        loss = y * positive + (1 - y) * negative
+    else:                                                      # labels, or (labels, scores)
+        labels, scores = target if is_quality_target(target) else (target, None)
+        num_classes = x.size(1)
+        labelled = F.one_hot(labels.long(), num_classes + 1)[:, :num_classes].bool()
+        if scores is None:
+            positive = -a_pos * focal_weight(1 - p, gamma_pos) * log_p
+        else:
+            s = scores.to(x.dtype)[:, None]
+            bce = -(s * log_p + (1 - s) * log_1mp)
+            positive = a_pos * focal_weight((s - p).abs(), gamma_pos) * bce
+        loss = torch.where(labelled, positive, negative)
+    weight = weight_view(weight, pred)
+    if weight is not None:
+        loss = loss * weight
+    if is_quality_target(target):  # QualityFocalLoss's per-prior loss: summed over classes
+        loss = loss.sum(dim=1)
+    return weight_reduce_loss(loss, None, reduction, avg_factor)
 
 
 def _weighted(loss: Tensor, weight: Optional[Tensor]) -> Tensor:

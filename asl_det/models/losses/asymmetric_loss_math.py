@@ -23,9 +23,17 @@ positive term. The forward pass computes the derivative in the input from the sa
 intermediates; :class:`AsymmetricLossFunction` saves it, and its backward pass is one multiply.
 
 The terms come in two explicit sets, :data:`LOGIT_TERMS` and :data:`PROBABILITY_TERMS`, and run
-on one of two explicit sets of elementwise building blocks: :class:`EagerOps` (ATen kernels,
-temporaries updated in place: on CPU a fresh buffer can cost more in page faults than the
-arithmetic in it) or :class:`CompiledOps` (traced by ``torch.compile`` into one fused kernel).
+on one of two explicit sets of elementwise building blocks: :class:`EagerOps` (ATen kernels) or
+:class:`CompiledOps` (traced by ``torch.compile`` into one fused kernel). Functions return new
+tensors, except on the dense (N, C) negative term and its combination with the target, where a
+fresh buffer per step costs more on CPU (page faults) than the arithmetic in it: there a
+temporary is updated in place, and the functions that do so end in ``_`` and say what they
+overwrite. :func:`~asl_det.models.losses.py_asymmetric_loss` is the plain-autograd reference all
+of this is tested against.
+
+The default path (logits, integer labels, ``clip > 0``, eager): :class:`AsymmetricLossFunction`
+-> :func:`asl_loss_and_grad` -> :func:`logit_negative_term` over (N, C) and
+:func:`logit_positive_term` at the N labelled classes -> :func:`_labelled_class_combination`.
 """
 import functools
 from typing import Callable, NamedTuple, Optional, Tuple, Union
@@ -68,20 +76,12 @@ class Term(NamedTuple):
     loss: Tensor
     grad: Optional[Tensor]
 
-    def scaled_(self, factor: float) -> 'Term':
-        """The term times ``factor`` (in place)."""
-        if factor != 1:
-            self.loss.mul_(factor)
-            if self.grad is not None:
-                self.grad.mul_(factor)
-        return self
-
-    def weighted_(self, weight: Optional[Tensor]) -> 'Term':
-        """The term times ``weight`` (in place; None: unchanged), which broadcasts to it."""
-        _weighted_(self.loss, weight)
-        if self.grad is not None:
-            _weighted_(self.grad, weight)
-        return self
+    def times(self, factor: Union[float, Tensor, None]) -> 'Term':
+        """The term times ``factor``: a number, or a tensor that broadcasts to it (None and 1:
+        the term itself)."""
+        if factor is None or (not isinstance(factor, Tensor) and factor == 1):
+            return self
+        return Term(self.loss * factor, None if self.grad is None else self.grad * factor)
 
     def where(self, condition: Tensor, other: 'Term') -> 'Term':
         """Elementwise ``self`` where ``condition``, else ``other``."""
@@ -90,7 +90,7 @@ class Term(NamedTuple):
 
 
 def _weighted_(tensor: Tensor, weight: Optional[Tensor]) -> Tensor:
-    """``tensor * weight`` in place (None: ``tensor`` unchanged)."""
+    """``tensor * weight``, overwriting ``tensor`` (an (N, C) temporary; None: unchanged)."""
     return tensor if weight is None else tensor.mul_(weight)
 
 
@@ -117,13 +117,13 @@ class EagerOps:
         return base.pow(exponent)
 
     @staticmethod
-    def margin_weight(p_m: Tensor, exponent: float) -> Tensor:
-        """``p_m ** exponent`` in ``p_m``, with ``0 ** 0`` taken as 0: exactly zero below the
-        margin whatever the exponent."""
+    def margin_weight_(p_m: Tensor, exponent: float) -> Tensor:
+        """``p_m ** exponent``, with ``0 ** 0`` taken as 0 (exactly zero below the margin
+        whatever the exponent), computed in ``p_m``'s storage: overwrites ``p_m``."""
         if exponent == 0:
             return p_m.sign_()
         if _squares(exponent) and exponent % 2 == 0:
-            return EagerOps.margin_weight(p_m, exponent // 2).square_()
+            return EagerOps.margin_weight_(p_m, exponent // 2).square_()
         return p_m.pow_(exponent)
 
     @staticmethod
@@ -175,10 +175,11 @@ class CompiledOps:
         return torch.exp((torch.log(base) if log_base is None else log_base()) * exponent)
 
     @staticmethod
-    def margin_weight(p_m: Tensor, exponent: Union[int, Tensor]) -> Tensor:
-        """``p_m ** exponent`` with ``0 ** 0`` taken as 0."""
+    def margin_weight_(p_m: Tensor, exponent: Union[int, Tensor]) -> Tensor:
+        """``p_m ** exponent`` with ``0 ** 0`` taken as 0; may overwrite ``p_m`` (the compiled
+        kernel holds no temporaries either way)."""
         if isinstance(exponent, int):
-            return EagerOps.margin_weight(p_m, exponent)
+            return EagerOps.margin_weight_(p_m, exponent)
         return torch.where(p_m > 0, CompiledOps.power(p_m, exponent), 0.0)
 
     @staticmethod
@@ -214,15 +215,14 @@ def logit_positive_term(x: Tensor, hyper: Hyper, with_grad: bool, ops: Ops) -> T
     d/dx = -q^(gp+1) + gp * p * q^gp * log(p) = -q^(gp+1) - gp * p * L+; the second part (the
     gradient through the focusing weight) is left out with ``hyper.detach``.
     """
-    gamma_pos = hyper.gamma_pos
     q = torch.sigmoid(-x)
-    w = ops.power(q, gamma_pos, lambda: F.logsigmoid(-x))
-    loss = F.logsigmoid(x).mul_(w).neg_()
+    focal_weight = ops.power(q, hyper.gamma_pos, lambda: F.logsigmoid(-x))
+    loss = -(focal_weight * F.logsigmoid(x))
     if not with_grad:
         return Term(loss, None)
-    grad = w.mul_(q).neg_()
+    grad = -(focal_weight * q)
     if not hyper.detach:
-        ops.add_product_(grad, torch.sigmoid(x), loss, -gamma_pos)
+        grad = grad - hyper.gamma_pos * torch.sigmoid(x) * loss
     return Term(loss, grad)
 
 
@@ -242,13 +242,13 @@ def logit_quality_term(x: Tensor, score: Tensor, hyper: Hyper, with_grad: bool,
     p, q = ops.sigmoid_pair(x)
     d = torch.where(score >= 0.5, (1 - score) - q, p - score)
     bce = score * F.softplus(-x) + (1 - score) * F.softplus(x)
-    w = ops.power(d.abs(), hyper.gamma_pos, lambda: torch.log(d.abs()))
-    loss = bce * w
+    focal_weight = ops.power(d.abs(), hyper.gamma_pos, lambda: torch.log(d.abs()))
+    loss = bce * focal_weight
     if not with_grad:
         return Term(loss, None)
-    grad = d * w
+    grad = d * focal_weight
     if not hyper.detach:
-        ops.add_product_(grad, loss * p, torch.where(d != 0, q / d, 0.0), hyper.gamma_pos)
+        grad = grad + hyper.gamma_pos * loss * p * torch.where(d != 0, q / d, 0.0)
     return Term(loss, grad)
 
 
@@ -267,27 +267,29 @@ def _logit_negative_term_with_margin(x: Tensor, hyper: Hyper, with_grad: bool,
                                      ops: Ops) -> Term:
     """:func:`logit_negative_term` for ``clip > 0``.
 
-    With s = p, r = 1 - p_m (= q + clip where p_m > 0), w = p_m^gn, where p_m > 0::
+    With r = 1 - p_m (= q + clip where p_m > 0), w = p_m^gn, where p_m > 0::
 
-        d/dx = s*q * (w / r - gn * p_m^(gn-1) * log r)  =  s*q * w * (1/r + gn * log(1/r) / p_m)
+        d/dx = p*q * (w / r - gn * p_m^(gn-1) * log r)  =  p*q * w * (1/r + gn * log(1/r) / p_m)
 
     the second part (through the focusing weight) left out with ``hyper.detach``.
     Cancellation-free: ``log(1/r) = -log1p(-p_m)``, ``r = q + clip`` with ``q = sigmoid(-x)``,
     so the float32 derivative keeps its relative precision for saturated negatives (p near 1)
-    and near the margin.
+    and near the margin. The hot path of the default loss: each (N, C) temporary is allocated
+    once and then updated in place.
     """
-    s, q = ops.sigmoid_pair(x) if with_grad else (torch.sigmoid(x), None)
-    p_m = s.sub(hyper.clip).clamp_(min=0)
-    loss = torch.neg(p_m).log1p_().neg_()                  # log(1/r), before the weight
+    p, q = ops.sigmoid_pair(x) if with_grad else (torch.sigmoid(x), None)
+    p_m = (p - hyper.clip).clamp_(min=0)
+    log_inv_r = torch.neg(p_m).log1p_().neg_()             # log(1/r) = -log(1 - p_m)
     grad = None
-    if with_grad:                                          # the derivative / w, built in place
-        grad = q.add(hyper.clip).reciprocal_()             # 1/r
+    if with_grad:                                          # d/dx / w, built in place
+        grad = (q + hyper.clip).reciprocal_()              # 1/r
         if not hyper.detach:
             p_m_safe = p_m.clamp(min=torch.finfo(x.dtype).tiny)
-            ops.add_quotient_(grad, loss, p_m_safe, hyper.gamma_neg)
-        grad.mul_(s).mul_(q)                               # * ds/dx = s * q
-    w = ops.margin_weight(p_m, hyper.gamma_neg)
-    return Term(loss.mul_(w), None if grad is None else grad.mul_(w))
+            ops.add_quotient_(grad, log_inv_r, p_m_safe, hyper.gamma_neg)
+        grad.mul_(p).mul_(q)                               # * dp/dx = p * q
+    focal_weight = ops.margin_weight_(p_m, hyper.gamma_neg)  # p_m is not used after this
+    loss = log_inv_r.mul_(focal_weight)
+    return Term(loss, None if grad is None else grad.mul_(focal_weight))
 
 
 def _logit_negative_term_without_margin(x: Tensor, hyper: Hyper, with_grad: bool,
@@ -297,17 +299,16 @@ def _logit_negative_term_without_margin(x: Tensor, hyper: Hyper, with_grad: bool
     d/dx = p^gn * p + gn * q * L- (the second part, through the focusing weight, left out with
     ``hyper.detach``). Beyond softplus's threshold ``softplus(x) == x`` to the dtype's precision.
     """
-    gamma_neg = hyper.gamma_neg
-    s, q = (ops.sigmoid_pair(x) if with_grad and not hyper.detach
+    p, q = (ops.sigmoid_pair(x) if with_grad and not hyper.detach
             else (torch.sigmoid(x), None))
     threshold = 20.0 if x.dtype == torch.float32 else 40.0
-    w = ops.power(s, gamma_neg, lambda: F.logsigmoid(x))
-    loss = F.softplus(x, threshold=threshold).mul_(w)
+    focal_weight = ops.power(p, hyper.gamma_neg, lambda: F.logsigmoid(x))
+    loss = F.softplus(x, threshold=threshold).mul_(focal_weight)
     if not with_grad:
         return Term(loss, None)
-    grad = w.mul_(s)
+    grad = focal_weight.mul_(p)                            # focal_weight is not used after this
     if not hyper.detach:
-        ops.add_product_(grad, q, loss, gamma_neg)
+        ops.add_product_(grad, q, loss, hyper.gamma_neg)
     return Term(loss, grad)
 
 
@@ -331,14 +332,13 @@ def prob_positive_term(p: Tensor, hyper: Hyper, with_grad: bool, ops: Ops) -> Te
     """
     q = 1 - p
     log_p = _clamped_log(p, hyper.eps)
-    w = ops.power(q, hyper.gamma_pos)
-    loss = -w * log_p
+    focal_weight = ops.power(q, hyper.gamma_pos)
+    loss = -focal_weight * log_p
     if not with_grad:
         return Term(loss, None)
-    grad = -w * _clamped_log_derivative(p, hyper.eps)
+    grad = -focal_weight * _clamped_log_derivative(p, hyper.eps)
     if not hyper.detach:
-        ops.add_product_(grad, w * log_p, torch.where(q > 0, q.reciprocal(), 0.0),
-                         hyper.gamma_pos)
+        grad = grad - hyper.gamma_pos * loss * torch.where(q > 0, q.reciprocal(), 0.0)
     return Term(loss, grad)
 
 
@@ -357,15 +357,15 @@ def prob_quality_term(p: Tensor, score: Tensor, hyper: Hyper, with_grad: bool,
     q = 1 - p
     d = p - score
     bce = -(score * _clamped_log(p, eps) + (1 - score) * _clamped_log(q, eps))
-    w = ops.power(d.abs(), hyper.gamma_pos)
-    loss = bce * w
+    focal_weight = ops.power(d.abs(), hyper.gamma_pos)
+    loss = bce * focal_weight
     if not with_grad:
         return Term(loss, None)
     bce_grad = ((1 - score) * _clamped_log_derivative(q, eps)
                 - score * _clamped_log_derivative(p, eps))
-    grad = bce_grad * w
+    grad = bce_grad * focal_weight
     if not hyper.detach:
-        ops.add_product_(grad, loss, torch.where(d != 0, d.reciprocal(), 0.0), hyper.gamma_pos)
+        grad = grad + hyper.gamma_pos * loss * torch.where(d != 0, d.reciprocal(), 0.0)
     return Term(loss, grad)
 
 
@@ -379,17 +379,18 @@ def prob_negative_term(p: Tensor, hyper: Hyper, with_grad: bool, ops: Ops) -> Te
     (the second part, through the focusing weight, left out with ``hyper.detach``). Below the
     margin loss and derivative are exactly 0.
     """
-    p_m = p.sub(hyper.clip).clamp_(min=0)
-    r = torch.neg(p_m).add_(1)
-    loss = _clamped_log(r, hyper.eps).neg_()                # -log(max(r, eps)), before w
+    p_m = (p - hyper.clip).clamp_(min=0)
+    r = 1 - p_m
+    neg_log_r = _clamped_log(r, hyper.eps).neg_()          # -log(max(r, eps))
     grad = None
-    if with_grad:
+    if with_grad:                                          # d/dp / w
         grad = _clamped_log_derivative(r, hyper.eps)
         if not hyper.detach:
             p_m_safe = p_m.clamp(min=torch.finfo(p.dtype).tiny)
-            ops.add_quotient_(grad, loss, p_m_safe, hyper.gamma_neg)
-    w = ops.margin_weight(p_m, hyper.gamma_neg)
-    return Term(loss.mul_(w), None if grad is None else grad.mul_(w))
+            ops.add_quotient_(grad, neg_log_r, p_m_safe, hyper.gamma_neg)
+    focal_weight = ops.margin_weight_(p_m, hyper.gamma_neg)  # p_m is not used after this
+    loss = neg_log_r.mul_(focal_weight)
+    return Term(loss, None if grad is None else grad.mul_(focal_weight))
 
 
 class Terms(NamedTuple):
@@ -429,31 +430,33 @@ def asl_loss_and_grad(pred: Tensor, target: Target, weight: Optional[Tensor], hy
     """
     x = pred.to(compute_dtype(pred.dtype))
     a_pos, a_neg = hyper.class_weights()
-    negative = terms.negative(x, hyper, with_grad, ops).scaled_(a_neg)
+    negative = terms.negative(x, hyper, with_grad, ops).times(a_neg)       # (N, C)
     if isinstance(target, Tensor) and target.dim() == 2:
-        positive = terms.positive(x, hyper, with_grad, ops).scaled_(a_pos)
+        positive = terms.positive(x, hyper, with_grad, ops).times(a_pos)   # (N, C)
         return _soft_target_combination(negative, positive, target.to(x.dtype), weight, reduce,
                                         ops)
     labels, scores = target if isinstance(target, tuple) else (target, None)
     num_classes = x.size(1)
-    index = labels.clamp(max=num_classes - 1).long().unsqueeze(1)
-    labelled = x.gather(1, index)
+    # (N, 1): the labelled class of each row (background rows: any class, C - 1)
+    labelled_index = labels.clamp(max=num_classes - 1).long().unsqueeze(1)
+    x_labelled = x.gather(1, labelled_index)
     if scores is None:
-        positive = terms.positive(labelled, hyper, with_grad, ops)
+        positive = terms.positive(x_labelled, hyper, with_grad, ops)
     else:
         score = scores.to(x.dtype).unsqueeze(1)
-        positive = terms.quality(labelled, score, hyper, with_grad, ops)
-    # what the dense negative term holds at the labelled classes
-    held = terms.negative(labelled, hyper, with_grad, ops).scaled_(a_neg)
+        positive = terms.quality(x_labelled, score, hyper, with_grad, ops)
+    negative_at_labelled = terms.negative(x_labelled, hyper, with_grad, ops).times(a_neg)
     foreground = (labels < num_classes).unsqueeze(1)
-    true = positive.scaled_(a_pos).where(foreground, held)
-    return _labelled_class_combination(negative, index, true, held, weight, reduce, ops)
+    labelled_term = positive.times(a_pos).where(foreground, negative_at_labelled)
+    return _labelled_class_combination(negative, labelled_index, labelled_term,
+                                       negative_at_labelled, weight, reduce, ops)
 
 
 def _soft_target_combination(negative: Term, positive: Term, y: Tensor, weight: Optional[Tensor],
                              reduce: bool, ops: Ops) -> Tuple[Tensor, Optional[Tensor]]:
     """``(1 - y) * negative + y * positive``, weighted (summed with ``reduce``), and its
-    derivative. ``lerp`` is exact at y == 0 and y == 1."""
+    derivative. ``lerp`` is exact at y == 0 and y == 1; the weighting overwrites lerp's fresh
+    (N, C) results."""
     loss = torch.lerp(negative.loss, positive.loss, y)
     grad = None
     if negative.grad is not None:
@@ -461,27 +464,30 @@ def _soft_target_combination(negative: Term, positive: Term, y: Tensor, weight: 
     return ops.weighted_sum(loss, weight) if reduce else _weighted_(loss, weight), grad
 
 
-def _labelled_class_combination(negative: Term, index: Tensor, true: Term, held: Term,
-                                weight: Optional[Tensor], reduce: bool,
-                                ops: Ops) -> Tuple[Tensor, Optional[Tensor]]:
-    """The dense (N, C) ``negative`` term with the labelled classes (``index`` (N, 1)) set to
-    their ``true`` (N, 1) values, weighted (summed with ``reduce``), and its derivative.
+def _labelled_class_combination(negative: Term, labelled_index: Tensor, labelled_term: Term,
+                                negative_at_labelled: Term, weight: Optional[Tensor],
+                                reduce: bool, ops: Ops) -> Tuple[Tensor, Optional[Tensor]]:
+    """The dense (N, C) ``negative`` term with the labelled classes (``labelled_index`` (N, 1))
+    set to ``labelled_term`` (N, 1), weighted (summed with ``reduce``), and its derivative.
 
-    ``held`` is what ``negative`` holds at ``index``: the summed loss is corrected by
-    ``sum(true - held)`` instead of a second pass over (N, C); the elementwise loss and the
-    derivative take ``true`` by a scatter. Weighted before the scatter, so that the compiled
-    dense kernel holds the weighting. (A non-finite negative term at a labelled class, possible
-    only on logits for ``clip == 0`` and an infinite logit, makes the sum NaN.)
+    ``negative_at_labelled`` is what ``negative`` holds at ``labelled_index``: the summed loss
+    is corrected by ``sum(labelled_term - negative_at_labelled)`` instead of a second pass over
+    (N, C); the elementwise loss and the derivative take ``labelled_term`` by a scatter, which
+    overwrites the (N, C) temporaries of ``negative``. Weighted before the scatter, so that the
+    compiled dense kernel holds the weighting. (A non-finite negative term at a labelled class,
+    possible only on logits for ``clip == 0`` and an infinite logit, makes the sum NaN.)
     """
-    row_weight = weight if weight is None or weight.size(1) == 1 else weight.gather(1, index)
-    true, held = true.weighted_(row_weight), held.weighted_(row_weight)
+    row_weight = (weight if weight is None or weight.size(1) == 1
+                  else weight.gather(1, labelled_index))
+    labelled_term = labelled_term.times(row_weight)
     if reduce:
-        loss = ops.weighted_sum(negative.loss, weight) + (true.loss - held.loss).sum()
+        correction = labelled_term.loss - negative_at_labelled.times(row_weight).loss
+        loss = ops.weighted_sum(negative.loss, weight) + correction.sum()
     else:
-        loss = _weighted_(negative.loss, weight).scatter_(1, index, true.loss)
+        loss = _weighted_(negative.loss, weight).scatter_(1, labelled_index, labelled_term.loss)
     grad = None
     if negative.grad is not None:
-        grad = _weighted_(negative.grad, weight).scatter_(1, index, true.grad)
+        grad = _weighted_(negative.grad, weight).scatter_(1, labelled_index, labelled_term.grad)
     return loss, grad
 
 

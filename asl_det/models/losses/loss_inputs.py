@@ -14,9 +14,9 @@ def check_tensor_range(tensor: Tensor, low: float, high: float, message: str) ->
 
     ``message`` names the argument and the range. On CPU the check is immediate (the error adds
     the range of values found). On an accelerator it is queued on the device
-    (``torch._assert_async``, the package's one private torch call: the public alternatives read
-    the result back to the host and stall the stream at every loss call), and a violation fails
-    the device's next synchronisation with ``message``.
+    (``torch._assert_async``, private: the public alternatives read the result back to the host
+    and stall the stream at every loss call), and a violation fails the device's next
+    synchronisation with ``message``.
     """
     in_range = ((tensor >= low) & (tensor <= high)).all()
     if tensor.device.type != 'cpu':

@@ -1,4 +1,6 @@
-"""AsymmetricLoss against an independent reference of the paper's formula, focal loss and BCE."""
+"""AsymmetricLoss against the package's plain-autograd reference of the paper's formula
+(py_asymmetric_loss, itself checked in test_py_asymmetric_loss.py), focal loss and BCE; gradcheck of
+the closed-form gradient; precision, errors and the module's interface."""
 import itertools
 
 import pytest
@@ -6,24 +8,9 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.losses import FocalLoss
 
-from asl_det.models.losses import AsymmetricLoss, asymmetric_loss
+from asl_det.models.losses import AsymmetricLoss, asymmetric_loss, py_asymmetric_loss
 
 N, C = 37, 7
-
-
-def reference_asl(logits, y, gamma_pos, gamma_neg, clip, alpha=None, detach=False,
-                  activated=False):
-    """The formula of ASL_NOTES section 1, written plainly in float64 (elementwise)."""
-    x = logits.double()
-    p = x if activated else torch.sigmoid(x)
-    y = y.double()
-    p_m = torch.clamp(p - clip, min=0)
-    w_pos = (1 - p) ** gamma_pos
-    w_neg = p_m ** gamma_neg
-    if detach:
-        w_pos, w_neg = w_pos.detach(), w_neg.detach()
-    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1 - alpha)
-    return -y * a_pos * w_pos * torch.log(p) - (1 - y) * a_neg * w_neg * torch.log(1 - p_m)
 
 
 def make_inputs(kind, seed=0, scale=4.0, dtype=torch.float64):
@@ -46,12 +33,13 @@ COMBOS = list(itertools.product(
 
 @pytest.mark.parametrize('kind,gamma_pos,gamma_neg,clip,alpha,detach', COMBOS)
 def test_matches_reference_value_and_gradient(kind, gamma_pos, gamma_neg, clip, alpha, detach):
-    logits, target, y = make_inputs(kind)
+    logits, target, _ = make_inputs(kind)
     x = logits.clone().requires_grad_()
     loss = asymmetric_loss(x, target, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip,
                            alpha=alpha, reduction='none', detach_focal_weight=detach)
     x_ref = logits.clone().requires_grad_()
-    ref = reference_asl(x_ref, y, gamma_pos, gamma_neg, clip, alpha, detach)
+    ref = py_asymmetric_loss(x_ref, target, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip,
+                             alpha=alpha, reduction='none', detach_focal_weight=detach)
     torch.testing.assert_close(loss, ref, rtol=1e-9, atol=1e-12)
     upstream = torch.rand(N, C, dtype=torch.float64)
     loss.backward(upstream)
@@ -59,8 +47,8 @@ def test_matches_reference_value_and_gradient(kind, gamma_pos, gamma_neg, clip, 
     torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-7, atol=1e-10)
 
 
-def gradcheck_inputs(clip):
-    logits, target, y = make_inputs('soft', seed=1, scale=3.0)
+def gradcheck_inputs(clip, kind='soft'):
+    logits, target, y = make_inputs(kind, seed=1, scale=3.0)
     # keep away from the kink of max(p - clip, 0), where finite differences are meaningless
     p = logits.sigmoid()
     logits = torch.where((p - clip).abs() < 1e-3, logits + 0.1, logits)
@@ -68,8 +56,9 @@ def gradcheck_inputs(clip):
 
 
 @pytest.mark.parametrize('clip', [0.0, 0.1])
-def test_gradcheck_float64_full_gradient(clip):
-    logits, target, _ = gradcheck_inputs(clip)
+@pytest.mark.parametrize('kind', ['labels', 'soft'])
+def test_gradcheck_float64_full_gradient(clip, kind):
+    logits, target, _ = gradcheck_inputs(clip, kind)
 
     def fn(inp):
         return asymmetric_loss(inp, target, gamma_pos=1.5, gamma_neg=3.0, clip=clip,
@@ -202,14 +191,15 @@ def test_nan_logits_propagate():
 
 
 def test_activated_input_matches_reference():
-    logits, labels, y = make_inputs('labels', seed=3)
+    logits, labels, _ = make_inputs('labels', seed=3)
     prob = logits.sigmoid().clamp(1e-6, 1 - 1e-6)
     for detach in (False, True):
         x = prob.clone().requires_grad_()
         x_ref = prob.clone().requires_grad_()
         loss = asymmetric_loss(x, labels, gamma_pos=1.0, gamma_neg=4.0, clip=0.05,
                                activated=True, reduction='none', detach_focal_weight=detach)
-        ref = reference_asl(x_ref, y, 1.0, 4.0, 0.05, detach=detach, activated=True)
+        ref = py_asymmetric_loss(x_ref, labels, gamma_pos=1.0, gamma_neg=4.0, clip=0.05,
+                                 activated=True, reduction='none', detach_focal_weight=detach)
         torch.testing.assert_close(loss, ref)
         loss.sum().backward()
         ref.sum().backward()
@@ -217,8 +207,8 @@ def test_activated_input_matches_reference():
 
 
 def test_weight_shapes_and_reductions():
-    logits, labels, y = make_inputs('labels', seed=4, dtype=torch.float32)
-    ref = reference_asl(logits, y, 0.0, 4.0, 0.05).float()
+    logits, labels, _ = make_inputs('labels', seed=4, dtype=torch.float32)
+    ref = py_asymmetric_loss(logits, labels, reduction='none')
     w_prior = torch.rand(N)
     w_elem = torch.rand(N, C)
     loss_fn = AsymmetricLoss(loss_weight=2.0)
@@ -236,19 +226,6 @@ def test_weight_shapes_and_reductions():
         2 * ref * w_prior[:, None])
 
 
-def reference_reduction(elementwise, weight, reduction, avg_factor):
-    """mmdet's weighting and reduction, written out (``weight_reduce_loss``'s eps included)."""
-    if weight is not None:
-        elementwise = elementwise * weight
-    if reduction == 'none':
-        return elementwise
-    if reduction == 'sum':
-        return elementwise.sum()
-    if avg_factor is None:
-        return elementwise.mean()
-    return elementwise.sum() / (avg_factor + torch.finfo(torch.float32).eps)
-
-
 WEIGHT_SHAPES = ['prior', 'element', 'flat', None]
 
 
@@ -260,22 +237,21 @@ WEIGHT_SHAPES = ['prior', 'element', 'flat', None]
 def test_fused_weight_and_reduction_match_reference(kind, weight_shape, reduction, avg_factor,
                                                     detach):
     """Weight and reduction applied inside the autograd Function: value and gradient."""
-    logits, target, y = make_inputs(kind, seed=5)
+    logits, target, _ = make_inputs(kind, seed=5)
     gen = torch.Generator().manual_seed(6)
     weights = dict(prior=torch.rand(N, generator=gen, dtype=torch.float64), element=torch.rand(
         N, C, generator=gen, dtype=torch.float64))
     weights['flat'] = weights['element'].reshape(-1)
     weight = weights.get(weight_shape)
-    ref_weight = None if weight is None else (
-        weight.view(N, -1) if weight_shape != 'prior' else weight[:, None])
     if avg_factor == 'tensor':
         avg_factor = torch.tensor(2.5, dtype=torch.float64)
-    x = logits.clone().requires_grad_()
-    loss = asymmetric_loss(x, target, weight, gamma_pos=1.0, gamma_neg=4.0, clip=0.05,
-                           reduction=reduction, avg_factor=avg_factor, detach_focal_weight=detach)
-    x_ref = logits.clone().requires_grad_()
-    ref = reference_reduction(reference_asl(x_ref, y, 1.0, 4.0, 0.05, detach=detach),
-                              ref_weight, reduction, avg_factor)
+    results = []
+    for loss_fn in (asymmetric_loss, py_asymmetric_loss):
+        x = logits.clone().requires_grad_()
+        results.append((x, loss_fn(x, target, weight, gamma_pos=1.0, gamma_neg=4.0, clip=0.05,
+                                   reduction=reduction, avg_factor=avg_factor,
+                                   detach_focal_weight=detach)))
+    (x, loss), (x_ref, ref) = results
     torch.testing.assert_close(loss, ref, rtol=1e-9, atol=1e-12)
     upstream = torch.rand(ref.shape, generator=gen, dtype=torch.float64) + 0.5
     loss.backward(upstream)
@@ -284,12 +260,11 @@ def test_fused_weight_and_reduction_match_reference(kind, weight_shape, reductio
 
 
 def test_gradient_reaches_a_weight_that_requires_grad():
-    logits, labels, y = make_inputs('labels', seed=7)
+    logits, labels, _ = make_inputs('labels', seed=7)
     weight = torch.rand(N, dtype=torch.float64, requires_grad=True)
     weight_ref = weight.detach().clone().requires_grad_()
     loss = asymmetric_loss(logits, labels, weight, avg_factor=4.0)
-    ref = reference_reduction(reference_asl(logits, y, 0.0, 4.0, 0.05), weight_ref[:, None],
-                              'mean', 4.0)
+    ref = py_asymmetric_loss(logits, labels, weight_ref, avg_factor=4.0)
     torch.testing.assert_close(loss, ref)
     loss.backward()
     ref.backward()
@@ -313,7 +288,8 @@ def test_no_priors(reduction):
     x = torch.zeros(0, C, requires_grad=True)
     loss = asymmetric_loss(x, torch.zeros(0, dtype=torch.long), torch.zeros(0),
                            reduction=reduction)
-    expected = reference_reduction(torch.zeros(0, C), None, reduction, None)
+    expected = py_asymmetric_loss(torch.zeros(0, C), torch.zeros(0, dtype=torch.long),
+                                  torch.zeros(0), reduction=reduction)
     torch.testing.assert_close(loss, expected, equal_nan=True)
     loss.sum().backward()
     assert x.grad.shape == (0, C)

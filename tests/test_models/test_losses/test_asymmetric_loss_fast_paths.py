@@ -140,8 +140,9 @@ def test_compiled_quality_target_equals_eager(device, gamma_pos, gamma_neg, redu
 @pytest.mark.parametrize('clip,detach', [(0.05, False), (0.05, True), (0.0, False)])
 def test_float32_keeps_relative_precision_at_saturation(device, compiled, clip, detach):
     """float32 loss and gradient against float64 (the eager path, itself checked against the
-    independent reference in test_asymmetric_loss.py), relative to each element, for logits from
-    -30 to 30: saturated negatives (p near 1) keep their small derivative s * (1 - s)."""
+    reference py_asymmetric_loss in test_asymmetric_loss.py), relative to each element, for
+    logits from -30 to 30: saturated negatives (p near 1) keep their small derivative
+    p * (1 - p)."""
     logits = torch.linspace(-30, 30, 1201).view(-1, 1).repeat(1, 3)
     labels = torch.tensor([0, 3, 3]).repeat(401)[:1201]  # 1/3 positives, 2/3 background
     kwargs = dict(gamma_pos=1.0, gamma_neg=4.0, clip=clip, detach_focal_weight=detach)
@@ -200,7 +201,7 @@ def test_benchmark_tool_runs_tiny_configuration():
     assert re.search(r'N in \[[0-9, ]+\]: 0 new graph\(s\)', out), out
     assert re.search(r'gamma_neg in .*: [01], 0, 0 new graph\(s\)', out), out
     assert 'gamma_neg back to 4.0: 0 new graph(s)' in out, out
-    # the same module as its own baseline: both signatures' rows and their ratios
+    # the same module as its own baseline: the rows of both and their ratios (memory 1.000)
     for mode in ('eager, full', 'compiled, full', 'eager, detached'):
         assert f'math current: {mode}' in out and f'math baseline: {mode}' in out, out
         assert re.search(rf'  {mode}: [0-9.]+ / [0-9.]+ / 1\.000', out), out

@@ -1,6 +1,7 @@
 """AsymmetricLoss with (labels, scores) quality targets (GFL, TOOD, RTMDet): against mmdet's
-QualityFocalLoss, an independent plain-autograd reference, the integer-label loss, gradcheck,
-the margin, low precision and saturation, and every input error."""
+QualityFocalLoss, the package's plain-autograd reference (py_asymmetric_loss, itself checked in
+test_py_asymmetric_loss.py), the integer-label loss, gradcheck, the margin, low precision and
+saturation, and every input error."""
 import itertools
 
 import pytest
@@ -8,42 +9,9 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.losses import QualityFocalLoss
 
-from asl_det.models.losses import AsymmetricLoss, asymmetric_loss
+from asl_det.models.losses import AsymmetricLoss, asymmetric_loss, py_asymmetric_loss
 
 N, C = 41, 6
-
-
-def reference_quality_asl(pred, labels, scores, gamma_pos, gamma_neg, clip, alpha=None,
-                          detach=False, activated=False):
-    """The quality-target ASL written plainly in float64, elementwise (N, C): every element
-    -p_m^gn * log(1 - p_m), the labelled class of a foreground row BCE(p, s) * |s - p|^gp."""
-    x = pred.double()
-    p = x if activated else torch.sigmoid(x)
-    num_classes = x.size(1)
-    onehot = F.one_hot(labels, num_classes + 1)[:, :num_classes].double()
-    s = scores.double()[:, None]
-    p_m = torch.clamp(p - clip, min=0)
-    w_neg = p_m ** gamma_neg
-    w_pos = (s - p).abs() ** gamma_pos
-    if detach:
-        w_neg, w_pos = w_neg.detach(), w_pos.detach()
-    bce = -(s * torch.log(p) + (1 - s) * torch.log(1 - p))
-    a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1 - alpha)
-    return onehot * a_pos * w_pos * bce - (1 - onehot) * a_neg * w_neg * torch.log(1 - p_m)
-
-
-def reference_reduction(elementwise, weight, reduction, avg_factor):
-    """Sum over classes to (N,), then mmdet's weighting and reduction written out."""
-    loss = elementwise.sum(1)
-    if weight is not None:
-        loss = loss * weight
-    if reduction == 'none':
-        return loss
-    if reduction == 'sum':
-        return loss.sum()
-    if avg_factor is None:
-        return loss.mean()
-    return loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
 
 
 def make_inputs(seed=0, dtype=torch.float64, scale=4.0, activated=False, num_priors=N):
@@ -77,8 +45,9 @@ def test_matches_independent_reference(gamma_pos, gamma_neg, clip, alpha, detach
     loss, grad = value_and_grad(lambda x: asymmetric_loss(
         x, (labels, scores), reduction='none', activated=activated, detach_focal_weight=detach,
         **kwargs), pred, upstream)
-    ref, ref_grad = value_and_grad(lambda x: reference_quality_asl(
-        x, labels, scores, detach=detach, activated=activated, **kwargs).sum(1), pred, upstream)
+    ref, ref_grad = value_and_grad(lambda x: py_asymmetric_loss(
+        x, (labels, scores), reduction='none', activated=activated, detach_focal_weight=detach,
+        **kwargs), pred, upstream)
     assert loss.shape == (N,)
     torch.testing.assert_close(loss, ref, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-7, atol=1e-10)
@@ -105,18 +74,13 @@ def test_weights_and_reductions_match_reference(weight_shape, reduction, avg_fac
         weight = weight.clone().requires_grad_()
     if avg_factor == 'tensor':
         avg_factor = torch.tensor(2.5, dtype=torch.float64)
-    kwargs = dict(gamma_pos=1.5, gamma_neg=3.0, clip=0.05)
+    kwargs = dict(gamma_pos=1.5, gamma_neg=3.0, clip=0.05, reduction=reduction,
+                  avg_factor=avg_factor)
     x = pred.clone().requires_grad_()
-    loss = asymmetric_loss(x, (labels, scores), weight, reduction=reduction,
-                           avg_factor=avg_factor, **kwargs)
+    loss = asymmetric_loss(x, (labels, scores), weight, **kwargs)
     x_ref = pred.clone().requires_grad_()
     ref_weight = None if weight is None else weight.detach().clone().requires_grad_()
-    elementwise = reference_quality_asl(x_ref, labels, scores, **kwargs)
-    if weight_shape in ('element', 'flat'):   # elementwise weights: before the class sum
-        elementwise = elementwise * ref_weight.view(N, C)
-        ref = reference_reduction(elementwise, None, reduction, avg_factor)
-    else:
-        ref = reference_reduction(elementwise, ref_weight, reduction, avg_factor)
+    ref = py_asymmetric_loss(x_ref, (labels, scores), ref_weight, **kwargs)
     torch.testing.assert_close(loss, ref, rtol=1e-9, atol=1e-12)
     upstream = torch.rand(ref.shape, generator=gen, dtype=torch.float64) + 0.5
     loss.backward(upstream)
