@@ -3,6 +3,7 @@
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--auto-scale-lr] [--resume [CKPT]]
                           [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
                           [--asl [k=v ...]] [--trust-checkpoint]
+                          [--skip-bad-images] [--no-preflight]
 
 CONFIG is a file or an ``mmdet::`` path. ``--asl`` swaps the classification loss of any
 single-stage config for AsymmetricLoss (``asl_det.config.asl_swap.swap_in_asl``), e.g.
@@ -13,6 +14,13 @@ pretrained weights load weights-only; ``--trust-checkpoint`` unpickles trusted f
 atomic checkpoint writes (the ``'atomic_local'`` backend, unless the config's checkpoint hook
 names ``backend_args``; the run's dumped config shows it). The loader replaces mmengine's for
 this process only.
+
+Data: before the runner is built, the pre-flight check
+(``asl_det.intake.preflight.preflight_config``; cached, see ``tools/preflight.py``) decodes every
+image of the config's COCO-format data sets and checks their annotations; it stops a run whose
+data would fail or be silently wrong, naming the files. ``--skip-bad-images`` trains without
+images that cannot be decoded (through filtered annotation copies in the cache);
+``--no-preflight`` skips the check.
 """
 import argparse
 
@@ -23,6 +31,7 @@ from mmengine.logging import print_log
 import asl_det  # noqa: F401  (registers the loss, hooks and the 'atomic_local' backend)
 from asl_det.checkpoint import use_atomic_checkpoint_writes, use_safe_checkpoint_loader
 from asl_det.config.asl_swap import swap_in_asl
+from asl_det.intake.preflight import preflight_config
 from asl_det.launch import runtime
 
 
@@ -42,6 +51,11 @@ def parse_args():
                         help='replace every sigmoid loss_cls of the model by AsymmetricLoss '
                         '(gamma_pos=0, gamma_neg=4, clip=0.05, loss_weight=1), with these '
                         'AsymmetricLoss arguments overridden, e.g. --asl gamma_neg=3 clip=0.1')
+    parser.add_argument('--skip-bad-images', action='store_true',
+                        help='pre-flight: train without images that cannot be decoded '
+                        '(reported; the annotation files are filtered into a cached copy)')
+    parser.add_argument('--no-preflight', action='store_true',
+                        help='skip the pre-flight check of the data (images and annotations)')
     args = parser.parse_args()
     runtime.export_local_rank(args)
     return args
@@ -63,6 +77,9 @@ def main():
         runtime.enable_auto_scale_lr(cfg)
     runtime.set_resume(cfg, args.resume)
     runtime.setup_cpu_distributed(cfg)
+    if not args.no_preflight:  # every rank: the first decodes, the others wait for its cache
+        cfg = preflight_config(cfg, skip_bad_images=args.skip_bad_images,
+                               log=lambda line: print_log(line, logger='current'))
 
     runner = runtime.build_runner(cfg)
     runner.train()

@@ -1,0 +1,89 @@
+"""Decode images the way mmcv's ``LoadImageFromFile`` does, and catch the files it cannot use.
+
+A file is bad when ``mmcv.imfrombytes`` raises or returns None (``LoadImageFromFile`` then fails
+with "failed to load image"), or when a JPEG or PNG lacks its end marker (``FF D9``, ``IEND``)
+and PIL, with ``LOAD_TRUNCATED_IMAGES`` off, cannot decode it fully either. The second test is
+for decoders that return a grey-filled partial image with only a warning ("Premature end of JPEG
+file", OpenCV 4.x). With the OpenCV 5.1 of this project's environment ``cv2.imdecode`` returns
+None for a JPEG that lacks even its last 2 bytes, and mmcv's ``'pillow'`` backend raises
+``OSError: image file is truncated``; both count as bad. Trailing bytes after a complete image
+are allowed (PIL decodes such files).
+"""
+import io
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from typing import List, Optional, Sequence, Tuple
+
+import mmcv
+from mmengine import fileio
+from PIL import Image, ImageFile
+
+END_MARKERS = {  # format: (start of file, end of a complete file)
+    'JPEG': (b'\xff\xd8', b'\xff\xd9'),
+    'PNG': (b'\x89PNG\r\n\x1a\n', b'IEND\xaeB`\x82'),
+}
+
+Decoded = Tuple[int, int, Optional[str]]  # (height, width) in pixels, problem or None
+
+
+def decode_image(path: str, backend: str = 'cv2', color_type: str = 'color') -> Decoded:
+    """(height, width, None) of the image at ``path`` as ``LoadImageFromFile(color_type=...,
+    imdecode_backend=backend)`` loads it, or (0, 0, problem) when that fails or the file is
+    truncated."""
+    try:
+        data = fileio.get(path)
+    except OSError as error:
+        return 0, 0, f'cannot be read ({type(error).__name__}: {error})'
+    if not data:
+        return 0, 0, 'empty file (0 bytes)'
+    try:
+        img = mmcv.imfrombytes(data, flag=color_type, backend=backend)
+    except Exception as error:  # whatever the backend raises, LoadImageFromFile raises too
+        return 0, 0, f'mmcv.imfrombytes(backend={backend!r}) raises {type(error).__name__}: {error}'
+    if img is None:
+        return 0, 0, f'mmcv.imfrombytes(backend={backend!r}) returns None (undecodable)'
+    truncation = find_truncation(data)
+    if truncation is not None:
+        return 0, 0, truncation
+    return int(img.shape[0]), int(img.shape[1]), None
+
+
+def find_truncation(data: bytes) -> Optional[str]:
+    """None, or why ``data`` (a JPEG or PNG file's bytes) is truncated; other formats: None."""
+    for kind, (start, end) in END_MARKERS.items():
+        if data.startswith(start):
+            break
+    else:
+        return None
+    if data.rstrip(b'\x00').endswith(end):
+        return None
+    allow_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+    except Exception as error:  # PIL raises OSError, SyntaxError or ValueError on bad data
+        return f'truncated {kind} (no end marker; PIL: {error})'
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = allow_truncated
+    return None
+
+
+def decode_images(paths: Sequence[str], backend: str = 'cv2', color_type: str = 'color',
+                  workers: int = 0) -> List[Decoded]:
+    """:func:`decode_image` of every path, in order, in ``workers`` processes (0: one per CPU;
+    1: in this process)."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+        raise ValueError(f'workers must be an int >= 0 (0 = os.cpu_count()), got {workers!r}')
+    workers = workers or os.cpu_count() or 1
+    workers = min(workers, len(paths))
+    if workers <= 1:
+        return [decode_image(path, backend, color_type) for path in paths]
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context('fork' if 'fork' in methods else None)
+    chunksize = max(1, min(64, len(paths) // (4 * workers)))
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(partial(decode_image, backend=backend, color_type=color_type),
+                             paths, chunksize=chunksize))

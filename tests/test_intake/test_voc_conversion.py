@@ -1,0 +1,158 @@
+"""asl_det.intake.voc_conversion and tools/voc_to_coco.py on small generated VOC folders."""
+import json
+import os
+import os.path as osp
+import runpy
+import sys
+
+import pytest
+from intake_fixtures import snapshot, truncate, voc_xml, write_voc
+from mmdet.registry import DATASETS
+from mmdet.utils import register_all_modules
+
+from asl_det.intake.voc_conversion import VOCConversionError, convert_voc_to_coco
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(REPO, 'tools', 'voc_to_coco.py')
+
+IMAGES = {
+    'a': [('dog', 11, 21, 30, 41), ('cat', 1, 1, 64, 48)],
+    'b': [('cat', 5, 5, 15, 25)],
+    'c': [('dog', 2, 3, 12, 13, 1)],  # difficult
+}
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_split_files_and_mmdet_coordinates(tmp_path):
+    root = write_voc(tmp_path / 'voc', IMAGES, {'trainval': ['a', 'b'], 'test': ['c']})
+    before = snapshot(root)
+    summary = convert_voc_to_coco(root)
+    out = osp.join(root, 'annotations_coco')
+    assert summary.written == {'test': osp.join(out, 'test.json'),
+                               'trainval': osp.join(out, 'trainval.json')}
+    trainval = load(summary.written['trainval'])
+    assert trainval['categories'] == [dict(id=1, name='cat', supercategory='none'),
+                                      dict(id=2, name='dog', supercategory='none')]
+    assert trainval['images'] == [
+        dict(id=1, file_name='JPEGImages/a.jpg', width=64, height=48),
+        dict(id=2, file_name='JPEGImages/b.jpg', width=64, height=48)]
+    # mmdet's VOC convention: 1 off all four coordinates, w = xmax - xmin
+    assert [(a['image_id'], a['category_id'], a['bbox'], a['area'], a['iscrowd'])
+            for a in trainval['annotations']] == [
+        (1, 2, [10, 20, 19, 20], 380, 0), (1, 1, [0, 0, 63, 47], 63 * 47, 0),
+        (2, 1, [4, 4, 10, 20], 200, 0)]
+    test = load(summary.written['test'])
+    assert test['annotations'][0]['difficult'] == 1 and test['annotations'][0]['iscrowd'] == 0
+    assert summary.difficult == 1 and summary.xml_boxes == 4
+    assert summary.images == {'test': 1, 'trainval': 2}
+    after = snapshot(root)
+    assert {k: v for k, v in after.items() if not k.startswith('annotations_coco')} == before
+
+
+def test_output_loads_in_mmdet_coco_dataset(tmp_path):
+    root = write_voc(tmp_path / 'voc', IMAGES, {'trainval': ['a', 'b']})
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'), classes=['dog', 'cat'])
+    register_all_modules()
+    dataset = DATASETS.build(dict(
+        type='CocoDataset', data_root=root + '/', ann_file=summary.written['trainval'],
+        data_prefix=dict(img=''), metainfo=dict(classes=('dog', 'cat')),
+        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True)]))
+    assert len(dataset) == 2
+    item = dataset[0]
+    assert item['img'].shape == (48, 64, 3)
+    assert item['img_path'] == osp.join(root, 'JPEGImages', 'a.jpg')
+    assert item['gt_bboxes'].tensor.tolist() == [[10, 20, 29, 40], [0, 0, 63, 47]]
+    assert item['gt_bboxes_labels'].tolist() == [0, 1]  # --classes order: dog, cat
+
+
+def test_degenerate_and_outside_boxes_are_reported(tmp_path):
+    root = write_voc(tmp_path / 'voc', {
+        'a': [('cat', 10, 10, 10, 20), ('cat', 5, 5, 70, 20), ('cat', 80, 60, 90, 70),
+              ('cat', 3, 3, 9, 9)]}, {'train': ['a']})
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'))
+    assert summary.dropped_boxes == [['a.xml', 'cat', [9, 9, 0, 10], 'width or height < 1 px'],
+                                     ['a.xml', 'cat', [79, 59, 10, 10],
+                                      'no overlap with the image']]
+    assert summary.outside_boxes == [['a.xml', 'cat', [4, 4, 65, 15]]]  # kept, as mmdet does
+    boxes = [a['bbox'] for a in load(summary.written['train'])['annotations']]
+    assert boxes == [[4, 4, 65, 15], [2, 2, 6, 6]]
+    assert any('dropped box: a.xml' in line for line in summary.lines())
+
+
+def test_unknown_class_is_an_error_or_listed_and_skipped(tmp_path):
+    root = write_voc(tmp_path / 'voc', IMAGES, {'train': ['a', 'b']})
+    with pytest.raises(VOCConversionError, match=r'a\.xml: dog'):
+        convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'), classes=['cat'])
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'), classes=['cat'],
+                                  skip_unknown_classes=True)
+    assert summary.skipped_objects == [['a.xml', 'dog']]
+    assert summary.boxes['train'] == {'cat': 2}
+
+
+def test_malformed_xml_is_an_error_or_skipped(tmp_path):
+    images = dict(IMAGES, d='<annotation><object><name>cat</name>', e=voc_xml(
+        'e.jpg', []).replace('</annotation>', '<object><name>cat</name><bndbox><xmin>1</xmin>'
+                             '</bndbox></object></annotation>'))
+    root = write_voc(tmp_path / 'voc', images, {'train': ['a', 'd', 'e']})
+    with pytest.raises(VOCConversionError, match=r'Annotations/d\.xml: not well-formed'):
+        convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'))
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'), skip_bad_files=True)
+    assert [osp.basename(f) for f, _ in summary.skipped_files] == ['d.xml', 'e.xml']
+    assert 'lacks a numeric bndbox' in summary.skipped_files[1][1]
+    assert summary.images == {'train': 1}
+
+
+def test_missing_split_files_give_a_seeded_split(tmp_path):
+    stems = {f'img{i:02d}': [('cat', 2, 2, 20, 20)] for i in range(10)}
+    root = write_voc(tmp_path / 'voc', stems)
+    first = convert_voc_to_coco(root, out_dir=str(tmp_path / 'one'), seed=3)
+    again = convert_voc_to_coco(root, out_dir=str(tmp_path / 'two'), seed=3)
+    other = convert_voc_to_coco(root, out_dir=str(tmp_path / 'three'), seed=4)
+
+    def names(summary, split):
+        return [i['file_name'] for i in load(summary.written[split])['images']]
+    assert first.images == {'trainval': 8, 'test': 2}
+    assert names(first, 'test') == names(again, 'test')
+    assert names(first, 'test') != names(other, 'test')
+    assert sorted(names(first, 'test') + names(first, 'trainval')) == [
+        f'JPEGImages/img{i:02d}.jpg' for i in range(10)]
+    three = convert_voc_to_coco(root, out_dir=str(tmp_path / 'four'),
+                                split_ratios={'train': 0.5, 'val': 0.3, 'test': 0.2})
+    assert three.images == {'train': 5, 'val': 3, 'test': 2}
+    with pytest.raises(VOCConversionError, match='must sum to 1'):
+        convert_voc_to_coco(root, out_dir=str(tmp_path / 'x'), split_ratios={'a': 0.5})
+    with pytest.raises(VOCConversionError, match=r'ImageSets/Main/test\.txt'):
+        convert_voc_to_coco(root, out_dir=str(tmp_path / 'x'), splits=['test'])
+
+
+def test_size_from_the_image_header_when_the_xml_has_none(tmp_path):
+    root = write_voc(tmp_path / 'voc', {'a': ([('cat', 2, 2, 20, 20)], None),
+                                        'b': ([('cat', 2, 2, 20, 20)], (0, 0))},
+                     {'train': ['a', 'b']})
+    images = load(convert_voc_to_coco(root, out_dir=str(tmp_path / 'o')).written['train'])
+    assert [(i['width'], i['height']) for i in images['images']] == [(64, 48), (64, 48)]
+
+
+@pytest.mark.parametrize('mode,expected', [('ignore', [0, 0, 1]), ('drop', [0, 0])])
+def test_difficult_modes(tmp_path, mode, expected):
+    root = write_voc(tmp_path / 'voc', IMAGES, {'train': ['a', 'c']})
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'o'), difficult=mode)
+    assert [a['iscrowd'] for a in load(summary.written['train'])['annotations']] == expected
+
+
+def test_tool_runs_the_preflight_on_what_it_wrote(tmp_path, monkeypatch, capsys):
+    root = write_voc(tmp_path / 'voc', IMAGES, {'trainval': ['a', 'b'], 'test': ['c']})
+    truncate(osp.join(root, 'JPEGImages', 'b.jpg'))
+    monkeypatch.setenv('ASL_DET_CACHE', str(tmp_path / 'cache'))
+    argv = [TOOL, root, '--out', str(tmp_path / 'out'), '--workers', '1']
+    monkeypatch.setattr(sys, 'argv', argv)
+    with pytest.raises(SystemExit, match=r'JPEGImages/b\.jpg'):
+        runpy.run_path(TOOL, run_name='__main__')
+    assert 'trainval: 2 images, 3 boxes' in capsys.readouterr().out
+    monkeypatch.setattr(sys, 'argv', argv + ['--no-preflight'])
+    runpy.run_path(TOOL, run_name='__main__')
+    assert sorted(os.listdir(tmp_path / 'out')) == ['test.json', 'trainval.json']

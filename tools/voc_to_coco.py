@@ -1,0 +1,77 @@
+"""Convert a Pascal VOC-style folder to COCO json, one file per split, then pre-flight it.
+
+    python tools/voc_to_coco.py VOC_ROOT [--out DIR] [--img-dir JPEGImages]
+                                [--splits trainval test] [--split-ratios trainval=0.8 test=0.2]
+                                [--seed 0] [--classes RBC WBC Platelets]
+                                [--skip-unknown-classes] [--skip-bad-files]
+                                [--difficult {keep,ignore,drop}] [--no-preflight] [--workers N]
+
+Writes ``<out>/<split>.json`` (default ``VOC_ROOT/annotations_coco/``) with ``file_name``s
+relative to VOC_ROOT, so a config uses ``data_root='VOC_ROOT/'``, ``data_prefix=dict(img='')``,
+``ann_file='annotations_coco/trainval.json'``. Coordinates, dropped and kept boxes and
+``difficult``: see ``asl_det/intake/voc_conversion.py``.
+"""
+import argparse
+import sys
+
+from asl_det.intake.preflight import PreflightError
+from asl_det.intake.voc_conversion import (
+    DIFFICULT_MODES,
+    VOCConversionError,
+    convert_voc_to_coco,
+    preflight_converted,
+)
+
+
+def parse_ratio(text):
+    split, _, value = text.partition('=')
+    try:
+        return split, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected SPLIT=RATIO, e.g. trainval=0.8, got {text!r}')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Convert Pascal VOC annotations to COCO json')
+    parser.add_argument('voc_root', help='folder holding Annotations/ and the image folder')
+    parser.add_argument('--out', help='output folder (default: VOC_ROOT/annotations_coco)')
+    parser.add_argument('--img-dir', default='JPEGImages', help='image folder under VOC_ROOT')
+    parser.add_argument('--splits', nargs='+', help='ImageSets/Main/<split>.txt files to '
+                        'convert (default: all there)')
+    parser.add_argument('--split-ratios', nargs='+', type=parse_ratio, metavar='SPLIT=RATIO',
+                        help='random split of all XML files instead of the split files '
+                        '(used anyway when there are none; default trainval=0.8 test=0.2)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the random split')
+    parser.add_argument('--classes', nargs='+', help='class names in category-id order '
+                        '(default: all in the XML files, sorted)')
+    parser.add_argument('--skip-unknown-classes', action='store_true',
+                        help='list and skip objects of classes not in --classes')
+    parser.add_argument('--skip-bad-files', action='store_true',
+                        help='list and skip unparseable XML files and XML files without image')
+    parser.add_argument('--difficult', choices=DIFFICULT_MODES, default='keep',
+                        help='difficult objects: ordinary boxes marked "difficult": 1 (keep), '
+                        'iscrowd=1 (ignore, as mmdet\'s converter) or left out (drop)')
+    parser.add_argument('--no-preflight', action='store_true',
+                        help='do not run the pre-flight check on the written files')
+    parser.add_argument('--workers', type=int, default=0,
+                        help='pre-flight decoding processes (0: one per CPU)')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    try:
+        summary = convert_voc_to_coco(
+            args.voc_root, args.out, args.img_dir, args.splits,
+            dict(args.split_ratios) if args.split_ratios else None, args.seed, args.classes,
+            args.skip_unknown_classes, args.skip_bad_files, args.difficult)
+        for line in summary.lines():
+            print(line)
+        if not args.no_preflight:
+            preflight_converted(summary, args.voc_root, args.workers)
+    except (VOCConversionError, PreflightError) as error:
+        sys.exit(f'error: {error}')
+
+
+if __name__ == '__main__':
+    main()
