@@ -1,6 +1,9 @@
 """Main job: focal loss vs ASL on the built-in glyph benchmark, from scratch, on CPU in minutes.
 
     python tools/demo.py      # default: 1 seed, 1600 iterations, < 15 min on 2 cores
+
+The terminal shows one line per stage, a progress line per run while it trains and the tables;
+mmengine's output goes to each run's work dir (console.log, inference_profile.log).
     python tools/demo.py --seeds 0 1 2 --iters 2000 --adaptive --missing-labels 0.3 --device cuda
 """
 import argparse
@@ -10,6 +13,7 @@ import os.path as osp
 from mmengine.config import DictAction
 
 from asl_det.benchmark.comparison import ComparisonSettings, run_comparison
+from asl_det.benchmark.glyph_runs import ignore_third_party_warnings
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -44,6 +48,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    ignore_third_party_warnings()
     variants = args.variants or (['focal', 'asl'] + (['asl_adaptive'] if args.adaptive else []))
     settings = ComparisonSettings(
         configs_dir=osp.join(REPO, 'configs', 'demo'), work_root=args.work_dir,

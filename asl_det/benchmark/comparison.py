@@ -1,6 +1,7 @@
 """The main job: train focal-loss and ASL detectors on the glyph benchmark and compare them."""
 import os
 import os.path as osp
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -16,11 +17,19 @@ from asl_det.benchmark.analysis import (
     training_table,
 )
 from asl_det.benchmark.analysis.tables import format_table
-from asl_det.benchmark.glyph_runs import glyph_run_config, quiet_worker_pool, train_quietly
+from asl_det.benchmark.glyph_runs import (
+    glyph_run_config,
+    output_to,
+    quiet_worker_pool,
+    train_quietly,
+)
 from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
+from asl_det.benchmark.progress import ProgressReporter
 from asl_det.validation import check_int, check_number
 
 VARIANTS = ('focal', 'asl', 'asl_adaptive')
+#: Seconds between checks of the runs' logs, and at least between two progress lines of a run.
+POLL_S, PROGRESS_INTERVAL_S = 5.0, 60.0
 
 
 @dataclass
@@ -92,23 +101,41 @@ def _train_all(settings: ComparisonSettings, jobs: List, data: Dict,
 
     On CPU, parallel runs with fewer threads each use the cores better than one run after the
     other (intra-op parallelism of this small model scales poorly). Each run trains in a worker
-    process whose console output goes to its work dir (``console.log``), not to this terminal.
+    process whose console output goes to its work dir (``console.log``), not to this terminal;
+    while they train, a progress line per run (read from its mmengine log) comes at most every
+    ``PROGRESS_INTERVAL_S`` seconds.
     """
     workers = min(settings.workers, len(jobs))
     threads = max(1, (os.cpu_count() or 1) // workers)
     log(f'[demo] {len(jobs)} runs, {workers} at a time, {threads} thread(s) each; logs in '
         f'{settings.work_root}/<run>/console.log')
+    reporter = ProgressReporter(log, min_interval_s=PROGRESS_INTERVAL_S)
     with quiet_worker_pool(workers) as pool:
-        futures = {job: pool.submit(train_one, settings, *job, data, train_ann_file, threads)
+        futures = {pool.submit(train_one, settings, *job, data, train_ann_file, threads): job
                    for job in jobs}
-        return {job: future.result() for job, future in futures.items()}
+        pending, wall_times = set(futures), {}
+        while pending:
+            finished, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+            for future in finished:
+                wall_times[futures[future]] = future.result()
+            reporter.report({f'{variant} seed {seed}': run_dir(settings, variant, seed)
+                             for variant, seed in (futures[f] for f in pending)})
+        return wall_times
+
+
+def profile_quietly(cfg: Config, checkpoint: str, score_activation: Optional[str]) -> Dict:
+    """:func:`profile_inference` with mmengine's output in ``<work_dir>/inference_profile.log``."""
+    with output_to(osp.join(cfg.work_dir, 'inference_profile.log')):
+        return profile_inference(cfg, checkpoint, score_activation=score_activation)
 
 
 def run_comparison(settings: ComparisonSettings,
                    log: Callable[[str], None] = print) -> Dict[str, str]:
     """Generate the data, train every variant for every seed, evaluate and write the report.
 
-    Returns paths of the written ``report`` (Markdown), ``map_plot`` and ``probability_plot``.
+    Prints one line per stage and per run, progress lines while the runs train, and the tables;
+    mmengine's output goes to each run's work dir. Returns paths of the written ``report``
+    (Markdown), ``map_plot`` and ``probability_plot``.
     """
     settings.validate()
     log(f'[demo] data: {settings.num_train} train / {settings.num_val} val images in '
@@ -134,12 +161,16 @@ def run_comparison(settings: ComparisonSettings,
         runs.append(run)
         log(f'[demo] {run.name} done in {run.wall_time_s / 60:.1f} min: box AP '
             f"{run.metric('bbox_mAP')}, AP50 {run.metric('bbox_mAP_50')}")
-        if settings.profile_inference:
+    if settings.profile_inference:
+        log(f'[demo] inference profile on the val images -> {settings.work_root}/<run>/'
+            'inference_profile.log')
+        for variant, seed in jobs:
+            cfg = build_config(settings, variant, seed, data, train_ann_file)
             checkpoint = osp.join(cfg.work_dir, f'iter_{settings.max_iters}.pth')
             activations = ('sigmoid',) if variant == 'focal' else ('shifted', 'sigmoid')
             for activation in activations:
-                profiles[(run.name, activation)] = profile_inference(
-                    cfg, checkpoint, score_activation=None if variant == 'focal' else activation)
+                profiles[(f'{variant}_seed{seed}', activation)] = profile_quietly(
+                    cfg, checkpoint, None if variant == 'focal' else activation)
     return write_report(settings, runs, profiles, log)
 
 

@@ -2,6 +2,7 @@
 
 Shared by the demo comparison (``tools/demo.py``) and the study (``tools/study.py``).
 """
+import contextlib
 import multiprocessing
 import os
 import os.path as osp
@@ -9,7 +10,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from typing import Dict, Optional
+from typing import Dict, Iterator, Optional
 
 import torch
 from mmengine.config import Config
@@ -58,31 +59,58 @@ def glyph_run_config(config_file: str, data: Dict, work_dir: str, seed: int, max
     return cfg
 
 
+def ignore_third_party_warnings() -> None:
+    """Hide, in this process, a dependency's warning that a person running a tool cannot act on.
+
+    mmengine's package lookup (``mmengine.utils.package_utils.is_installed``, which resolves
+    ``mmdet::`` configs) imports ``pkg_resources`` and then reloads it with ``importlib.reload``;
+    setuptools >= 81 answers each with a ``UserWarning`` that ``pkg_resources`` is deprecated,
+    attributed to ``mmengine.utils.package_utils`` and to ``importlib``.
+    """
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning,
+                            module=r'(mmengine\.utils\.package_utils|importlib)$')
+
+
 def quiet_worker_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes for training runs.
 
     Spawned, so each run has its own mmengine singletons and torch thread pool. Each worker
-    silences the one warning that importing mmengine prints (``pkg_resources is deprecated``)
-    before it unpickles its first job, so the parent's terminal shows only the caller's lines.
+    installs :func:`ignore_third_party_warnings` before it unpickles its first job.
     """
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
-                               initializer=warnings.filterwarnings,
-                               initargs=('ignore', 'pkg_resources is deprecated'))
+                               initializer=ignore_third_party_warnings)
 
 
-def redirect_output(log_file: str) -> None:
-    """Send this process's stdout and stderr (file descriptors 1 and 2) to ``log_file``.
+@contextlib.contextmanager
+def output_to(log_file: str) -> Iterator[None]:
+    """Send this process's stdout and stderr to ``log_file``, and back on exit.
 
-    For worker processes: mmengine's console logs and config dumps then go to the run's own
-    log instead of interleaving on the terminal of the parent.
+    Both file descriptors 1 and 2 (what subprocesses and C code write) and ``sys.stdout`` /
+    ``sys.stderr`` (what Python code and the loggers created inside write, even where the
+    caller had replaced them) go to the log: mmengine's console logs, config dumps and warnings
+    then land in a run's own log instead of the terminal. Loggers created inside keep streams
+    on descriptors 1 and 2 (not owned, never closed), so they write wherever those point.
     """
     os.makedirs(osp.dirname(osp.abspath(log_file)), exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    saved_streams = sys.stdout, sys.stderr
+    for stream in saved_streams:
+        stream.flush()
+    saved_fds = os.dup(1), os.dup(2)
     fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    sys.stdout = open(1, 'w', buffering=1, closefd=False)
+    sys.stderr = open(2, 'w', buffering=1, closefd=False)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = saved_streams
+        for target, saved in zip((1, 2), saved_fds):
+            os.dup2(saved, target)
+            os.close(saved)
 
 
 def train_quietly(cfg: Config, num_threads: Optional[int] = None) -> float:
@@ -94,9 +122,9 @@ def train_quietly(cfg: Config, num_threads: Optional[int] = None) -> float:
     from mmengine.runner import Runner
     use_safe_checkpoint_loader()
     use_atomic_checkpoint_writes(cfg)
-    redirect_output(osp.join(cfg.work_dir, 'console.log'))
     if num_threads is not None:
         torch.set_num_threads(num_threads)
-    start = time.perf_counter()
-    Runner.from_cfg(cfg).train()
-    return time.perf_counter() - start
+    with output_to(osp.join(cfg.work_dir, 'console.log')):
+        start = time.perf_counter()
+        Runner.from_cfg(cfg).train()
+        return time.perf_counter() - start

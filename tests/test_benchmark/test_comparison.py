@@ -8,7 +8,12 @@ from asl_det.benchmark.comparison import ComparisonSettings, run_comparison
 CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'demo')
 
 
-def test_demo_pipeline_produces_table_plots_and_report(tmp_path):
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def test_demo_pipeline_produces_table_plots_and_report(tmp_path, capfd):
     lines = []
     settings = ComparisonSettings(
         configs_dir=CONFIGS, work_root=str(tmp_path / 'demo'), data_root=str(tmp_path / 'data'),
@@ -21,16 +26,22 @@ def test_demo_pipeline_produces_table_plots_and_report(tmp_path):
     paths = run_comparison(settings, log=lines.append)
     for key in ('report', 'map_plot', 'probability_plot'):
         assert osp.getsize(paths[key]) > 0
-    report = open(paths['report']).read()
+    report = read(paths['report'])
     assert '| focal_seed0 |' in report and '| asl_seed0 |' in report
     assert 'candidates / image' in report and '| asl_seed0 | shifted |' in report
     assert any(line.startswith('[demo] training asl') for line in lines)
     # each run wrote its own scalars and kept mmengine's console output in its work dir;
     # none of it (config dumps, iteration logs) reached the demo's own output
     for run in ('focal_seed0', 'asl_seed0'):
-        console = open(osp.join(settings.work_root, run, 'console.log')).read()
+        console = read(osp.join(settings.work_root, run, 'console.log'))
         assert 'Config:' in console and 'Iter(val)' in console
     assert not any('mmengine - INFO' in line or 'Config:' in line for line in lines)
+    # the inference profile's runner logs into the run's work dir too, not on the terminal
+    profile_log = read(osp.join(settings.work_root, 'asl_seed0', 'inference_profile.log'))
+    assert 'mmengine - INFO' in profile_log
+    terminal = capfd.readouterr()
+    assert 'mmengine - INFO' not in terminal.out + terminal.err
+    assert 'System environment' not in terminal.out + terminal.err
 
 
 @pytest.mark.parametrize('change,match', [

@@ -24,7 +24,8 @@ def readme_commands():
         path = osp.join(REPO, doc)
         if not osp.isfile(path):
             continue
-        text = open(path).read()
+        with open(path) as f:
+            text = f.read()
         for match in COMMAND.finditer(text):
             args = match.group(2).replace('\\\n', ' ').split('#')[0]
             args = args.replace('[', ' ').replace(']', ' ')

@@ -1,5 +1,6 @@
 """What a trained dense detector sends into NMS: candidates, detections, time and COCO mAP."""
 import copy
+import itertools
 import time
 from typing import Dict, Optional
 
@@ -8,6 +9,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from asl_det.checkpoint import use_safe_checkpoint_loader
+
+_PROFILE_IDS = itertools.count()
 
 
 @torch.no_grad()
@@ -39,6 +42,11 @@ def profile_inference(cfg: Config, checkpoint: str, score_activation: Optional[s
         cfg.model.bbox_head.loss_cls.score_activation = score_activation
     cfg.load_from = checkpoint
     cfg.work_dir = cfg.get('work_dir') or 'work_dirs/profile_inference'
+    # the visualizer and the logger are named singletons: a name of its own for each profile
+    suffix = f'profile{next(_PROFILE_IDS)}'
+    cfg.visualizer = dict(cfg.get('visualizer') or dict(type='Visualizer'))
+    cfg.visualizer['name'] = f"{cfg.visualizer.get('name', 'visualizer')}_{suffix}"
+    cfg.experiment_name = f"{cfg.get('experiment_name') or 'inference'}_{suffix}"
     runner = Runner.from_cfg(cfg)
     runner.load_checkpoint(checkpoint, map_location='cpu')
     model = runner.model.eval()
