@@ -9,7 +9,8 @@
 _base_ = ['mmdet::retinanet/retinanet_r18_fpn_1xb8-1x_coco.py', '../_plugin.py']
 
 data_root = 'data/BCCD_Dataset/BCCD/'
-metainfo = dict(classes=('RBC', 'WBC', 'Platelets'))
+# in the converter's order (sorted by name): mmdet numbers labels in the json's category order
+metainfo = dict(classes=('Platelets', 'RBC', 'WBC'))
 max_iters = 800
 val_interval = 100
 

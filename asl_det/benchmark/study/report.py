@@ -15,6 +15,8 @@ from asl_det.benchmark.analysis.tables import format_table
 from .statistics import CellSummary, paired_test, summarise
 from .variants import BASELINE, PRIMARY_VARIANTS, VARIANTS
 
+#: More classes than this and the per-class table is left out of the report (not the records).
+MAX_CLASSES_SHOWN = 12
 #: (record metric, column title) shown in the tables.
 TABLE_METRICS = (('bbox_mAP', 'box AP'), ('bbox_mAP_50', 'AP50'))
 
@@ -43,8 +45,9 @@ def _p(value: float) -> str:
 
 
 def _variants_in(records: Sequence[Dict], names: Sequence[str]) -> List[str]:
+    """``names`` that have records, in order, each once."""
     present = {r['variant'] for r in records}
-    return [v for v in names if v in present]
+    return [v for v in dict.fromkeys(names) if v in present]
 
 
 def comparison_table(records: Sequence[Dict], variants: Sequence[str], baseline: str = BASELINE,
@@ -89,23 +92,28 @@ def verdict_lines(records: Sequence[Dict], variants: Sequence[str],
 
 def per_class_table(records: Sequence[Dict], variants: Sequence[str], baseline: str = BASELINE,
                     markdown: bool = True) -> Optional[str]:
-    """Per-class AP: mean over seeds per (condition, variant), and per class the paired
-    difference to ``baseline`` with its 95% CI. Exploratory: no verdicts. None without
-    per-class AP in the records."""
+    """Per-class AP, one row per (condition, class): the baseline's mean over seeds, and for each
+    of ``variants`` its mean with the paired difference to ``baseline`` and its 95% CI.
+    Exploratory: no verdicts. None without per-class AP in the records, or with more than
+    :data:`MAX_CLASSES_SHOWN` classes (they stay in the records)."""
     classes = sorted({name for r in records for name in r.get('per_class_ap', {})})
-    if not classes:
+    if not classes or len(classes) > MAX_CLASSES_SHOWN:
         return None
-    header = ['condition', 'variant'] + [f'{name} AP' for name in classes] + [
-        f'Δ {name} [95% CI]' for name in classes]
+    header = ['condition', 'class', f'{baseline} AP'] + [f'{v} AP (Δ [95% CI])'
+                                                         for v in variants]
     rows = []
-    by_class = {name: summarise(records, baseline=baseline, variants=variants, value_of=(
-        lambda r, name=name: float(r.get('per_class_ap', {}).get(name, math.nan))))
-        for name in classes}
-    for i, cell in enumerate(by_class[classes[0]]):
-        row = [cell.condition, cell.variant]
-        row += [_pm(by_class[name][i].mean, math.nan) for name in classes]
-        row += [_diff_ci(by_class[name][i]) for name in classes]
-        rows.append(row)
+    for name in classes:
+        cells = {(c.condition, c.variant): c for c in summarise(
+            records, baseline=baseline, variants=variants,
+            value_of=lambda r: float(r.get('per_class_ap', {}).get(name, math.nan)))}
+        for condition in sorted({condition for condition, _ in cells}):
+            base = cells.get((condition, baseline))
+            row = [condition, name, _pm(base.mean, math.nan) if base else '-']
+            for variant in variants:
+                cell = cells.get((condition, variant))
+                row.append(f'{_pm(cell.mean, math.nan)} ({_diff_ci(cell)})' if cell else '-')
+            rows.append(row)
+    rows.sort(key=lambda row: (row[0], classes.index(row[1])))
     return format_table(header, rows, markdown=markdown)
 
 
@@ -251,9 +259,9 @@ def write_study_report(records: Sequence[Dict], out_dir: str, command: str,
         text += ['## Exploratory comparisons (adjusted within this table)', '',
                  comparison_table(records, exploratory, baseline), '',
                  *verdict_lines(records, exploratory, baseline), '']
-    per_class = per_class_table(records, primary + exploratory, baseline)
+    per_class = per_class_table(records, primary or exploratory, baseline)
     if per_class:
-        text += ['## Per-class AP (mean over seeds; Δ paired against the baseline, '
+        text += [f'## Per-class AP (mean over seeds; Δ paired against {baseline}, '
                  'exploratory)', '', per_class, '']
     text += [f'![box AP per variant]({osp.basename(paths["plot"])})', '']
     if curves:
