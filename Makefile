@@ -16,4 +16,5 @@ demo: setup
 	$(PY) tools/demo.py $(ARGS)
 
 study: setup
-	$(PY) tools/study.py $(ARGS)
+	$(PY) tools/make_dataset.py --out data/glyphs
+	$(PY) tools/study.py --study-dir configs/demo/study --iters 800 $(ARGS)

@@ -1,9 +1,7 @@
 # ATSS R-50-FPN 1x COCO with the glyph study's ASL recipe (retinanet_asl_recipe.py): focal loss's
 # gammas and alpha (2, 2, 0.25) plus ASL's probability margin clip=0.05, with the classifier
-# started above the margin (atss_asl.py). Transfer check on the glyph ATSS
-# (configs/demo/atss_glyphs_focal.py; README, "Does the recipe transfer to FCOS and ATSS?"):
-# +0.008 box AP over focal with complete labels, no measurable difference (-0.001) with half the
-# boxes unlabelled, 3 seeds each; not measured on COCO.
+# started above the margin (atss_asl.py). Evidence: the transfer check on the glyph ATSS
+# (configs/demo/study/transfer/atss/results.md); not measured on COCO.
 _base_ = './atss_asl.py'
 model = dict(bbox_head=dict(loss_cls=dict(
     _delete_=True, type='AsymmetricLoss', use_sigmoid=True,

@@ -225,6 +225,8 @@ def preflight_config(cfg: Config, skip_bad_images: bool = False, workers: int = 
             if not ann_file.endswith('.json') or '://' in ann_file + prefix:
                 log(f'preflight: {where}: {ann_file} is not a local COCO json: not checked')
                 continue
+            if not osp.isfile(ann_file):  # named by its config key, as the config check does
+                raise FileNotFoundError(f'{where}.ann_file: {ann_file} does not exist')
             backend, color_type = image_loader(pipelines)
             classes = dataset_classes(dataset)
             key = (osp.abspath(ann_file), osp.abspath(prefix), backend, color_type,
