@@ -79,7 +79,8 @@ def main():
     runtime.setup_cpu_distributed(cfg)
     if not args.no_preflight:  # every rank: the first decodes, the others wait for its cache
         cfg = preflight_config(cfg, skip_bad_images=args.skip_bad_images,
-                               log=lambda line: print_log(line, logger='current'))
+                               log=lambda line: print_log(line, logger='current'),
+                               splits=('train', 'val'))  # what training reads
 
     runner = runtime.build_runner(cfg)
     runner.train()

@@ -199,10 +199,11 @@ def dataset_classes(dataset: dict) -> Optional[List[str]]:
 
 
 def preflight_config(cfg: Config, skip_bad_images: bool = False, workers: int = 0,
-                     cache_dir: Optional[str] = None, log: Callable[[str], None] = print
-                     ) -> Config:
-    """Check every COCO-json data set of ``cfg``'s train/val/test dataloaders and the
-    evaluators' ``ann_file``s; log one line per data set and the problems found.
+                     cache_dir: Optional[str] = None, log: Callable[[str], None] = print,
+                     splits: Sequence[str] = SPLITS) -> Config:
+    """Check every COCO-json data set of ``cfg``'s dataloaders of ``splits`` (train, val, test)
+    and their evaluators' ``ann_file``s; log one line per data set and the problems found.
+    A missing annotation file is a FileNotFoundError naming its config key.
 
     Returns ``cfg`` itself when nothing is skipped; with ``skip_bad_images`` and bad images, a
     copy whose dataset and evaluator ``ann_file``s point to filtered copies in the cache.
@@ -215,7 +216,7 @@ def preflight_config(cfg: Config, skip_bad_images: bool = False, workers: int = 
     checked: Dict[tuple, DatasetReport] = {}
     replaced: Dict[str, str] = {}  # absolute ann_file -> filtered copy
     reports, new_cfg = [], copy.deepcopy(cfg)
-    for split in SPLITS:
+    for split in splits:
         loader = new_cfg.get(f'{split}_dataloader')
         skipped_names = set()
         seen_ann_files = set()
