@@ -1,9 +1,8 @@
-# RetinaNet R-50-FPN 1x COCO with the ASL recipe that won on the glyph benchmark in both
-# annotation conditions: focal loss's gammas and alpha (2, 2, 0.25) plus ASL's probability
-# margin clip=0.05, with the classifier started above the margin (retinanet_asl.py explains the
-# prior). Measured on the glyph study only (README, "Does ASL help?", variant
-# focal_margin_prior10: +0.018 box AP over focal with complete labels, +0.017 with half the
-# boxes unlabelled, 3 seeds each); not measured on COCO.
+# RetinaNet R-50-FPN 1x COCO with the ASL recipe: focal loss's gammas and alpha (2, 2, 0.25)
+# plus ASL's probability margin clip=0.05, with the classifier started above the margin
+# (retinanet_asl.py explains the prior). Evidence: variant focal_margin_prior10 of the studies
+# (configs/demo/study/results.md: better than focal in both annotation conditions on the glyph
+# benchmark; configs/bccd/study/results.md: real images, in progress); not measured on COCO.
 _base_ = './retinanet_asl.py'
 model = dict(bbox_head=dict(loss_cls=dict(
     _delete_=True, type='AsymmetricLoss', use_sigmoid=True,
