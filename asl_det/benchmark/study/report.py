@@ -131,7 +131,8 @@ def curves_of(records: Sequence[Dict]) -> Dict:
 def plateau_table(records: Sequence[Dict], markdown: bool = True) -> Optional[str]:
     """Per (condition, variant) with learning curves: box AP at the last evaluation minus the
     one before, paired over seeds with its 95% CI; "still rising" where the whole interval is
-    above zero (the schedule is too short to judge that variant). None without curves."""
+    above zero (the schedule is too short to judge that variant), "too few seeds" below two.
+    None without curves."""
     curves = curves_of(records)
     if not curves:
         return None
@@ -144,8 +145,9 @@ def plateau_table(records: Sequence[Dict], markdown: bool = True) -> Optional[st
         rising = math.isfinite(test.ci_low) and test.ci_low > 0
         ci = (f'{test.mean:+.4f} [{test.ci_low:+.4f}, {test.ci_high:+.4f}]'
               if math.isfinite(test.ci_low) else f'{test.mean:+.4f}')
-        rows.append([condition, variant, len(by_seed), '/'.join(map(str, step)), ci,
-                     'still rising' if rising else 'plateaued'])
+        verdict = ('too few seeds' if not math.isfinite(test.ci_low) else
+                   'still rising' if rising else 'plateaued')
+        rows.append([condition, variant, len(by_seed), '/'.join(map(str, step)), ci, verdict])
     header = ['condition', 'variant', 'seeds', 'iterations between the last two evaluations',
               'Δ box AP over them [95% CI]', 'end of schedule']
     return format_table(header, rows, markdown=markdown)
