@@ -122,23 +122,20 @@ def run_config_path(settings: StudySettings, job: Job) -> str:
 
 
 def annotated_dataset(loader_cfg: ConfigDict) -> ConfigDict:
-    """The dataset of a dataloader config that holds ``ann_file``, through dataset wrappers
-    (``RepeatDataset``, ``ClassBalancedDataset``, ...: their ``dataset``)."""
-    dataset = loader_cfg.dataset
-    while 'ann_file' not in dataset and 'dataset' in dataset:
-        dataset = dataset.dataset
-    if 'ann_file' not in dataset:
-        raise ValueError(f'the dataset {dataset.get("type")} has no ann_file (a study needs a '
-                         'COCO-format data set; ConcatDataset is not supported)')
-    return dataset
+    """The one dataset of a dataloader config that holds ``ann_file``, through dataset wrappers
+    (:func:`asl_det.intake.preflight.find_datasets`); ValueError unless there is exactly one."""
+    from asl_det.intake.preflight import find_datasets
+    found = [dataset for _, dataset, _ in find_datasets(loader_cfg.get('dataset'), 'dataset')]
+    if len(found) != 1:
+        raise ValueError(f'a study needs one COCO-format dataset with an ann_file per '
+                         f'dataloader, found {len(found)} (ConcatDataset is not supported)')
+    return found[0]
 
 
 def annotation_path(dataset: ConfigDict) -> str:
     """``ann_file`` resolved against ``data_root`` as mmengine's BaseDataset resolves it."""
-    ann_file = dataset.ann_file
-    if osp.isabs(ann_file) or not dataset.get('data_root'):
-        return ann_file
-    return osp.join(dataset.data_root, ann_file)
+    from asl_det.intake.preflight import resolve_paths
+    return resolve_paths(dataset)[0]
 
 
 def file_sha256(path: str) -> str:
