@@ -14,6 +14,7 @@ curves) and its plots are regenerated from all records at the end.
 import argparse
 import os
 import os.path as osp
+import signal
 import sys
 
 from mmengine.config import DictAction
@@ -97,6 +98,12 @@ def settings_of(args) -> StudySettings:
         cfg_options=dict(args.cfg_options))
 
 
+def _exit_on_sigterm(signum, frame):
+    """A SIGTERM (a queue's kill, ``timeout``) unwinds like Ctrl-C: the runs in training are
+    terminated, not left behind."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
     args = parse_args(argv)
     log = print if not args.print_commands else (lambda line: print(line, file=sys.stderr))
@@ -107,6 +114,7 @@ def main(argv=None):
         if args.collect:
             collect_study(settings_of(args), log)
         elif not args.report_only:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
             run_study(settings_of(args), log)
     except (ValueError, FileNotFoundError, StudyRunsFailed) as error:
         sys.exit(f'[study] {error}')

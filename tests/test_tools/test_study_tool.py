@@ -1,6 +1,9 @@
 """tools/study.py: the report from records alone, against a chosen baseline."""
 import os.path as osp
 import runpy
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -68,3 +71,30 @@ def test_a_baseline_without_records_is_refused(tmp_path):
 def test_no_records_is_an_error_naming_the_folder(tmp_path):
     with pytest.raises(SystemExit, match='no records in .*records'):
         study_main(['--report-only', '--study-dir', str(tmp_path)])
+
+
+def test_a_sigterm_stops_the_study_and_its_training_runs(tmp_path):
+    from asl_det.benchmark.glyphs import generate_glyph_detection
+    data = generate_glyph_detection(str(tmp_path / 'glyphs'), num_train=8, num_val=4)
+    options = [f'{loader}.dataset.data_root={data["root"]}/' for loader in (
+        'train_dataloader', 'val_dataloader', 'test_dataloader')]
+    options += [f'val_evaluator.ann_file={data["val_ann"]}', 'train_dataloader.num_workers=0',
+                'train_dataloader.persistent_workers=False']
+    study = subprocess.Popen(
+        [sys.executable, '-u', STUDY, '--study-dir', str(tmp_path / 'study'), '--work-dir',
+         str(tmp_path / 'work'), '--variants', 'focal', '--seeds', '0', '--missing-fractions',
+         '0', '--iters', '100000', '--workers', '1', '--cfg-options', *options],
+        cwd=osp.dirname(osp.dirname(STUDY)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        for line in study.stdout:
+            if '[study] start 1/1' in line:
+                break
+        children = open(f'/proc/{study.pid}/task/{study.pid}/children').read().split()
+        assert len(children) == 1  # tools/train.py
+        study.send_signal(signal.SIGTERM)
+        assert study.wait(timeout=60) == 128 + signal.SIGTERM
+        assert not osp.exists(f'/proc/{children[0]}')
+    finally:
+        study.kill()
+        study.wait()
