@@ -11,7 +11,8 @@ import argparse
 import json
 import time
 
-from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
+from asl_det.benchmark.glyphs import generate_glyph_detection
+from asl_det.benchmark.study.missing_annotations import write_missing_annotation_split
 from asl_det.validation import check_number
 
 

@@ -23,8 +23,9 @@ from asl_det.benchmark.glyph_runs import (
     quiet_worker_pool,
     train_quietly,
 )
-from asl_det.benchmark.glyphs import generate_glyph_detection, write_missing_annotation_split
+from asl_det.benchmark.glyphs import generate_glyph_detection
 from asl_det.benchmark.progress import ProgressReporter
+from asl_det.benchmark.study.missing_annotations import write_missing_annotation_split
 from asl_det.validation import check_int, check_number
 
 VARIANTS = ('focal', 'asl', 'asl_adaptive')

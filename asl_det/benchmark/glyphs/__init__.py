@@ -9,12 +9,11 @@ image, positives are rare among the (anchor, class) pairs, as in COCO.
 
 Modules: ``classes`` (the class list), ``sources`` (fonts, digits, background pictures),
 ``rendering`` (pixels), ``layout`` (where glyphs go in one image), ``writing`` (COCO files,
-manifest, cache), ``missing_annotations`` (train splits with a share of the boxes removed).
+manifest, cache). Train splits with a share of the boxes removed, for any COCO data set:
+:mod:`asl_det.benchmark.study.missing_annotations`.
 """
 from .classes import GLYPH_CLASSES
 from .layout import render_glyph_image
-from .missing_annotations import drop_annotations, write_missing_annotation_split
 from .writing import generate_glyph_detection
 
-__all__ = ['GLYPH_CLASSES', 'drop_annotations', 'generate_glyph_detection', 'render_glyph_image',
-           'write_missing_annotation_split']
+__all__ = ['GLYPH_CLASSES', 'generate_glyph_detection', 'render_glyph_image']

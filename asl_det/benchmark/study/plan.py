@@ -22,10 +22,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-from asl_det.benchmark.glyphs.missing_annotations import write_missing_annotation_split
 from asl_det.config.classifier_prior import init_cfg_with_prior
 from asl_det.validation import check_int, check_number
 
+from .missing_annotations import write_missing_annotation_split
 from .variants import DEFAULT_VARIANTS, check_variants, variant_config
 
 TRAIN_TOOL = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(

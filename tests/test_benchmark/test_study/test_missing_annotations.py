@@ -1,4 +1,4 @@
-"""Missing-annotation train splits (asl_det/benchmark/glyphs/missing_annotations.py)."""
+"""Missing-annotation train splits (asl_det/benchmark/study/missing_annotations.py)."""
 import collections
 import hashlib
 import json
@@ -9,9 +9,9 @@ import random
 
 import pytest
 
-from asl_det.benchmark.glyphs import (
+from asl_det.benchmark.glyphs import generate_glyph_detection
+from asl_det.benchmark.study.missing_annotations import (
     drop_annotations,
-    generate_glyph_detection,
     write_missing_annotation_split,
 )
 
