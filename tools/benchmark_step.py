@@ -2,12 +2,13 @@
 
     python tools/benchmark_step.py configs/bccd/retinanet_bccd_focal.py --threads 1
 
-Builds the config's model twice from the same seed (one as it is, one after
-:class:`asl_det.engine.hooks.ChannelsLastHook`), each with the config's optimizer wrapper, and
-times ``train_step`` (preprocess, forward, backward, optimizer step) on the same batches of the
-config's own training data in interleaved rounds (:func:`interleaved_times`). Also prints the
-time to load one batch in this process (decode + pipeline + collate, what a dataloader worker
-does per iteration) and the largest relative difference of the two models' first losses.
+Builds the config's model twice from the same seed (one as it is, one through
+:func:`asl_det.engine.hooks.to_channels_last`, what ``ChannelsLastHook`` does), each with the
+config's optimizer wrapper, and times ``train_step`` (preprocess, forward, backward, optimizer
+step) on the same batches of the config's own training data in interleaved rounds
+(:func:`interleaved_times`). Also prints the time to load one batch in this process (decode +
+pipeline + collate, what a dataloader worker does per iteration) and the relative difference of
+the two models' first losses.
 """
 import argparse
 import copy
@@ -16,7 +17,6 @@ import statistics
 import sys
 import time
 import warnings
-from types import SimpleNamespace
 
 import torch
 from mmengine.config import DictAction
@@ -58,7 +58,7 @@ def main(argv=None):
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import Runner
 
-    from asl_det.engine.hooks import ChannelsLastHook
+    from asl_det.engine.hooks import to_channels_last
 
     register_all_modules()
     cfg = Config.fromfile(args.config)
@@ -78,7 +78,7 @@ def main(argv=None):
         model.init_weights()
         model.train()
         if channels_last:
-            ChannelsLastHook()._to_channels_last(SimpleNamespace(model=model))
+            to_channels_last(model)
         return model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
 
     variants = {'contiguous': build(False), 'channels_last': build(True)}

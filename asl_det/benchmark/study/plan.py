@@ -13,7 +13,6 @@ under ``<records_dir>/annotations/``, fixed by the data seed). A run is then
 so the grid runs locally, on a cluster queue, or by hand, and is collected the same way.
 """
 import copy
-import hashlib
 import os
 import os.path as osp
 import shlex
@@ -23,6 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config, ConfigDict
 
 from asl_det.config.classifier_prior import init_cfg_with_prior
+from asl_det.intake.json_files import file_sha256
 from asl_det.validation import check_int, check_number
 
 from .missing_annotations import write_missing_annotation_split
@@ -136,14 +136,6 @@ def annotation_path(dataset: ConfigDict) -> str:
     """``ann_file`` resolved against ``data_root`` as mmengine's BaseDataset resolves it."""
     from asl_det.intake.preflight import resolve_paths
     return resolve_paths(dataset)[0]
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[int]) -> None:

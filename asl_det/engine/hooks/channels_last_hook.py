@@ -2,31 +2,34 @@
 import torch
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
+from torch import nn
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """Store ``model``'s 4-D parameters and buffers channels-last, in place; returns ``model``.
+
+    PyTorch's convolutions return channels-last outputs when their weight is channels-last, so
+    the whole backbone, neck and head then run in NHWC without touching the data pipeline; the
+    numbers are those of the contiguous model up to floating-point summation order. The
+    parameters keep their identity (an optimizer built before still holds them). Idempotent;
+    1-D / 2-D tensors are untouched. Speed: README, "Speed of a study run"
+    (``tools/benchmark_step.py``).
+    """
+    return model.to(memory_format=torch.channels_last)
 
 
 @HOOKS.register_module()
 class ChannelsLastHook(Hook):
-    """Store the model's 4-D parameters and buffers channels-last before training, validation
-    and testing.
-
-    PyTorch's convolutions return channels-last outputs when their weight is channels-last, so
-    the whole backbone, neck and head then run in NHWC without touching the data pipeline; the
-    numbers are those of the contiguous model up to floating-point summation order. Measured on
-    the BCCD RetinaNet (ResNet-18/2, one CPU thread): 0.89x the time per training iteration
-    (``tools/benchmark_step.py``). The parameters keep their identity, so an optimizer built
-    before the hook runs still holds them. Idempotent; 1-D / 2-D tensors are untouched.
-    """
+    """:func:`to_channels_last` on the runner's model before training, validation and
+    testing."""
 
     priority = 'VERY_HIGH'
 
-    def _to_channels_last(self, runner) -> None:
-        runner.model.to(memory_format=torch.channels_last)
-
     def before_run(self, runner) -> None:
-        self._to_channels_last(runner)
+        to_channels_last(runner.model)
 
     def before_val(self, runner) -> None:
-        self._to_channels_last(runner)
+        to_channels_last(runner.model)
 
     def before_test(self, runner) -> None:
-        self._to_channels_last(runner)
+        to_channels_last(runner.model)
