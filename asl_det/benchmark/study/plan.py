@@ -23,6 +23,7 @@ from mmengine.config import Config, ConfigDict
 
 from asl_det.config.classifier_prior import init_cfg_with_prior
 from asl_det.intake.json_files import file_sha256
+from asl_det.intake.preflight import find_datasets, resolve_paths
 from asl_det.validation import check_int, check_number
 
 from .missing_annotations import write_missing_annotation_split
@@ -124,7 +125,6 @@ def run_config_path(settings: StudySettings, job: Job) -> str:
 def annotated_dataset(loader_cfg: ConfigDict) -> ConfigDict:
     """The one dataset of a dataloader config that holds ``ann_file``, through dataset wrappers
     (:func:`asl_det.intake.preflight.find_datasets`); ValueError unless there is exactly one."""
-    from asl_det.intake.preflight import find_datasets
     found = [dataset for _, dataset, _ in find_datasets(loader_cfg.get('dataset'), 'dataset')]
     if len(found) != 1:
         raise ValueError(f'a study needs one COCO-format dataset with an ann_file per '
@@ -134,7 +134,6 @@ def annotated_dataset(loader_cfg: ConfigDict) -> ConfigDict:
 
 def annotation_path(dataset: ConfigDict) -> str:
     """``ann_file`` resolved against ``data_root`` as mmengine's BaseDataset resolves it."""
-    from asl_det.intake.preflight import resolve_paths
     return resolve_paths(dataset)[0]
 
 
