@@ -224,6 +224,25 @@ def prepare_conditions(settings: StudySettings, cfg: Config, log=print) -> Dict[
     return conditions
 
 
+def with_variant_hooks(config_hooks: Sequence[dict], variant_hooks: Sequence[dict]) -> List[dict]:
+    """``config_hooks`` with ``variant_hooks`` appended, less each config hook that a variant
+    hook's class is or extends (an AdaptiveAsymmetryHook replaces the ProbabilityStatisticsHook
+    it subclasses; a ChannelsLastHook stays). Types are resolved in mmdet's HOOKS registry."""
+    from mmdet.registry import HOOKS
+
+    def hook_class(hook):
+        kind = hook['type']
+        found = HOOKS.get(kind) if isinstance(kind, str) else kind
+        if found is None:
+            raise KeyError(f'custom_hooks: {kind!r} is not a registered hook')
+        return found
+
+    replacing = [hook_class(hook) for hook in variant_hooks]
+    kept = [hook for hook in config_hooks
+            if not any(issubclass(new, hook_class(hook)) for new in replacing)]
+    return kept + [copy.deepcopy(hook) for hook in variant_hooks]
+
+
 def run_config(settings: StudySettings, base: Config, job: Job,
                data: ConditionData) -> Config:
     """The config of ``job``'s (condition, variant): ``base`` with the variant applied."""
@@ -234,7 +253,7 @@ def run_config(settings: StudySettings, base: Config, job: Job,
     if spec['prior'] is not None:
         head.init_cfg = init_cfg_with_prior(head, head.type, spec['prior'])
     if spec['hooks'] is not None:
-        cfg.custom_hooks = spec['hooks']
+        cfg.custom_hooks = with_variant_hooks(cfg.get('custom_hooks', []), spec['hooks'])
     if job.missing_fraction > 0:
         annotated_dataset(cfg.train_dataloader).ann_file = data.train_ann_file
     return cfg

@@ -48,7 +48,7 @@ ADAPTIVE = dict(type='AdaptiveAsymmetryHook', target_gap=0.1, step_size=2e-3, in
                 momentum=0.9, gamma_neg_bounds=(0.0, 8.0))
 
 #: name -> dict(loss_cls=<model.bbox_head.loss_cls>, prior=<the classifier's initial prior>,
-#: hooks=<custom_hooks replacing the config's>).
+#: hooks=<custom_hooks added to the config's; each replaces the config hooks its class extends>).
 VARIANTS: Dict[str, Dict] = {
     'focal': dict(loss_cls=FOCAL),
     'asl_paper': dict(loss_cls=_asl(0.0, 4.0, 0.05)),
@@ -89,7 +89,8 @@ def check_variants(names) -> List[str]:
 
 def variant_config(name: str) -> Dict:
     """Variant ``name`` with every key present: ``loss_cls``, ``prior`` (None: keep the head's
-    initialisation), ``hooks`` (None: keep the config's ``custom_hooks``), as independent copies."""
+    initialisation), ``hooks`` (None: the config's ``custom_hooks`` unchanged; else see
+    :func:`~asl_det.benchmark.study.plan.with_variant_hooks`), as independent copies."""
     variant = copy.deepcopy(VARIANTS[name])
     return dict(loss_cls=variant['loss_cls'], prior=variant.get('prior'),
                 hooks=variant.get('hooks'))

@@ -245,3 +245,32 @@ def test_every_variant_builds_its_detector(tmp_path, glyphs, config, classifier)
         hooks = [h['type'] for h in cfg.custom_hooks]
         expected = 'AdaptiveAsymmetryHook' if 'adaptive' in name else 'ProbabilityStatisticsHook'
         assert hooks == [expected], name
+
+
+def test_a_variant_hook_replaces_only_the_config_hooks_its_class_extends():
+    import asl_det  # noqa: F401  (registers the hooks)
+    from asl_det.benchmark.study.plan import with_variant_hooks
+    from asl_det.benchmark.study.variants import ADAPTIVE
+    config_hooks = [dict(type='ProbabilityStatisticsHook'), dict(type='ChannelsLastHook'),
+                    dict(type='EMAHook', momentum=2e-4)]
+    merged = with_variant_hooks(config_hooks, [ADAPTIVE])
+    # the adaptive hook computes the statistics itself (it subclasses the statistics hook)
+    assert [h['type'] for h in merged] == ['ChannelsLastHook', 'EMAHook', 'AdaptiveAsymmetryHook']
+    assert merged[-1] == ADAPTIVE and merged[-1] is not ADAPTIVE
+    assert config_hooks[0] == dict(type='ProbabilityStatisticsHook')  # input left as it was
+    # a variant hook unrelated to the config's keeps all of them
+    kept = with_variant_hooks(config_hooks, [dict(type='ChannelsLastHook')])
+    assert [h['type'] for h in kept] == ['ProbabilityStatisticsHook', 'EMAHook',
+                                         'ChannelsLastHook']
+    with pytest.raises(KeyError, match='NoSuchHook'):
+        with_variant_hooks([dict(type='NoSuchHook')], [ADAPTIVE])
+
+
+def test_an_adaptive_variant_keeps_the_configs_channels_last_hook(tmp_path, glyphs):
+    from asl_det.benchmark.study import Job
+    from asl_det.benchmark.study.plan import load_base_config, run_config
+    base = load_base_config(tiny_settings(tmp_path, glyphs))
+    base.custom_hooks = base.custom_hooks + [dict(type='ChannelsLastHook')]
+    cfg = run_config(tiny_settings(tmp_path, glyphs), base,
+                     Job('clean', 0.0, 'asl_paper_prior10_adaptive', 0), data=None)
+    assert [h['type'] for h in cfg.custom_hooks] == ['ChannelsLastHook', 'AdaptiveAsymmetryHook']
