@@ -98,3 +98,21 @@ def test_a_sigterm_stops_the_study_and_its_training_runs(tmp_path):
     finally:
         study.kill()
         study.wait()
+
+
+def test_each_study_dir_gets_its_own_default_work_dir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    tool = runpy.run_path(STUDY)
+    parse = tool['parse_args']
+    config = osp.join(osp.dirname(osp.dirname(STUDY)), 'configs', 'demo',
+                      'retinanet_glyphs_focal.py')
+
+    def work_root(*extra):
+        return tool['settings_of'](parse(['--config', config, *extra])).work_root
+
+    short, long_ = work_root('--study-dir', 'short'), work_root('--study-dir', 'long')
+    assert short.startswith(osp.join('work_dirs', 'study', 'retinanet_glyphs_focal-'))
+    assert short != long_  # same config, two studies: their runs never mix
+    # the folder decides, not its spelling
+    assert work_root('--study-dir', str(tmp_path / 'short')) == short
+    assert work_root('--study-dir', 'short', '--work-dir', 'mine') == 'mine'
