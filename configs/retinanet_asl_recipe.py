@@ -2,8 +2,9 @@
 # plus ASL's probability margin clip=0.05, with the classifier started above the margin
 # (retinanet_asl.py explains the prior). Evidence: variant focal_margin_prior10 of the studies
 # (configs/demo/study/results.md: better than focal in both annotation conditions on the glyph
-# benchmark; configs/bccd/study/results.md: on real images with their own labels, no measurable
-# difference from focal, +0.009 box AP [-0.006, +0.024]); not measured on COCO.
+# benchmark; configs/bccd/study/results.md: on real images no measurable difference from focal,
+# +0.009 box AP [-0.006, +0.024] with their own labels, +0.008 [-0.002, +0.019] with half of
+# them missing); not measured on COCO.
 _base_ = './retinanet_asl.py'
 model = dict(bbox_head=dict(loss_cls=dict(
     _delete_=True, type='AsymmetricLoss', use_sigmoid=True,

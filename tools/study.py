@@ -48,11 +48,13 @@ def parse_args(argv=None):
                         choices=sorted(VARIANTS), metavar='VARIANT',
                         help=f'loss variants (asl_det/benchmark/study/variants.py): '
                         f'{", ".join(VARIANTS)}')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--missing-fractions', type=float, nargs='+', default=[0.0, 0.5],
+    parser.add_argument('--seeds', type=int, nargs='+', default=list(StudySettings.seeds))
+    parser.add_argument('--missing-fractions', type=float, nargs='+',
+                        default=list(StudySettings.missing_fractions),
                         help='one annotation condition per value: share of train boxes removed '
                         'per image (0 = as labelled), in [0, 1)')
-    parser.add_argument('--data-seed', type=int, default=0, help='which boxes are removed')
+    parser.add_argument('--data-seed', type=int, default=StudySettings.data_seed,
+                        help='which boxes are removed')
     parser.add_argument('--iters', type=int, default=None,
                         help='training iterations per run (IterBasedTrainLoop configs; decay '
                         "milestones scaled); default: the config's")
