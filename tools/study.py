@@ -12,7 +12,6 @@ record are skipped. ``DIR/results.md`` (primary and exploratory tables, per-clas
 curves) and its plots are regenerated from all records at the end.
 """
 import argparse
-import hashlib
 import os
 import os.path as osp
 import signal
@@ -67,8 +66,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
     parser.add_argument('--work-dir', default=None,
                         help='run configs and work dirs (default: work_dirs/study/<config name>-'
-                        '<8 hex digits of the study dir>: one per study, so two studies of one '
-                        'config never share a work dir)')
+                        '<8 hex digits of the records dir>: one per study)')
     parser.add_argument('--baseline', default=BASELINE, choices=sorted(VARIANTS),
                         help='the variant every other is paired against')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -92,19 +90,10 @@ def default_workers(device: str) -> int:
     return max(1, torch.cuda.device_count())
 
 
-def default_work_root(config: str, study_dir: str) -> str:
-    """``work_dirs/study/<config name>-<sha1 of the study dir's absolute path, 8 hex digits>``:
-    the work dirs belong to one study (its records), so another study of the same config (other
-    schedule, data or options) neither overwrites its runs nor has them collected as its own."""
-    stem = osp.splitext(osp.basename(config))[0]
-    digest = hashlib.sha1(osp.abspath(study_dir).encode()).hexdigest()[:8]
-    return osp.join('work_dirs', 'study', f'{stem}-{digest}')
-
-
 def settings_of(args) -> StudySettings:
     return StudySettings(
         config_file=args.config, records_dir=osp.join(args.study_dir, 'records'),
-        work_root=args.work_dir or default_work_root(args.config, args.study_dir),
+        work_root=args.work_dir,
         variants=args.variants, seeds=args.seeds, missing_fractions=args.missing_fractions,
         max_iters=args.iters, evaluations=args.evaluations, data_seed=args.data_seed,
         workers=args.workers or default_workers(args.device), device=args.device,

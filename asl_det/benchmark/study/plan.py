@@ -13,6 +13,7 @@ under ``<records_dir>/annotations/``, fixed by the data seed). A run is then
 so the grid runs locally, on a cluster queue, or by hand, and is collected the same way.
 """
 import copy
+import hashlib
 import os
 import os.path as osp
 import shlex
@@ -50,11 +51,14 @@ class StudySettings:
     ``max_iters``: for an ``IterBasedTrainLoop``, the schedule (warm-up kept, decay milestones
     scaled); None keeps the config's. ``evaluations``: evaluations spread over the schedule (the
     learning curve); None keeps the config's ``val_interval``. ``workers`` runs train at once,
-    each with ``cpu_count // workers`` threads on CPU, one GPU each on CUDA.
+    each with ``cpu_count // workers`` threads on CPU, one GPU each on CUDA. ``work_root``: the
+    run configs and work dirs; None: ``work_dirs/study/<config name>-<8 hex digits of the
+    records dir>``, one per study, so another study of the same config (other schedule, data or
+    options) neither overwrites its runs nor has them collected as its own.
     """
     config_file: str
     records_dir: str
-    work_root: str = 'work_dirs/study'
+    work_root: Optional[str] = None
     variants: Sequence[str] = DEFAULT_VARIANTS
     seeds: Sequence[int] = (0, 1, 2)
     missing_fractions: Sequence[float] = (0.0, 0.5)
@@ -64,6 +68,12 @@ class StudySettings:
     workers: int = 1
     device: str = 'cpu'
     cfg_options: Dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.work_root is None:
+            stem = osp.splitext(osp.basename(self.config_file))[0]
+            digest = hashlib.sha1(osp.abspath(self.records_dir).encode()).hexdigest()[:8]
+            self.work_root = osp.join('work_dirs', 'study', f'{stem}-{digest}')
 
     def validate(self) -> None:
         self.variants = check_variants(self.variants)
