@@ -7,6 +7,7 @@
 CHECKPOINT loads through asl_det's safe loader (weights only, plus the globals mmengine
 checkpoints hold): a file that needs more is refused, naming it; ``--trust-checkpoint`` unpickles
 a trusted file fully. The loader replaces mmengine's for this process only.
+The test metrics JSON is written by the main process only (mmengine writes it from every rank).
 """
 import argparse
 
@@ -53,6 +54,7 @@ def main():
     if args.tta:
         runtime.enable_tta(cfg)
     runtime.setup_cpu_distributed(cfg)
+    runtime.log_test_metrics_once(cfg)
 
     runner = runtime.build_runner(cfg, phase='test')
     if args.out is not None:

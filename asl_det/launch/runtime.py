@@ -16,8 +16,9 @@ from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
-from mmdet.registry import RUNNERS
+from mmdet.registry import HOOKS, RUNNERS
 from mmengine.config import Config, ConfigDict
+from mmengine.hooks import LoggerHook
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -199,6 +200,26 @@ def setup_cpu_distributed(cfg: Config) -> bool:
                                       world_size=int(os.environ['WORLD_SIZE']), **kwargs)
     print_log('no GPU: distributed run on CPU with the gloo backend', logger='current',
               level=logging.INFO)
+    return True
+
+
+def log_test_metrics_once(cfg: Config) -> bool:
+    """Have the main process alone write the test metrics JSON (``tools/test.py``).
+
+    Replaces ``cfg.default_hooks.logger`` of type mmengine ``LoggerHook`` by
+    :class:`~asl_det.engine.hooks.MainProcessLoggerHook` (same arguments); a subclass the config
+    names, or no logger hook, is left alone.
+
+    Returns:
+        True if the logger hook was replaced.
+    """
+    logger = cfg.get('default_hooks', {}).get('logger')
+    if not logger:
+        return False
+    hook_type = logger['type']
+    if (hook_type if isinstance(hook_type, type) else HOOKS.get(hook_type)) is not LoggerHook:
+        return False
+    logger.type = 'MainProcessLoggerHook'
     return True
 
 

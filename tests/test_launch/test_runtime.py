@@ -4,7 +4,9 @@ import socket
 import pytest
 import torch
 import torch.distributed as torch_dist
+from mmdet.registry import HOOKS
 from mmengine.config import Config
+from mmengine.hooks import LoggerHook
 
 from asl_det.launch import runtime
 
@@ -91,3 +93,23 @@ def test_cpu_distributed_uses_gloo(monkeypatch):
     finally:
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()
+
+
+@pytest.mark.parametrize('hook_type', ['LoggerHook', 'mmengine.LoggerHook', LoggerHook])
+def test_test_metrics_are_logged_by_the_main_process(hook_type):
+    cfg = small_cfg(default_hooks=dict(logger=dict(type=hook_type, interval=7)))
+    assert runtime.log_test_metrics_once(cfg) is True
+    assert cfg.default_hooks.logger == dict(type='MainProcessLoggerHook', interval=7)
+    assert runtime.log_test_metrics_once(cfg) is False  # already the main-process hook
+
+
+def test_a_custom_logger_hook_or_none_is_left_alone():
+    @HOOKS.register_module(force=True)
+    class MyLoggerHook(LoggerHook):
+        pass
+
+    cfg = small_cfg(default_hooks=dict(logger=dict(type='MyLoggerHook')))
+    assert runtime.log_test_metrics_once(cfg) is False
+    assert cfg.default_hooks.logger.type == 'MyLoggerHook'
+    assert runtime.log_test_metrics_once(small_cfg()) is False
+    assert runtime.log_test_metrics_once(small_cfg(default_hooks=dict(logger=None))) is False
