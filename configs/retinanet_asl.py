@@ -13,8 +13,9 @@ model = dict(bbox_head=dict(
     # below clip = 0.05, where every negative costs exactly zero loss and gradient, so the head
     # starts training on its positives alone. Evidence: asl_paper against asl_paper_prior10 in
     # the glyph study (configs/demo/study/results.md: the prior turns a loss into a gain); on
-    # BCCD (configs/bccd/study/results.md) the two tie each other, tie focal with the labels as
-    # given and trail it by ~0.02 box AP with half of them missing (Holm p 0.065). This is the
-    # head's own init_cfg with bias_prob 0.10 instead of 0.01.
+    # BCCD (configs/bccd/study/results.md) the two tie each other. Against focal, this setting
+    # ties on BCCD with the labels as given and is worse with half of them missing (-0.023 box
+    # AP [-0.032, -0.013], 10 seeds, Holm p 0.002); see README "Does it help?" before using it.
+    # This is the head's own init_cfg with bias_prob 0.10 instead of 0.01.
     init_cfg=dict(type='Normal', layer='Conv2d', std=0.01,
                   override=dict(type='Normal', name='retina_cls', std=0.01, bias_prob=0.10))))

@@ -2,9 +2,10 @@
 # plus ASL's probability margin clip=0.05, with the classifier started above the margin
 # (retinanet_asl.py explains the prior). Evidence: variant focal_margin_prior10 of the studies
 # (configs/demo/study/results.md: better than focal in both annotation conditions on the glyph
-# benchmark; configs/bccd/study/results.md: on real images no measurable difference from focal,
-# +0.009 box AP [-0.006, +0.024] with their own labels, +0.008 [-0.002, +0.019] with half of
-# them missing); not measured on COCO.
+# benchmark, and at 4x its schedule, +0.017 box AP [+0.007, +0.027]; configs/bccd/study/results.md:
+# on real images no measurable difference from focal after Holm, +0.009 [-0.006, +0.024] with
+# their own labels, +0.011 [+0.002, +0.020] with half of them missing, Holm p 0.099);
+# not measured on COCO.
 _base_ = './retinanet_asl.py'
 model = dict(bbox_head=dict(loss_cls=dict(
     _delete_=True, type='AsymmetricLoss', use_sigmoid=True,
