@@ -1,10 +1,14 @@
-"""Time one training iteration of a config's detector, contiguous vs channels-last, side by side.
+"""Time one training iteration of a config's detector, side by side: contiguous vs channels-last
+weights, or fp32 vs bf16 autocast.
 
     python tools/benchmark_step.py configs/bccd/retinanet_bccd_focal.py --threads 1
+    python tools/benchmark_step.py configs/bccd/retinanet_bccd_focal.py --compare bf16
 
-Builds the config's model twice from the same seed (one as it is, one through
-:func:`asl_det.engine.hooks.to_channels_last`, what ``ChannelsLastHook`` does), each with the
-config's optimizer wrapper, and times ``train_step`` (preprocess, forward, backward, optimizer
+Builds the config's model twice from the same seed, each with the config's optimizer wrapper:
+``--compare channels_last`` (default) one as it is and one through
+:func:`asl_det.engine.hooks.to_channels_last` (what ``ChannelsLastHook`` does); ``--compare
+bf16`` both channels-last and one of them trained under bf16 autocast
+(:class:`~asl_det.engine.optimizers.cpu_autocast_optim_wrapper.CPUAutocastOptimWrapper`). It and times ``train_step`` (preprocess, forward, backward, optimizer
 step) on the same batches of the config's own training data in interleaved rounds
 (:func:`interleaved_times`). Also prints the time to load one batch in this process (decode +
 pipeline + collate, what a dataloader worker does per iteration) and the relative difference of
@@ -29,6 +33,10 @@ from asl_det.benchmark.loss_speed import interleaved_times, timing_table  # noqa
 from asl_det.validation import check_int  # noqa: E402
 
 
+#: --compare -> (name of the baseline model, name of the changed one).
+COMPARISONS = {'channels_last': ('contiguous', 'channels_last'), 'bf16': ('fp32', 'bf16')}
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
@@ -37,6 +45,8 @@ def parse_args(argv=None):
                         help='distinct training batches, cycled (>= 1)')
     parser.add_argument('--repeats', type=int, default=10, help='timed rounds (>= 1)')
     parser.add_argument('--warmup', type=int, default=2, help='untimed rounds (>= 0)')
+    parser.add_argument('--compare', choices=sorted(COMPARISONS), default='channels_last',
+                        help='what the second model changes (default: channels_last)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config keys, as in tools/train.py')
     args = parser.parse_args(argv)
@@ -59,6 +69,7 @@ def main(argv=None):
     from mmengine.runner import Runner
 
     from asl_det.engine.hooks import to_channels_last
+    from asl_det.engine.optimizers.cpu_autocast_optim_wrapper import CPUAutocastOptimWrapper
 
     register_all_modules()
     cfg = Config.fromfile(args.config)
@@ -72,16 +83,23 @@ def main(argv=None):
         batches.append(next(loader))
         load_times.append(time.perf_counter() - start)
 
-    def build(channels_last):
+    def build(channels_last, bf16=False):
         torch.manual_seed(0)
         model = MODELS.build(cfg.model)
         model.init_weights()
         model.train()
         if channels_last:
             to_channels_last(model)
-        return model, build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+        wrapper = copy.deepcopy(cfg.optim_wrapper)
+        if bf16:
+            wrapper.type = CPUAutocastOptimWrapper
+        return model, build_optim_wrapper(model, wrapper)
 
-    variants = {'contiguous': build(False), 'channels_last': build(True)}
+    base, changed = COMPARISONS[args.compare]
+    if args.compare == 'channels_last':
+        variants = {base: build(False), changed: build(True)}
+    else:
+        variants = {base: build(True), changed: build(True, bf16=True)}
     first = {name: model.train_step(batches[0], wrapper)['loss'].item()
              for name, (model, wrapper) in variants.items()}
     calls = dict.fromkeys(variants, 1)
@@ -97,10 +115,9 @@ def main(argv=None):
     print(f'## training iteration of {args.config} (batch {batch_size}) on cpu, '
           f'{args.threads} thread(s), {args.repeats} interleaved rounds after '
           f'{args.warmup} warm-up')
-    print(timing_table(times, {'contiguous': 'contiguous'}))
-    print(f'first loss: contiguous {first["contiguous"]:.6f}, channels_last '
-          f'{first["channels_last"]:.6f} (relative difference '
-          f'{abs(first["channels_last"] / first["contiguous"] - 1):.1e})')
+    print(timing_table(times, {base: base}))
+    print(f'first loss: {base} {first[base]:.6f}, {changed} {first[changed]:.6f} (relative '
+          f'difference {abs(first[changed] / first[base] - 1):.1e})')
     print(f'loading one batch in this process: median {statistics.median(load_times):.3f} s '
           f'over {args.batches}')
 

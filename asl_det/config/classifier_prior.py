@@ -35,6 +35,15 @@ def classifier_prior(head_cfg: dict, head: str) -> Optional[float]:
     return float(overrides[0]['bias_prob']) if overrides else None
 
 
+def check_prior(prior: float, name: str = 'prior') -> float:
+    """Return ``prior`` if it is a classifier prior probability in (0, 1); else ValueError
+    (TypeError for a non-number) naming ``name``."""
+    check_number(name, prior)  # a finite real
+    if not 0.0 < prior < 1.0:
+        raise ValueError(f'{name} must be in (0, 1), got {prior}')
+    return prior
+
+
 def init_cfg_with_prior(head_cfg: dict, head: str, prior: float) -> Dict:
     """A copy of the head's ``init_cfg`` (see :func:`head_init_cfg`) whose classifier override
     initialises to probability ``prior``, in (0, 1); the rest of the initialisation is kept.
@@ -43,9 +52,7 @@ def init_cfg_with_prior(head_cfg: dict, head: str, prior: float) -> Dict:
         ValueError: ``prior`` out of range, or the head's ``init_cfg`` names no ``bias_prob``
             override to change.
     """
-    check_number('prior', prior)  # a finite real
-    if not 0.0 < prior < 1.0:
-        raise ValueError(f'prior must be in (0, 1), got {prior}')
+    check_prior(prior)
     init_cfg = copy.deepcopy(head_init_cfg(head_cfg, head))
     overrides = _prior_overrides(init_cfg)
     if not overrides:

@@ -50,6 +50,12 @@ def _variants_in(records: Sequence[Dict], names: Sequence[str]) -> List[str]:
     return [v for v in dict.fromkeys(names) if v in present]
 
 
+def _all_variants(records: Sequence[Dict]) -> List[str]:
+    """The recorded variants: the named ones in :data:`VARIANTS`' order, then the user's own
+    by name."""
+    return _variants_in(records, list(VARIANTS) + sorted({r['variant'] for r in records}))
+
+
 def comparison_table(records: Sequence[Dict], variants: Sequence[str], baseline: str = BASELINE,
                      markdown: bool = True) -> str:
     """One row per (condition, variant of ``variants``) plus the baseline's rows: seeds, mean ±
@@ -163,7 +169,7 @@ def _plot_setup():
 def plot_study(records: Sequence[Dict], path: str, baseline: str = BASELINE) -> str:
     """Box AP per variant, one panel per condition: each seed a point, mean ± std a bar."""
     plt = _plot_setup()
-    cells = summarise(records, 'bbox_mAP', baseline, _variants_in(records, VARIANTS))
+    cells = summarise(records, 'bbox_mAP', baseline, _all_variants(records))
     conditions = sorted({cell.condition for cell in cells})
     fig, axes = plt.subplots(1, len(conditions), figsize=(5.5 * len(conditions), 4.2),
                              squeeze=False, sharey=True)
@@ -189,7 +195,7 @@ def plot_curves(records: Sequence[Dict], path: str) -> Optional[str]:
         return None
     plt = _plot_setup()
     conditions = sorted({condition for condition, _ in curves})
-    variants = _variants_in([dict(variant=v) for _, v in curves], VARIANTS)
+    variants = _all_variants([dict(variant=v) for _, v in curves])
     fig, axes = plt.subplots(1, len(conditions), figsize=(5.5 * len(conditions), 4.2),
                              squeeze=False, sharey=True)
     for ax, condition in zip(axes[0], conditions):
@@ -239,7 +245,7 @@ def write_study_report(records: Sequence[Dict], out_dir: str, command: str,
         raise ValueError(f'baseline must be a recorded variant ({", ".join(present)}), '
                          f'got {baseline!r}')
     primary = _variants_in(records, [v for v in primary if v != baseline])
-    exploratory = [v for v in _variants_in(records, list(VARIANTS) + present)
+    exploratory = [v for v in _all_variants(records)
                    if v != baseline and v not in primary]
     paths = dict(report=osp.join(out_dir, 'results.md'), plot=osp.join(out_dir, 'study.png'))
     plot_study(records, paths['plot'], baseline=baseline)

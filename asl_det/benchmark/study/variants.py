@@ -26,7 +26,13 @@ Why these numbers:
 - ``*_adaptive``: adaptive asymmetry (paper section 2.7) on top, with the demo's step size.
 """
 import copy
-from typing import Dict, List
+import re
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.config import DictAction
+
+from asl_det.models.losses.asymmetric_loss import ASL_DEFAULTS
+from asl_det.config.classifier_prior import check_prior
 
 FOCAL = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
 
@@ -37,6 +43,11 @@ def _asl(gamma_pos: float, gamma_neg: float, clip: float, alpha=None) -> Dict:
     if alpha is not None:
         loss['alpha'] = alpha
     return loss
+
+
+#: The paper's setting (:data:`~asl_det.models.losses.asymmetric_loss.ASL_DEFAULTS`), what the
+#: ``configs/*_asl.py`` and ``--asl`` start from.
+ASL = _asl(ASL_DEFAULTS['gamma_pos'], ASL_DEFAULTS['gamma_neg'], ASL_DEFAULTS['clip'])
 
 
 #: Classification prior above the default margin: the head's own ``init_cfg`` (the config's,
@@ -51,18 +62,18 @@ ADAPTIVE = dict(type='AdaptiveAsymmetryHook', target_gap=0.1, step_size=2e-3, in
 #: hooks=<custom_hooks added to the config's; each replaces the config hooks its class extends>).
 VARIANTS: Dict[str, Dict] = {
     'focal': dict(loss_cls=FOCAL),
-    'asl_paper': dict(loss_cls=_asl(0.0, 4.0, 0.05)),
+    'asl_paper': dict(loss_cls=ASL),
     'focal_margin': dict(loss_cls=_asl(2.0, 2.0, 0.05, alpha=0.25)),
     'focal_asym': dict(loss_cls=_asl(0.0, 4.0, 0.0, alpha=0.25)),
     'asl_alpha': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25)),
-    'asl_paper_prior10': dict(loss_cls=_asl(0.0, 4.0, 0.05), prior=PRIOR_ABOVE_MARGIN),
+    'asl_paper_prior10': dict(loss_cls=ASL, prior=PRIOR_ABOVE_MARGIN),
     'focal_prior10': dict(loss_cls=FOCAL, prior=PRIOR_ABOVE_MARGIN),
     'asl_alpha_prior10': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25), prior=PRIOR_ABOVE_MARGIN),
     'focal_margin_prior10': dict(loss_cls=_asl(2.0, 2.0, 0.05, alpha=0.25),
                                  prior=PRIOR_ABOVE_MARGIN),
     'focal_asym_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.0, alpha=0.25), hooks=[ADAPTIVE]),
     'asl_alpha_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25), hooks=[ADAPTIVE]),
-    'asl_paper_prior10_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.05), prior=PRIOR_ABOVE_MARGIN,
+    'asl_paper_prior10_adaptive': dict(loss_cls=ASL, prior=PRIOR_ABOVE_MARGIN,
                                        hooks=[ADAPTIVE]),
 }
 #: The variant every paired difference is taken against.
@@ -77,20 +88,100 @@ DEFAULT_VARIANTS = ('focal', 'asl_paper', 'asl_paper_prior10', 'asl_alpha_prior1
                     'asl_paper_prior10_adaptive', 'asl_alpha', 'focal_margin')
 
 
-def check_variants(names) -> List[str]:
-    """``names`` as a list, each a key of :data:`VARIANTS`; ValueError naming the unknown ones."""
+#: Variant names: they become file names (``<variant>_seed<seed>.json``, run configs).
+NAME_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
+#: The keys of a variant; any other key of a command-line definition goes into ``loss_cls``.
+SPEC_KEYS = ('loss_cls', 'prior', 'hooks')
+
+
+def check_variants(names, defined: Optional[Dict[str, Dict]] = None) -> List[str]:
+    """``names`` as a list, each a key of :data:`VARIANTS` or of ``defined`` (the user's own
+    variants); ValueError naming the unknown ones."""
     names = list(names)
-    unknown = [name for name in names if name not in VARIANTS]
+    known = set(VARIANTS) | set(defined or {})
+    unknown = [name for name in names if name not in known]
     if unknown or not names:
-        raise ValueError(f'variants must be a non-empty list of {sorted(VARIANTS)}, got '
+        raise ValueError(f'variants must be a non-empty list of {sorted(known)}, got '
                          f'unknown {unknown}' if unknown else 'variants must not be empty')
     return names
 
 
-def variant_config(name: str) -> Dict:
-    """Variant ``name`` with every key present: ``loss_cls``, ``prior`` (None: keep the head's
-    initialisation), ``hooks`` (None: the config's ``custom_hooks`` unchanged; else see
+def variant_config(name: str, defined: Optional[Dict[str, Dict]] = None) -> Dict:
+    """Variant ``name`` (from ``defined``, else :data:`VARIANTS`) with every key present:
+    ``loss_cls``, ``prior`` (None: keep the head's initialisation), ``hooks`` (None: the
+    config's ``custom_hooks`` unchanged; else see
     :func:`~asl_det.benchmark.study.plan.with_variant_hooks`), as independent copies."""
-    variant = copy.deepcopy(VARIANTS[name])
+    variant = copy.deepcopy((defined or {}).get(name, VARIANTS.get(name)))
+    if variant is None:
+        raise ValueError(f'unknown variant {name!r}')
     return dict(loss_cls=variant['loss_cls'], prior=variant.get('prior'),
                 hooks=variant.get('hooks'))
+
+
+def check_variant_spec(name: str, spec: Dict) -> Dict:
+    """Validate one user-defined variant and return it with every key (see
+    :func:`variant_config`): a file-safe ``name`` that is not a named variant, ``loss_cls`` a
+    dict with a ``type``, ``prior`` None or in (0, 1), ``hooks`` None or a list of dicts with a
+    ``type``. The loss's own arguments are checked when the run builds it."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f'variant name must match {NAME_PATTERN.pattern} (it names files), '
+                         f'got {name!r}')
+    if name in VARIANTS:
+        raise ValueError(f'variant name {name!r} is a named variant of '
+                         'asl_det/benchmark/study/variants.py: choose another name')
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise ValueError(f'variant {name}: keys must be among {SPEC_KEYS}, got {unknown}')
+    loss = spec.get('loss_cls')
+    if not isinstance(loss, dict) or not isinstance(loss.get('type'), str):
+        raise ValueError(f'variant {name}: loss_cls must be a dict with a type, got {loss!r}')
+    prior = spec.get('prior')
+    if prior is not None:
+        check_prior(prior, f'variant {name}: prior')
+    hooks = spec.get('hooks')
+    if hooks is not None and (not isinstance(hooks, list)
+                              or not all(isinstance(h, dict) and 'type' in h for h in hooks)):
+        raise ValueError(f'variant {name}: hooks must be a list of dicts with a type, got '
+                         f'{hooks!r}')
+    return dict(loss_cls=dict(loss), prior=prior,
+                hooks=None if hooks is None else [dict(h) for h in hooks])
+
+
+def parse_variant(name: str, assignments: Sequence[str]) -> Dict:
+    """A variant from the command line: ``NAME KEY=VALUE ...``.
+
+    ``base=VARIANT`` starts from a named variant (default: ``AsymmetricLoss`` with
+    :data:`~asl_det.models.losses.asymmetric_loss.ASL_DEFAULTS`; ``type=...`` alone starts from
+    that loss type with ``use_sigmoid=True``); ``prior=P`` sets the classifier's initial
+    prior (``prior=None`` keeps the head's); every other key sets an argument of ``loss_cls``.
+    Values are read as ``--cfg-options`` reads them (numbers, true/false, None, lists).
+    Example: ``asl_g3_c10 gamma_neg=3 clip=0.1 prior=0.1``.
+    """
+    settings = {}
+    for item in assignments:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise ValueError(f'variant {name}: arguments must be KEY=VALUE, got {item!r}')
+        settings[key] = DictAction._parse_iterable(value)
+    base = settings.pop('base', None)
+    if base is not None:
+        spec = variant_config(check_variants([base])[0])
+    elif 'type' in settings and settings['type'] != 'AsymmetricLoss':
+        spec = dict(loss_cls=dict(use_sigmoid=True), prior=None, hooks=None)
+    else:
+        spec = dict(loss_cls=dict(ASL), prior=None, hooks=None)
+    if 'prior' in settings:
+        spec['prior'] = settings.pop('prior')
+    spec['loss_cls'].update(settings)
+    return check_variant_spec(name, spec)
+
+
+def load_variant_file(path: str) -> Dict[str, Dict]:
+    """User-defined variants from a config file (Python, JSON or YAML, read by mmengine) that
+    holds ``variants = dict(NAME=dict(loss_cls=..., prior=..., hooks=[...]), ...)``."""
+    from mmengine.config import Config
+    variants = Config.fromfile(path).get('variants')
+    if not isinstance(variants, dict) or not variants:
+        raise ValueError(f'{path}: a variant file must define a non-empty dict `variants` '
+                         '(name -> dict(loss_cls=..., prior=..., hooks=...))')
+    return {name: check_variant_spec(name, dict(spec)) for name, spec in variants.items()}
