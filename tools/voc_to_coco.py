@@ -1,6 +1,7 @@
 """Convert a Pascal VOC-style folder to COCO json, one file per split, then pre-flight it.
 
     python tools/voc_to_coco.py VOC_ROOT [--out DIR] [--img-dir JPEGImages]
+                                [--ann-dir Annotations]
                                 [--splits trainval test] [--split-ratios trainval=0.8 test=0.2]
                                 [--seed 0] [--classes RBC WBC Platelets]
                                 [--skip-unknown-classes] [--skip-bad-files]
@@ -9,18 +10,16 @@
 Writes ``<out>/<split>.json`` (default ``VOC_ROOT/annotations_coco/``) with ``file_name``s
 relative to VOC_ROOT, so a config uses ``data_root='VOC_ROOT/'``, ``data_prefix=dict(img='')``,
 ``ann_file='annotations_coco/trainval.json'``. Coordinates, dropped and kept boxes and
-``difficult``: see ``asl_det/intake/voc_conversion.py``.
+``difficult``: see ``asl_det/intake/voc_conversion.py``. Other layouts: ``--ann-dir annots``
+(or ``annotations``...) for another XML folder; ``--ann-dir . --img-dir .`` for a flat folder
+where each image has its XML beside it. A read-only VOC_ROOT takes ``--out`` elsewhere.
 """
 import argparse
 import sys
 
+from asl_det.intake.coco_output import ConversionError, preflight_converted
 from asl_det.intake.preflight import PreflightError
-from asl_det.intake.voc_conversion import (
-    DIFFICULT_MODES,
-    VOCConversionError,
-    convert_voc_to_coco,
-    preflight_converted,
-)
+from asl_det.intake.voc_conversion import DIFFICULT_MODES, convert_voc_to_coco
 
 
 def parse_ratio(text):
@@ -33,9 +32,13 @@ def parse_ratio(text):
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Convert Pascal VOC annotations to COCO json')
-    parser.add_argument('voc_root', help='folder holding Annotations/ and the image folder')
-    parser.add_argument('--out', help='output folder (default: VOC_ROOT/annotations_coco)')
-    parser.add_argument('--img-dir', default='JPEGImages', help='image folder under VOC_ROOT')
+    parser.add_argument('voc_root', help='folder holding the XML and image folders')
+    parser.add_argument('--out', '--out-dir', dest='out',
+                        help='output folder (default: VOC_ROOT/annotations_coco)')
+    parser.add_argument('--img-dir', default='JPEGImages',
+                        help='image folder under VOC_ROOT (. for VOC_ROOT itself)')
+    parser.add_argument('--ann-dir', default='Annotations',
+                        help='XML folder under VOC_ROOT, e.g. annots (. for VOC_ROOT itself)')
     parser.add_argument('--splits', nargs='+', help='ImageSets/Main/<split>.txt files to '
                         'convert (default: all there)')
     parser.add_argument('--split-ratios', nargs='+', type=parse_ratio, metavar='SPLIT=RATIO',
@@ -64,12 +67,12 @@ def main():
         summary = convert_voc_to_coco(
             args.voc_root, args.out, args.img_dir, args.splits,
             dict(args.split_ratios) if args.split_ratios else None, args.seed, args.classes,
-            args.skip_unknown_classes, args.skip_bad_files, args.difficult)
+            args.skip_unknown_classes, args.skip_bad_files, args.difficult, args.ann_dir)
         for line in summary.lines():
             print(line)
         if not args.no_preflight:
             preflight_converted(summary, args.voc_root, args.workers)
-    except (VOCConversionError, PreflightError) as error:
+    except (ConversionError, PreflightError) as error:
         sys.exit(f'error: {error}')
 
 

@@ -17,7 +17,6 @@ Errors are ``ValueError`` (bad value) or ``FileNotFoundError`` (missing path) wh
 starts with the dotted key, e.g. ``model.bbox_head.loss_cls.use_sigmoid: ...``.
 """
 import json
-import math
 import os.path as osp
 import warnings
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -29,6 +28,7 @@ from asl_det.config.asl_swap import (
     type_name,
 )
 from asl_det.config.classifier_prior import classifier_prior
+from asl_det.intake.box_rule import malformed_bbox
 from asl_det.models.losses import AsymmetricLoss
 
 PHASES = ('train', 'test')
@@ -37,8 +37,6 @@ PHASE_KEYS = {'train': (('train_dataloader', None), ('val_dataloader', 'val_eval
               'test': (('test_dataloader', 'test_evaluator'),)}
 #: ``data_prefix`` keys that name the image directory (mmdet: ``img``; mmengine: ``img_path``).
 IMAGE_PREFIX_KEYS = ('img', 'img_path')
-#: How far (px) a COCO box may reach past its image before it counts as outside (rounding).
-BOX_TOLERANCE = 1.0
 #: Offending entries quoted in an error message.
 MAX_QUOTED = 3
 
@@ -254,7 +252,10 @@ def check_coco_annotations(ann_file: str) -> Dict[str, Any]:
     test-dev image-info files); unique image ids with
     ``width`` and ``height``; every annotation's ``image_id`` among the images and its
     ``category_id`` among the categories (mmdet skips unknown ones); ``bbox`` = ``[x, y, w, h]``,
-    finite, ``w, h >= 0`` and inside its image (``BOX_TOLERANCE`` px of slack).
+    finite, ``w, h >= 0`` (:func:`asl_det.intake.box_rule.malformed_bbox`). Where a box lies is
+    not refused: by the project's one box rule (:mod:`asl_det.intake.box_rule`) boxes partly
+    outside the image are kept (mmdet's ``Resize`` clips them), and boxes mmdet drops (under
+    1 px, or no overlap with the image) are reported by the pre-flight, not refused.
 
     Returns:
         dict with ``images`` and ``annotations`` (counts), ``category_names`` (tuple) and
@@ -290,7 +291,7 @@ def check_coco_annotations(ann_file: str) -> Dict[str, Any]:
         raise ValueError(f'{ann_file}: bad images: {_quote(problems)}')
 
     category_ids = {c.get('id') for c in categories}
-    unknown_image, unknown_category, bad_box, outside = [], [], [], []
+    unknown_image, unknown_category, bad_box = [], [], []
     for ann in annotations:
         ann_id, image_id = ann.get('id'), ann.get('image_id')
         if image_id not in sizes:
@@ -300,22 +301,12 @@ def check_coco_annotations(ann_file: str) -> Dict[str, Any]:
             unknown_category.append(f'annotation {ann_id} (image {image_id}): category_id '
                                     f'{ann.get("category_id")}')
         box = ann.get('bbox')
-        if not (isinstance(box, (list, tuple)) and len(box) == 4
-                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in box)
-                and box[2] >= 0 and box[3] >= 0):
+        if malformed_bbox(box):
             bad_box.append(f'annotation {ann_id} (image {image_id}): bbox {box}')
-            continue
-        width, height = sizes[image_id]
-        x, y, w, h = box
-        if x < -BOX_TOLERANCE or y < -BOX_TOLERANCE or x + w > width + BOX_TOLERANCE \
-                or y + h > height + BOX_TOLERANCE:
-            outside.append(f'annotation {ann_id} (image {image_id}, {width}x{height}): '
-                           f'bbox {box}')
     for what, found in (('annotations refer to unknown images', unknown_image),
                         ('annotations have unknown category ids (known: '
                          f'{sorted(category_ids, key=str)})', unknown_category),
-                        ('boxes are not [x, y, w, h] with finite values and w, h >= 0', bad_box),
-                        ('boxes lie outside their image', outside)):
+                        ('boxes are not [x, y, w, h] with finite values and w, h >= 0', bad_box)):
         if found:
             raise ValueError(f'{ann_file}: {len(found)} {what}: {_quote(found)}')
 

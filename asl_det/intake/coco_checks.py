@@ -3,9 +3,10 @@
 What mmdet does with each finding decides whether it is an error or a report:
 ``CocoDataset.parse_data_info`` silently drops boxes with ``w < 1``, ``h < 1`` or ``area <= 0``,
 boxes with no overlap with the image, and boxes of categories not in the config's classes; it
-keeps boxes that leave the image partly (``Resize`` clips them later). Those are reported.
-Unknown image or category ids, duplicate ids and missing keys make mmdet fail or lose data
-silently: errors.
+keeps boxes that leave the image partly (``Resize`` clips them later). Those are reported (the
+box rule of :mod:`.box_rule`, shared with the converters and the config check). Unknown image
+or category ids, duplicate ids, missing keys, malformed bboxes and a file without images make
+mmdet fail or lose data silently: errors.
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .box_rule import DROPPED, PARTLY_OUTSIDE, box_fate, malformed_bbox
 from .image_decoding import Decoded
 
 NEAR_DUPLICATE_IOU = 0.9  # two boxes of one class in one image above this IoU: near duplicates
@@ -95,6 +97,11 @@ def check_coco(coco: dict, report: DatasetReport, decoded: Optional[Dict[str, De
     annotations = coco.get('annotations', [])
     report.num_images, report.num_boxes = len(images), len(annotations)
     report.num_classes = len(categories)
+    if not images:
+        report.errors.append(f'{report.ann_file} has 0 images: a data set built from it is '
+                             'empty, nothing to train or evaluate on (convert with more files, '
+                             'or point the config to another split)')
+        return
     for key, entries, needed in (('images', images, ('id', 'file_name', 'width', 'height')),
                                  ('categories', categories, ('id', 'name')),
                                  ('annotations', annotations,
@@ -136,12 +143,10 @@ def check_ids(annotations: List[dict], image_by_id: dict, category_by_id: dict,
         if unknown:
             report.errors.append(f'{report.ann_file}: {len(unknown)} annotations name an '
                                  f'unknown {key}: {name_some(unknown)}')
-    malformed = [ann['id'] for ann in annotations
-                 if not (isinstance(ann['bbox'], (list, tuple)) and len(ann['bbox']) == 4
-                         and all(isinstance(v, (int, float)) for v in ann['bbox']))]
+    malformed = [ann['id'] for ann in annotations if malformed_bbox(ann['bbox'])]
     if malformed:
-        report.errors.append(f'{report.ann_file}: bbox is not 4 numbers [x, y, w, h] in '
-                             f'annotations {name_some(malformed)}')
+        report.errors.append(f'{report.ann_file}: bbox is not 4 finite numbers [x, y, w, h] '
+                             f'with w, h >= 0 in annotations {name_some(malformed)}')
 
 
 def check_classes(categories: List[dict], annotations: List[dict],
@@ -176,25 +181,20 @@ def check_classes(categories: List[dict], annotations: List[dict],
 def check_boxes(annotations: List[dict], image_by_id: dict, category_by_id: dict,
                 report: DatasetReport) -> None:
     """Boxes mmdet drops (w < 1, h < 1, area <= 0, no overlap with the image), boxes partly
-    outside the image, and near-duplicate pairs (one class, one image, IoU > 0.9)."""
+    outside the image (kept), by :func:`~.box_rule.box_fate`, and near-duplicate pairs (one
+    class, one image, IoU > 0.9)."""
     groups = defaultdict(list)  # (image id, category id) -> [(ann id, bbox)]
     for ann in annotations:
         if ann.get('ignore', False):
             continue
         image = image_by_id[ann['image_id']]
         file_name = image['file_name']
-        x, y, w, h = ann['bbox']
-        overlap_w = max(0, min(x + w, image['width']) - max(x, 0))
-        overlap_h = max(0, min(y + h, image['height']) - max(y, 0))
+        fate = box_fate(ann['bbox'], image['width'], image['height'], ann['area'])
         box = [round(v, 2) for v in ann['bbox']]
-        if overlap_w * overlap_h == 0:
-            why = 'no overlap with the image' if w > 0 and h > 0 else 'zero area'
-            report.dropped_boxes.append([file_name, ann['id'], box, why])
-        elif ann['area'] <= 0 or w < 1 or h < 1:
-            report.dropped_boxes.append(
-                [file_name, ann['id'], box, 'width or height < 1 px, or area <= 0'])
+        if fate in DROPPED:
+            report.dropped_boxes.append([file_name, ann['id'], box, fate])
         else:
-            if x < 0 or y < 0 or x + w > image['width'] or y + h > image['height']:
+            if fate == PARTLY_OUTSIDE:
                 report.outside_boxes.append([file_name, ann['id'], box])
             if not ann.get('iscrowd', 0):
                 groups[ann['image_id'], ann['category_id']].append((ann['id'], ann['bbox']))

@@ -8,6 +8,9 @@ file", OpenCV 4.x). With the OpenCV 5.1 of this project's environment ``cv2.imde
 None for a JPEG that lacks even its last 2 bytes, and mmcv's ``'pillow'`` backend raises
 ``OSError: image file is truncated``; both count as bad. Trailing bytes after a complete image
 are allowed (PIL decodes such files).
+
+:func:`loaded_size` gives the size an image will have once loaded, from its header alone (what
+the converters write into the COCO json).
 """
 import io
 import multiprocessing
@@ -16,10 +19,21 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import List, Optional, Sequence, Tuple
 
+import cv2
 import mmcv
 from mmengine import fileio
 from PIL import Image, ImageFile
 
+#: What the decoders raise on bad data: PIL (mmcv's 'pillow' backend) OSError (incl.
+#: UnidentifiedImageError), SyntaxError or ValueError, or DecompressionBombError for a huge
+#: image; tifffile a ValueError; OpenCV cv2.error. Anything else is a bug and propagates.
+PIL_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+DECODE_ERRORS = PIL_ERRORS + (cv2.error, )
+#: Image files the converters pick up (OpenCV decodes them all).
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+#: EXIF orientations that turn the image a quarter: width and height swap once applied.
+QUARTER_TURNS = (5, 6, 7, 8)
+EXIF_ORIENTATION = 0x0112
 END_MARKERS = {  # format: (start of file, end of a complete file)
     'JPEG': (b'\xff\xd8', b'\xff\xd9'),
     'PNG': (b'\x89PNG\r\n\x1a\n', b'IEND\xaeB`\x82'),
@@ -40,7 +54,7 @@ def decode_image(path: str, backend: str = 'cv2', color_type: str = 'color') -> 
         return 0, 0, 'empty file (0 bytes)'
     try:
         img = mmcv.imfrombytes(data, flag=color_type, backend=backend)
-    except Exception as error:  # whatever the backend raises, LoadImageFromFile raises too
+    except DECODE_ERRORS as error:  # LoadImageFromFile would raise it too
         return 0, 0, f'mmcv.imfrombytes(backend={backend!r}) raises {type(error).__name__}: {error}'
     if img is None:
         return 0, 0, f'mmcv.imfrombytes(backend={backend!r}) returns None (undecodable)'
@@ -48,6 +62,21 @@ def decode_image(path: str, backend: str = 'cv2', color_type: str = 'color') -> 
     if truncation is not None:
         return 0, 0, truncation
     return int(img.shape[0]), int(img.shape[1]), None
+
+
+def loaded_size(path: str) -> Tuple[int, int]:
+    """(width, height) in pixels of the image at ``path`` as ``LoadImageFromFile`` loads it with
+    its default ``color_type='color'``: ``cv2.imdecode(IMREAD_COLOR)`` and mmcv's ``'pillow'``
+    backend turn the image by its EXIF orientation, so a quarter turn swaps the header's width
+    and height (as Ultralytics' ``exif_size`` does). Reads the header only.
+
+    Raises:
+        OSError: the file cannot be read or is not an image PIL knows.
+    """
+    with Image.open(path) as image:
+        width, height = image.size
+        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    return (height, width) if orientation in QUARTER_TURNS else (width, height)
 
 
 def find_truncation(data: bytes) -> Optional[str]:
@@ -64,7 +93,7 @@ def find_truncation(data: bytes) -> Optional[str]:
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-    except Exception as error:  # PIL raises OSError, SyntaxError or ValueError on bad data
+    except PIL_ERRORS as error:
         return f'truncated {kind} (no end marker; PIL: {error})'
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = allow_truncated

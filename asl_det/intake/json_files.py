@@ -1,26 +1,10 @@
-"""JSON files the intake writes and the content hashes it keys its cache on."""
+"""JSON files the intake writes (atomically: :func:`asl_det.atomic_files.write_json_atomic`)
+and the content hashes it keys its cache on."""
 import hashlib
-import json
-import os
-import os.path as osp
-import tempfile
 
+from asl_det.atomic_files import write_json_atomic
 
-def write_json_atomic(obj, path: str) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temporary file in the same folder and a
-    rename, so a reader never sees a half-written file (also with concurrent writers)."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.tmp',
-                                        dir=folder)
-    try:
-        with os.fdopen(handle, 'w') as f:
-            json.dump(obj, f)
-        os.replace(tmp_path, path)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
+__all__ = ['file_sha256', 'text_sha256', 'write_json_atomic']
 
 
 def file_sha256(path: str, chunk_bytes: int = 1 << 22) -> str:

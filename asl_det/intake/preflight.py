@@ -192,7 +192,7 @@ def dataset_classes(dataset: dict) -> Optional[List[str]]:
         from mmdet.registry import DATASETS
         try:
             kind = DATASETS.get(kind)
-        except Exception:  # an unregistered type: Runner will say so; no class check here
+        except RuntimeError:  # mmengine: 'Failed to get <type>'; Runner will say so
             kind = None
     classes = getattr(kind, 'METAINFO', {}).get('classes')
     return None if classes is None else list(classes)

@@ -12,24 +12,34 @@ reported and kept unclipped, as mmdet's readers keep them (its ``Resize`` clips 
 (``iscrowd=0``) with ``"difficult": 1``; ``'ignore'`` writes ``iscrowd=1`` as mmdet's
 converter does (ignored in training, crowd regions in COCO evaluation); ``'drop'`` leaves them
 out. The input folder is never written to (unless the output folder is placed inside it).
+
+Layouts: ``Annotations/`` and ``JPEGImages/`` (VOC's), any other annotation and image folders
+(``ann_dir``, ``img_dir``: sets published with ``annots/`` or ``annotations/``), or one flat
+folder where each image has its XML beside it (labelImg's default; ``ann_dir=img_dir='.'``).
+Boxes follow the one rule of :mod:`.box_rule`.
 """
 import os
 import os.path as osp
 import random
 import xml.etree.ElementTree as ET
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from PIL import Image
+from .coco_output import (
+    BadFile,
+    ConversionError,
+    ConversionSummary,
+    add_box,
+    add_image,
+    empty_coco,
+    write_split,
+)
+from .image_decoding import IMAGE_EXTENSIONS, loaded_size
 
-from .json_files import write_json_atomic
-
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 DIFFICULT_MODES = ('keep', 'ignore', 'drop')
 
 
-class VOCConversionError(ValueError):
+class VOCConversionError(ConversionError):
     """The VOC folder cannot be converted as asked; the message names the file."""
 
 
@@ -50,36 +60,19 @@ class VOCImage:
 
 
 @dataclass
-class ConversionSummary:
-    """What the conversion wrote and what it reported."""
-    written: Dict[str, str] = field(default_factory=dict)  # split -> json path
-    images: Dict[str, int] = field(default_factory=dict)  # split -> number of images
-    boxes: Dict[str, Counter] = field(default_factory=dict)  # split -> class name -> boxes
-    classes: List[str] = field(default_factory=list)  # category ids 1, 2, ... in this order
+class VOCSummary(ConversionSummary):
+    """What a VOC conversion wrote and reported (:class:`ConversionSummary`) and read."""
     xml_boxes: int = 0  # objects read from the XML files in the splits
     difficult: int = 0
-    skipped_files: List[List[str]] = field(default_factory=list)  # [file, why]
     skipped_objects: List[List[str]] = field(default_factory=list)  # [file, class]
-    dropped_boxes: List[list] = field(default_factory=list)  # [file, class, [x,y,w,h], why]
-    outside_boxes: List[list] = field(default_factory=list)  # [file, class, [x,y,w,h]]
-    split_source: str = ''  # 'ImageSets/Main' or 'random (seed ...)'
 
-    def lines(self, limit: int = 10) -> List[str]:
-        """A short report: one line per split, then the problems (``limit`` of each kind)."""
-        out = [f'classes (category ids from 1): {self.classes}; splits from {self.split_source}']
-        for split, path in self.written.items():
-            boxes = self.boxes[split]
-            out.append(f'{split}: {self.images[split]} images, {sum(boxes.values())} boxes '
-                       f'({", ".join(f"{k} {boxes[k]}" for k in self.classes)}) -> {path}')
-        out.append(f'{self.xml_boxes} objects in the XML files, {self.difficult} difficult')
-        for kind, found in (('skipped file', self.skipped_files),
-                            ('skipped object of an unlisted class', self.skipped_objects),
-                            ('dropped box', self.dropped_boxes),
-                            ('box partly outside the image (kept)', self.outside_boxes)):
-            out += [f'{kind}: ' + ': '.join(str(v) for v in item) for item in found[:limit]]
-            if len(found) > limit:
-                out.append(f'{kind}: ... and {len(found) - limit} more')
-        return out
+    def read_lines(self) -> List[str]:
+        return [f'{self.xml_boxes} objects in the XML files, {self.difficult} difficult']
+
+    def problem_lists(self):
+        found = super().problem_lists()
+        return found[:1] + [('skipped object of an unlisted class', self.skipped_objects)] \
+            + found[1:]
 
 
 def parse_ratios(ratios: Dict[str, float]) -> Dict[str, float]:
@@ -142,25 +135,28 @@ def find_image(img_dir: str, stem: str, tagged: Optional[str], listing: Dict[str
 
 def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str, listing: Dict[str, str]
                   ) -> VOCImage:
-    """One annotation file. Raises VOCConversionError naming the file when it is unparseable,
+    """One annotation file. Raises :class:`BadFile` naming the file when it is unparseable,
     lacks a coordinate or names no existing image."""
     stem = osp.splitext(osp.basename(xml_path))[0]
     try:
         root = ET.parse(xml_path).getroot()
     except ET.ParseError as error:
-        raise VOCConversionError(f'{xml_path}: not well-formed XML ({error})') from error
+        raise BadFile(xml_path, f'not well-formed XML ({error})') from error
     file_name = find_image(img_dir, stem, root.findtext('filename'), listing)
     if file_name is None:
-        raise VOCConversionError(f'{xml_path}: no image {stem}.* (or <filename>) in '
-                                 f'{osp.join(voc_root, img_dir)}')
+        raise BadFile(xml_path, f'no image {stem}.* (or <filename>) in '
+                      f'{osp.join(voc_root, img_dir)}')
     try:
         width = int(float(root.findtext('size/width') or 0))
         height = int(float(root.findtext('size/height') or 0))
     except ValueError:
         width = height = 0
     if width <= 0 or height <= 0:  # no usable <size>: read the image's header
-        with Image.open(osp.join(voc_root, file_name)) as image:
-            width, height = image.size
+        try:
+            width, height = loaded_size(osp.join(voc_root, file_name))
+        except OSError as error:
+            raise BadFile(xml_path, f'no <size>, and its image {file_name} cannot be read '
+                          f'({error})') from error
     objects = []
     for i, obj in enumerate(root.findall('object')):
         name = (obj.findtext('name') or '').strip()
@@ -168,14 +164,42 @@ def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str, listing: Dict[str,
             xmin, ymin, xmax, ymax = (float(obj.findtext(f'bndbox/{k}'))
                                       for k in ('xmin', 'ymin', 'xmax', 'ymax'))
         except (TypeError, ValueError) as error:
-            raise VOCConversionError(f'{xml_path}: object #{i} ({name or "no name"}) lacks a '
-                                     f'numeric bndbox xmin/ymin/xmax/ymax') from error
+            raise BadFile(xml_path, f'object #{i} ({name or "no name"}) lacks a numeric '
+                          'bndbox xmin/ymin/xmax/ymax') from error
         if not name:
-            raise VOCConversionError(f'{xml_path}: object #{i} has no <name>')
+            raise BadFile(xml_path, f'object #{i} has no <name>')
         box = [xmin - 1, ymin - 1, xmax - xmin, ymax - ymin]
         box = [int(v) if float(v).is_integer() else v for v in box]
         objects.append(VOCObject(name, box, (obj.findtext('difficult') or '0').strip() == '1'))
     return VOCImage(stem, file_name, width, height, objects)
+
+
+def folders_holding(root: str, extensions: Sequence[str]) -> List[str]:
+    """``'.'`` and the sub-folders of ``root`` (one level) holding files with one of
+    ``extensions`` (lower case, with the dot): where a user's annotations or images are."""
+    found = []
+    for folder in ['.'] + sorted(os.listdir(root)):
+        path = osp.join(root, folder)
+        if osp.isdir(path) and any(osp.splitext(f)[1].lower() in extensions
+                                   for f in os.listdir(path)):
+            found.append(folder)
+    return found
+
+
+def input_folder(voc_root: str, folder: str, key: str, extensions: Sequence[str]) -> str:
+    """``folder`` relative to ``voc_root`` ('' for the root itself); VOCConversionError naming
+    ``key`` and the folders that hold such files when it is not a folder."""
+    folder = osp.normpath(folder or '.')
+    path = osp.join(voc_root, folder)
+    if not osp.isdir(path):
+        if not osp.isdir(voc_root):
+            raise VOCConversionError(f'voc_root {voc_root} is not a folder')
+        where = folders_holding(voc_root, extensions)
+        hint = (f'{"/".join(extensions)} files are in {", ".join(f + "/" for f in where)} '
+                f'under {voc_root} ("." = beside the other files: a flat folder)'
+                if where else f'no {"/".join(extensions)} files in {voc_root} or its folders')
+        raise VOCConversionError(f'{key}: {path} is not a folder; {hint}')
+    return '' if folder == '.' else folder
 
 
 def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: str = 'JPEGImages',
@@ -183,30 +207,31 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
                         split_ratios: Optional[Dict[str, float]] = None, seed: int = 0,
                         classes: Optional[Sequence[str]] = None,
                         skip_unknown_classes: bool = False, skip_bad_files: bool = False,
-                        difficult: str = 'keep') -> ConversionSummary:
+                        difficult: str = 'keep', ann_dir: str = 'Annotations') -> VOCSummary:
     """Write ``<out_dir>/<split>.json`` (default ``<voc_root>/annotations_coco/``) per split,
     with ``file_name``s relative to ``voc_root``.
 
-    Splits: the ``ImageSets/Main`` files (``splits``: which; default all), or, when there are
-    none or ``split_ratios`` is given, a random split of all XML files by ``split_ratios``
-    (default trainval 0.8, test 0.2) with ``seed``. ``classes``: category order (ids from 1);
-    default: every class in the XML files, sorted by name. An object of a class not in
-    ``classes`` raises VOCConversionError, or is listed and skipped with
-    ``skip_unknown_classes``. Unreadable XML files raise, or are listed and skipped with
-    ``skip_bad_files``. ``difficult``: 'keep', 'ignore' or 'drop' (module docstring).
+    ``ann_dir`` and ``img_dir``: the XML and image folders under ``voc_root`` (``'.'`` for
+    ``voc_root`` itself: both ``'.'`` is a flat folder, each image beside its XML). Splits: the
+    ``ImageSets/Main`` files (``splits``: which; default all), or, when there are none or
+    ``split_ratios`` is given, a random split of all XML files by ``split_ratios`` (default
+    trainval 0.8, test 0.2) with ``seed``. ``classes``: category order (ids from 1); default:
+    every class in the XML files, sorted by name. An object of a class not in ``classes``
+    raises VOCConversionError, or is listed and skipped with ``skip_unknown_classes``.
+    Unreadable XML files raise, or are listed and skipped with ``skip_bad_files``.
+    ``difficult``: 'keep', 'ignore' or 'drop' (module docstring). A split left without images
+    is written and warned about (``summary.empty_splits``, ``summary.lines()``).
     """
     if difficult not in DIFFICULT_MODES:
         raise VOCConversionError(f'difficult must be one of {DIFFICULT_MODES}, got {difficult!r}')
-    ann_folder, image_folder = osp.join(voc_root, 'Annotations'), osp.join(voc_root, img_dir)
-    for folder in (ann_folder, image_folder):
-        if not osp.isdir(folder):
-            raise VOCConversionError(f'{folder} is not a folder (voc_root={voc_root!r}, '
-                                     f'img_dir={img_dir!r})')
+    ann_dir = input_folder(voc_root, ann_dir, 'ann_dir (--ann-dir)', ('.xml', ))
+    img_dir = input_folder(voc_root, img_dir, 'img_dir (--img-dir)', IMAGE_EXTENSIONS)
+    ann_folder, image_folder = osp.join(voc_root, ann_dir), osp.join(voc_root, img_dir)
     out_dir = out_dir or osp.join(voc_root, 'annotations_coco')
     if osp.abspath(out_dir) in (osp.abspath(ann_folder), osp.abspath(image_folder)):
         raise VOCConversionError(f'out_dir {out_dir} is an input folder: choose another')
-    stems = sorted(f[:-4] for f in os.listdir(ann_folder) if f.endswith('.xml'))
-    summary = ConversionSummary()
+    stems = sorted(f[:-4] for f in os.listdir(ann_folder) if f.lower().endswith('.xml'))
+    summary = VOCSummary(root=voc_root)
     if split_ratios is None:
         members = read_split_files(voc_root, splits)
     elif splits is not None:
@@ -223,18 +248,19 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
     listing = {osp.splitext(f)[0]: f for f in sorted(os.listdir(image_folder))
                if osp.splitext(f)[1].lower() in IMAGE_EXTENSIONS}
     parsed: Dict[str, VOCImage] = {}
-    known_stems = set(stems)
+    xml_names = {osp.splitext(f)[0]: f for f in os.listdir(ann_folder)
+                 if f.lower().endswith('.xml')}
     for stem in sorted({s for names in members.values() for s in names}):
-        xml_path = osp.join(ann_folder, f'{stem}.xml')
+        xml_path = osp.join(ann_folder, xml_names.get(stem, f'{stem}.xml'))
         try:
-            if stem not in known_stems:
-                raise VOCConversionError(f'{xml_path} is listed in a split file but missing')
+            if stem not in xml_names:
+                raise BadFile(xml_path, 'listed in a split file but missing')
             parsed[stem] = parse_voc_xml(xml_path, voc_root, img_dir, listing)
-        except VOCConversionError as error:
+        except BadFile as error:
             if not skip_bad_files:
                 raise VOCConversionError(f'{error} (skip_bad_files / --skip-bad-files skips '
                                          'and lists such files)') from error
-            summary.skipped_files.append([xml_path, str(error)])
+            summary.skipped_files.append([error.path, error.reason])
     names = sorted({obj.name for image in parsed.values() for obj in image.objects})
     summary.classes = list(classes) if classes is not None else names
     if len(set(summary.classes)) != len(summary.classes):
@@ -250,72 +276,37 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
             'skip_unknown_classes (--skip-unknown-classes) lists and skips them')
     summary.skipped_objects = unknown
     summary.difficult = sum(obj.difficult for image in parsed.values() for obj in image.objects)
-    category_ids = {name: i + 1 for i, name in enumerate(summary.classes)}
     reported = set()
     for split, split_stems in members.items():
-        coco = to_coco([parsed[s] for s in split_stems if s in parsed], category_ids,
+        coco = to_coco([parsed[s] for s in split_stems if s in parsed], summary.classes,
                        difficult, summary, reported)
-        path = osp.join(out_dir, f'{split}.json')
-        write_json_atomic(coco, path)
-        summary.written[split] = path
-        summary.images[split] = len(coco['images'])
-        summary.boxes[split] = Counter({name: 0 for name in summary.classes})
-        summary.boxes[split].update(summary.classes[ann['category_id'] - 1]
-                                    for ann in coco['annotations'])
+        if split_stems:
+            why_empty = f'all {len(split_stems)} XML files listed for it were skipped'
+        elif summary.split_source.startswith('a random split'):
+            why_empty = f'{summary.split_source} gives it none: use more files or other ratios'
+        else:
+            why_empty = f'{osp.join(summary.split_source, split + ".txt")} lists no files'
+        write_split(coco, out_dir, split, summary, why_empty)
     return summary
 
 
-def to_coco(images: List[VOCImage], category_ids: Dict[str, int], difficult: str,
-            summary: ConversionSummary, reported: set) -> dict:
-    """The COCO dict of ``images`` (ids from 1 in this order); problems go into ``summary``
-    once per image (``reported``: stems already reported by an earlier split)."""
-    coco = dict(images=[], annotations=[],
-                categories=[dict(id=i, name=name, supercategory='none')
-                            for name, i in category_ids.items()])
-    for image_id, image in enumerate(images, 1):
+def to_coco(images: List[VOCImage], classes: Sequence[str], difficult: str,
+            summary: VOCSummary, reported: set) -> dict:
+    """The COCO dict of ``images`` (ids from 1 in this order), categories ``classes``;
+    problems go into ``summary`` once per image (``reported``: stems already reported by an
+    earlier split)."""
+    coco = empty_coco(classes)
+    category_ids = {name: i for i, name in enumerate(classes, 1)}
+    for image in images:
         report = image.stem not in reported
         reported.add(image.stem)
-        coco['images'].append(dict(id=image_id, file_name=image.file_name, width=image.width,
-                                   height=image.height))
+        entry = add_image(coco, image.file_name, image.width, image.height)
         for obj in image.objects:
             if obj.name not in category_ids or (obj.difficult and difficult == 'drop'):
                 continue
-            x, y, w, h = obj.box
-            where = f'{image.stem}.xml'
-            overlap = (min(x + w, image.width) - max(x, 0) > 0
-                       and min(y + h, image.height) - max(y, 0) > 0)
-            if w < 1 or h < 1 or not overlap:
-                if report:
-                    summary.dropped_boxes.append(
-                        [where, obj.name, obj.box, 'width or height < 1 px' if w < 1 or h < 1
-                         else 'no overlap with the image'])
-                continue
-            if report and (x < 0 or y < 0 or x + w > image.width or y + h > image.height):
-                summary.outside_boxes.append([where, obj.name, obj.box])
-            ann = dict(id=len(coco['annotations']) + 1, image_id=image_id,
-                       category_id=category_ids[obj.name], bbox=obj.box, area=w * h,
-                       iscrowd=int(obj.difficult and difficult == 'ignore'))
+            extra = dict(iscrowd=int(obj.difficult and difficult == 'ignore'))
             if obj.difficult:
-                ann['difficult'] = 1
-            coco['annotations'].append(ann)
+                extra['difficult'] = 1
+            add_box(coco, entry, category_ids[obj.name], obj.box, summary, f'{image.stem}.xml',
+                    obj.name, report, **extra)
     return coco
-
-
-def preflight_converted(summary: ConversionSummary, voc_root: str, workers: int = 0,
-                        cache_dir: Optional[str] = None, log=print) -> list:
-    """Run the pre-flight (:func:`~asl_det.intake.preflight.preflight_coco`) on every json the
-    conversion wrote; log its summaries. Returns the reports.
-
-    Raises:
-        PreflightError: bad images or annotation errors, naming the files.
-    """
-    from .preflight import preflight_coco, raise_for
-    reports = [preflight_coco(path, voc_root, f'{split}.json', classes=summary.classes,
-                              workers=workers, cache_dir=cache_dir)
-               for split, path in summary.written.items()]
-    for report in reports:
-        log(f'preflight: {report.summary()}')
-        for line in report.details():
-            log(line)
-    raise_for(reports, skip_bad_images=False)
-    return reports

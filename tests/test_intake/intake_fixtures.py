@@ -103,3 +103,36 @@ def coco_config(root, train_ann='ann/train.json', val_ann='ann/train.json', clas
         train_dataloader=dict(dataset=train_dataset or dataset(train_ann)),
         val_dataloader=dict(dataset=dataset(val_ann)),
         val_evaluator=dict(type='CocoMetric', ann_file=osp.join(str(root), val_ann))))
+
+
+def write_yolo(root, labels, sizes=None, names=None, yaml_text=None, classes_txt=None):
+    """A YOLO data set in Ultralytics' layout under ``root``.
+
+    ``labels``: {'<split>/<image file name>': label text, or None for no label file}: writes
+    ``images/<split>/<name>`` (64 x 48 noise, or ``sizes[key]``) and ``labels/<split>/<stem>.txt``.
+    ``yaml_text`` (else, with ``names``, a data.yaml naming each split folder) goes to
+    ``data.yaml``; ``classes_txt``: labelImg's class list written to ``labels/classes.txt``.
+    Returns the data.yaml path (or root, without one).
+    """
+    root = str(root)
+    splits = []
+    for i, (key, text) in enumerate(labels.items()):
+        split, name = key.split('/')
+        splits += [split] if split not in splits else []
+        write_image(osp.join(root, 'images', split, name), *(sizes or {}).get(key, (64, 48)),
+                    seed=i)
+        os.makedirs(osp.join(root, 'labels', split), exist_ok=True)
+        if text is not None:
+            with open(osp.join(root, 'labels', split, osp.splitext(name)[0] + '.txt'), 'w') as f:
+                f.write(text)
+    if classes_txt is not None:
+        with open(osp.join(root, 'labels', 'classes.txt'), 'w') as f:
+            f.write(''.join(f'{name}\n' for name in classes_txt))
+    if yaml_text is None and names is not None:
+        yaml_text = ''.join(f'{split}: images/{split}\n' for split in splits)
+        yaml_text += f'nc: {len(names)}\nnames: {list(names)}\n'
+    if yaml_text is None:
+        return root
+    with open(osp.join(root, 'data.yaml'), 'w') as f:
+        f.write(yaml_text)
+    return osp.join(root, 'data.yaml')

@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 from intake_fixtures import snapshot
 
-from asl_det.intake.voc_conversion import convert_voc_to_coco, preflight_converted
+from asl_det.intake.coco_output import preflight_converted
+from asl_det.intake.voc_conversion import convert_voc_to_coco
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BCCD = os.environ.get('BCCD_ROOT') or osp.join(REPO, '..', 'shared', 'data', 'BCCD_Dataset')

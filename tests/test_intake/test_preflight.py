@@ -109,6 +109,11 @@ def test_annotation_errors_name_the_file_and_ids(tmp_path):
     with pytest.raises(PreflightError, match='unknown image_id: annotation 4'):
         preflight_config(coco_config(tmp_path), workers=1, cache_dir=str(tmp_path / 'c'),
                          log=lambda line: None)
+    write_coco(tmp_path, CLEAN + [(1, 1, [1, 1, -5, 5])])
+    report = preflight_coco(ann, str(tmp_path / 'images'), workers=1,
+                            cache_dir=str(tmp_path / 'c'))
+    assert report.errors == [f'{ann}: bbox is not 4 finite numbers [x, y, w, h] with w, h >= 0 '
+                             'in annotations 4']  # as the config check refuses it
     with open(ann, 'w') as f:
         f.write('{"images": [')
     with pytest.raises(PreflightError, match=rf'{ann} is not valid JSON'):
@@ -123,7 +128,7 @@ def test_boxes_mmdet_drops_outside_boxes_and_near_duplicates_are_reported(tmp_pa
     report = preflight_coco(ann, str(tmp_path / 'images'), workers=1,
                             cache_dir=str(tmp_path / 'c'))
     assert report.errors == [] and report.bad_images == []
-    assert report.dropped_boxes == [['1.jpg', 1, [5, 5, 0, 10], 'zero area'],
+    assert report.dropped_boxes == [['1.jpg', 1, [5, 5, 0, 10], 'width or height < 1 px'],
                                     ['1.jpg', 2, [70, 10, 5, 5], 'no overlap with the image']]
     assert report.outside_boxes == [['2.jpg', 3, [50, 40, 20, 20]]]
     assert report.near_duplicates == [['3.jpg', 4, 5, 'dog', pytest.approx(400 / 420)]]

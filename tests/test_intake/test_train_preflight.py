@@ -1,7 +1,9 @@
 """tools/train.py runs the pre-flight after preparing the config and before building the
 runner; ``--no-preflight`` skips it, ``--skip-bad-images`` trains on a filtered copy. No
 training: the runner's construction is replaced by a stop."""
+import json
 import os.path as osp
+import re
 import runpy
 import sys
 
@@ -55,3 +57,16 @@ def test_preflight_stops_before_the_runner(broken_config, monkeypatch):
     with pytest.raises(RunnerReached):
         train(config, monkeypatch, '--no-preflight')
     assert built[1].train_dataloader.dataset.ann_file == 'annotations/instances_train.json'
+
+
+def test_a_data_set_without_images_is_refused_naming_its_json(broken_config, monkeypatch):
+    config, built = broken_config
+    ann = osp.join(osp.dirname(config), 'data', 'annotations', 'instances_train.json')
+    with open(ann) as f:
+        coco = json.load(f)
+    with open(ann, 'w') as f:
+        json.dump(dict(coco, images=[], annotations=[]), f)
+    with pytest.raises(PreflightError, match=rf'train_dataloader\.dataset: {re.escape(ann)} has '
+                                             '0 images: a data set built from it is empty'):
+        train(config, monkeypatch)
+    assert built == []

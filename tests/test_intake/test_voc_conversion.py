@@ -6,10 +6,12 @@ import runpy
 import sys
 
 import pytest
-from intake_fixtures import snapshot, truncate, voc_xml, write_voc
+from intake_fixtures import snapshot, truncate, voc_xml, write_image, write_voc
 from mmdet.registry import DATASETS
 from mmdet.utils import register_all_modules
 
+from asl_det.intake.coco_output import preflight_converted
+from asl_det.intake.preflight import preflight_coco
 from asl_det.intake.voc_conversion import VOCConversionError, convert_voc_to_coco
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -104,6 +106,9 @@ def test_malformed_xml_is_an_error_or_skipped(tmp_path):
     assert [osp.basename(f) for f, _ in summary.skipped_files] == ['d.xml', 'e.xml']
     assert 'lacks a numeric bndbox' in summary.skipped_files[1][1]
     assert summary.images == {'train': 1}
+    d_xml = osp.join(root, 'Annotations', 'd.xml')
+    line, = [line for line in summary.lines() if 'd.xml' in line]
+    assert line.startswith(f'skipped file: {d_xml}: not well-formed XML (')  # the path once
 
 
 def test_missing_split_files_give_a_seeded_split(tmp_path):
@@ -156,3 +161,62 @@ def test_tool_runs_the_preflight_on_what_it_wrote(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(sys, 'argv', argv + ['--no-preflight'])
     runpy.run_path(TOOL, run_name='__main__')
     assert sorted(os.listdir(tmp_path / 'out')) == ['test.json', 'trainval.json']
+
+
+def test_an_annots_folder_with_ann_dir(tmp_path, monkeypatch):
+    root = write_voc(tmp_path / 'voc', IMAGES, {'trainval': ['a', 'b']})
+    os.rename(osp.join(root, 'Annotations'), osp.join(root, 'annots'))
+    with pytest.raises(VOCConversionError, match=r'^ann_dir \(--ann-dir\): .*/Annotations is not '
+                                                 r'a folder; \.xml files are in annots/ under'):
+        convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'))
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'), ann_dir='annots')
+    assert summary.images == {'trainval': 2} and summary.xml_boxes == 3
+    monkeypatch.setattr(sys, 'argv', [TOOL, root, '--ann-dir', 'annots', '--out',
+                                      str(tmp_path / 'tool'), '--no-preflight'])
+    runpy.run_path(TOOL, run_name='__main__')
+    assert load(tmp_path / 'tool' / 'trainval.json') == load(summary.written['trainval'])
+
+
+def test_a_flat_folder_each_image_beside_its_xml(tmp_path):
+    root = tmp_path / 'flat'
+    for i, (stem, objects) in enumerate(IMAGES.items()):
+        write_image(str(root / f'{stem}.jpg'), seed=i)
+        (root / f'{stem}.xml').write_text(voc_xml(f'{stem}.jpg', objects))
+    with pytest.raises(VOCConversionError, match=r'\.xml files are in \./ under .*flat \("\." = '
+                                                 'beside the other files: a flat folder'):
+        convert_voc_to_coco(str(root))
+    summary = convert_voc_to_coco(str(root), ann_dir='.', img_dir='.', split_ratios={'all': 1})
+    assert summary.written == {'all': str(root / 'annotations_coco' / 'all.json')}
+    coco = load(summary.written['all'])
+    assert [image['file_name'] for image in coco['images']] == ['a.jpg', 'b.jpg', 'c.jpg']
+    assert [a['bbox'] for a in coco['annotations']][:2] == [[10, 20, 19, 20], [0, 0, 63, 47]]
+    register_all_modules()
+    dataset = DATASETS.build(dict(
+        type='CocoDataset', data_root=str(root) + '/', ann_file=summary.written['all'],
+        data_prefix=dict(img=''), metainfo=dict(classes=('cat', 'dog')),
+        pipeline=[dict(type='LoadImageFromFile')]))
+    assert dataset[2]['img_path'] == str(root / 'c.jpg')
+
+
+def test_a_split_left_without_images_is_warned_about_and_refused(tmp_path):
+    root = write_voc(tmp_path / 'voc', {'a': IMAGES['a']})
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'one'))  # 0.8 / 0.2 of 1 file
+    assert summary.images == {'trainval': 1, 'test': 0}
+    assert summary.empty_splits == {'test': "a random split {'trainval': 0.8, 'test': 0.2} of 1 "
+                                            'XML files (seed 0) gives it none: use more files '
+                                            'or other ratios'}
+    warning, = [line for line in summary.lines() if line.startswith('warning:')]
+    assert warning.startswith("warning: split 'test' has 0 images (a random split ")
+    assert f'{tmp_path}/one/test.json is written, but the pre-flight' in warning
+    root = write_voc(tmp_path / 'skipped', dict(IMAGES, d='<annotation>'),
+                     {'train': ['a'], 'test': ['d']})
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'two'), skip_bad_files=True)
+    assert summary.empty_splits == {'test': 'all 1 XML files listed for it were skipped'}
+    # the converter's own pre-flight leaves it out (warned); a config that reads it is refused
+    cache = str(tmp_path / 'cache')
+    reports = preflight_converted(summary, root, workers=1, cache_dir=cache, log=lambda _: None)
+    assert [report.name for report in reports] == ['train.json']
+    report = preflight_coco(summary.written['test'], root, 'test.json', cache_dir=cache)
+    assert report.errors == [f'{summary.written["test"]} has 0 images: a data set built from it '
+                             'is empty, nothing to train or evaluate on (convert with more files, '
+                             'or point the config to another split)']

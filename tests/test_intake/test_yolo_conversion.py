@@ -1,0 +1,227 @@
+"""asl_det.intake.yolo_conversion and tools/yolo_to_coco.py on small generated YOLO sets."""
+import json
+import os
+import os.path as osp
+import runpy
+import sys
+
+import pytest
+from intake_fixtures import snapshot, write_image, write_yolo
+from mmdet.registry import DATASETS
+from mmdet.utils import register_all_modules
+from PIL import Image
+
+from asl_det.intake import image_decoding
+from asl_det.intake.yolo_conversion import (
+    YOLOConversionError,
+    convert_yolo_folder,
+    convert_yolo_to_coco,
+    label_path,
+)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(REPO, 'tools', 'yolo_to_coco.py')
+
+DICT_NAMES_YAML = """\
+path: .
+train: images/train
+val: images/val
+nc: 2
+names:
+  0: cat
+  1: dog
+"""
+# every report: a box inside, one partly outside, a zero-width one, one with no overlap, an
+# unknown class id (a.txt); bad lines (b.txt); an image without label file (c.png); a label
+# file without image (orphan.txt, below); labelImg's classes.txt (misspelt, not used)
+LABELS = {
+    'train/a.jpg': ('0 0.5 0.5 0.25 0.5\n1 0.05 0.5 0.2 0.5\n0 0.5 0.5 0 0.5\n'
+                    '1 1.5 0.5 0.2 0.2\n5 0.5 0.5 0.1 0.1\n'),
+    'train/b.jpg': '0 0.5 0.5 0.2 0.2\n0 0.1 0.1 0.3 0.1 0.3 0.3 0.1 0.3\n1 a b c d\n\n',
+    'train/c.png': None,
+    'val/d.jpg': '1 0.5 0.5 0.5 0.5\n',
+}
+B_PROBLEMS = ("line 2: 9 values, expected 5: class cx cy w h (a polygon line: this converter "
+              "reads boxes); line 3: not numbers: '1 a b c d'")
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+@pytest.fixture
+def yolo(tmp_path):
+    data_yaml = write_yolo(tmp_path / 'yolo', LABELS, yaml_text=DICT_NAMES_YAML,
+                           classes_txt=['cat', 'dogs'])
+    with open(tmp_path / 'yolo' / 'labels' / 'train' / 'orphan.txt', 'w') as f:
+        f.write('0 0.5 0.5 0.1 0.1\n')
+    return data_yaml
+
+
+def test_label_path_is_ultralytics_rule():
+    assert label_path('/d/images/train/a.b.jpg') == '/d/labels/train/a.b.txt'
+    assert label_path('/images/x/images/val/a.png') == '/images/x/labels/val/a.txt'  # the last
+    assert label_path('/d/train/images/a.jpg') == '/d/train/labels/a.txt'  # Roboflow's layout
+    assert label_path('/d/pics/a.jpg') == '/d/pics/a.txt'  # no images folder: beside
+
+
+def test_bad_files_then_unknown_classes_are_errors_naming_file_and_line(yolo, tmp_path):
+    out = str(tmp_path / 'out')
+    with pytest.raises(YOLOConversionError) as error:
+        convert_yolo_to_coco(yolo, out)
+    message = str(error.value)
+    assert message.startswith('2 label files or images cannot be converted:')
+    assert f'labels/train/b.txt: {B_PROBLEMS}' in message
+    assert "labels/train/orphan.txt: no image of split 'train'" in message
+    assert '--skip-bad-files' in message
+    with pytest.raises(YOLOConversionError, match=r"class ids without a name \(names \{0: 'cat', "
+                                                  r"1: 'dog'\} from .*labels/train/a\.txt:5: "
+                                                  r'class 5 \(1 in all\)'):
+        convert_yolo_to_coco(yolo, out, skip_bad_files=True)
+    assert not osp.exists(out)  # nothing written before the errors
+
+
+def test_every_report_and_the_boxes_in_pixels(yolo, tmp_path):
+    before = snapshot(osp.dirname(yolo))
+    summary = convert_yolo_to_coco(yolo, str(tmp_path / 'out'), skip_bad_files=True,
+                                   skip_unknown_classes=True)
+    assert snapshot(osp.dirname(yolo)) == before  # the input is only read
+    assert summary.classes == ['cat', 'dog']  # data.yaml's dict, not classes.txt's spelling
+    assert summary.names_source == f'{yolo} (names)'
+    assert summary.notes == [f"{osp.dirname(yolo)}/labels/classes.txt lists ['cat', 'dogs']: "
+                             'not used (a labelImg class list)']
+    assert summary.skipped_files == [
+        ['labels/train/b.txt', B_PROBLEMS],
+        ['labels/train/orphan.txt', "no image of split 'train' (train: images/train) has this "
+                                    'label file']]
+    assert summary.unknown_classes == [['labels/train/a.txt:5', 5]]
+    assert summary.dropped_boxes == [
+        ['labels/train/a.txt:3', 'cat', [32, 12, 0, 24], 'width or height < 1 px'],
+        ['labels/train/a.txt:4', 'dog', [89.6, 19.2, 12.8, 9.6], 'no overlap with the image']]
+    assert summary.outside_boxes == [['labels/train/a.txt:2', 'dog', [-3.2, 12, 12.8, 24]]]
+    assert summary.unlabelled_images == ['images/train/c.png']
+    assert summary.images == {'train': 2, 'val': 1} and summary.label_lines == 6
+    assert summary.boxes == {'train': {'cat': 1, 'dog': 1}, 'val': {'cat': 0, 'dog': 1}}
+    assert summary.empty_splits == {}
+    train = load(summary.written['train'])
+    assert train['categories'] == [dict(id=1, name='cat', supercategory='none'),
+                                   dict(id=2, name='dog', supercategory='none')]
+    assert train['images'] == [dict(id=1, file_name='images/train/a.jpg', width=64, height=48),
+                               dict(id=2, file_name='images/train/c.png', width=64, height=48)]
+    assert [(a['image_id'], a['category_id'], a['bbox'], a['area'])
+            for a in train['annotations']] == [(1, 1, [24, 12, 16, 24], 384),
+                                               (1, 2, [-3.2, 12, 12.8, 24], pytest.approx(307.2))]
+    lines = summary.lines()
+    assert f'skipped file: labels/train/b.txt: {B_PROBLEMS}' in lines
+    assert 'box partly outside the image (kept): labels/train/a.txt:2: dog: [-3.2, 12, 12.8, 24]' \
+        in lines
+    assert 'image without a label file (kept, no boxes): images/train/c.png' in lines
+
+    register_all_modules()  # the json loads in mmdet, boxes as Ultralytics' xywhn2xyxy gives
+    dataset = DATASETS.build(dict(
+        type='CocoDataset', data_root=osp.dirname(yolo) + '/', ann_file=summary.written['train'],
+        data_prefix=dict(img=''), metainfo=dict(classes=('cat', 'dog')),
+        filter_cfg=dict(filter_empty_gt=False),
+        pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True)]))
+    item = dataset[0]
+    assert item['img'].shape == (48, 64, 3)
+    expected = [[64 * (cx - w / 2), 48 * (cy - h / 2), 64 * (cx + w / 2), 48 * (cy + h / 2)]
+                for cx, cy, w, h in ((0.5, 0.5, 0.25, 0.5), (0.05, 0.5, 0.2, 0.5))]
+    assert item['gt_bboxes'].tensor.flatten().tolist() == pytest.approx(
+        [v for box in expected for v in box], abs=1e-3)
+    assert item['gt_bboxes_labels'].tolist() == [0, 1]
+    assert len(dataset[1]['gt_bboxes']) == 0  # c.png: no label file, no boxes
+
+
+def test_one_folder_classes_txt_and_given_classes(yolo, tmp_path):
+    images = osp.join(osp.dirname(yolo), 'images', 'val')
+    summary = convert_yolo_folder(images, out_dir=str(tmp_path / 'out'))
+    assert summary.written == {'val': str(tmp_path / 'out' / 'val.json')}
+    assert summary.classes == ['cat', 'dogs']  # nothing else: labelImg's list
+    assert summary.names_source == osp.join(osp.dirname(yolo), 'labels', 'classes.txt')
+    assert load(summary.written['val'])['images'][0]['file_name'] == 'images/val/d.jpg'
+    given = convert_yolo_folder(images, osp.join(osp.dirname(yolo), 'labels', 'val'),
+                                split='check', out_dir=str(tmp_path / 'out'),
+                                classes=['cat', 'dog'])
+    assert given.classes == ['cat', 'dog'] and given.names_source == 'classes (--classes)'
+    assert given.notes[0].endswith("classes.txt lists ['cat', 'dogs']: not used (a labelImg "
+                                   'class list)')
+    assert list(given.written) == ['check']
+
+
+def test_txt_lists_roboflow_paths_and_list_names(tmp_path):
+    root = tmp_path / 'rf'
+    for split, name in (('train', 'x.jpg'), ('train', 'y.jpg'), ('valid', 'z.jpg')):
+        write_image(str(root / split / 'images' / name))
+        os.makedirs(root / split / 'labels', exist_ok=True)
+        (root / split / 'labels' / (name[0] + '.txt')).write_text('0 0.5 0.5 0.5 0.5\n')
+    (root / 'val.txt').write_text('./valid/images/z.jpg\ntrain/images/y.jpg\n')
+    (root / 'data.yaml').write_text('train: ../train/images\nval: val.txt\nnames: [cell]\n')
+    summary = convert_yolo_to_coco(str(root / 'data.yaml'))
+    assert summary.written['train'] == str(root / 'annotations_coco' / 'train.json')
+    assert [i['file_name'] for i in load(summary.written['val'])['images']] == [
+        'valid/images/z.jpg', 'train/images/y.jpg']
+    assert summary.boxes == {'train': {'cell': 2}, 'val': {'cell': 2}}
+    assert summary.classes == ['cell']
+
+
+def test_exif_orientation_sizes_as_the_loader_sees_them(tmp_path):
+    root = tmp_path / 'exif'
+    write_yolo(root, {'train/r.jpg': '0 0.5 0.5 0.5 0.5\n'}, names=['cell'])
+    path = str(root / 'images' / 'train' / 'r.jpg')
+    exif = Image.Exif()
+    exif[image_decoding.EXIF_ORIENTATION] = 6  # stored 64 x 48, shown turned a quarter
+    with Image.open(path) as image:
+        image.load()
+        image.save(path, exif=exif)
+    assert image_decoding.loaded_size(path) == (48, 64)
+    assert image_decoding.decode_image(path)[:2] == (64, 48)  # mmcv: height 64, width 48
+    summary = convert_yolo_to_coco(str(root / 'data.yaml'))
+    coco = load(summary.written['train'])
+    assert (coco['images'][0]['width'], coco['images'][0]['height']) == (48, 64)
+    assert coco['annotations'][0]['bbox'] == [12, 16, 24, 32]
+
+
+@pytest.mark.parametrize('yaml_text,given,match', [
+    ('train: images/train\nnc: 3\nnames: [a, b]\n', None, 'nc is 3 but names has 2'),
+    ('train: images/train\nnames: {0: a, 2: b}\n', None, r'class ids must be 0\.\.1, got \[0, 2\]'),
+    ('train: images/train\nnames: [a, b]\n', ['b', 'a'], r"differ from the names of"),
+    ('train: images/train\nnames: [a, a]\n', None, 'repeat a name'),
+    ('train: images/train\n', None, r'no class names: .*--classes'),
+    ('train: images/nowhere\nnames: [a]\n', None, r'train: .*images/nowhere does not exist'),
+    ('path: /no/such/root\ntrain: images/train\nnames: [a]\n', None,
+     r'path: /no/such/root is not a folder; give the data root'),
+    ('val: images/train\nnames: [a]\n', None, r"names no split \['train'\]; it has \['val'\]"),
+])
+def test_data_yaml_errors(tmp_path, yaml_text, given, match):
+    data_yaml = write_yolo(tmp_path / 'y', {'train/a.jpg': '0 0.5 0.5 0.5 0.5\n'},
+                           yaml_text=yaml_text)
+    splits = ['train'] if 'val:' in yaml_text else None
+    with pytest.raises(YOLOConversionError, match=match):
+        convert_yolo_to_coco(data_yaml, str(tmp_path / 'out'), splits=splits, classes=given)
+
+
+def test_an_empty_split_is_written_with_a_warning(tmp_path):
+    data_yaml = write_yolo(tmp_path / 'y', {'train/a.jpg': '0 0.5 0.5 0.5 0.5\n'},
+                           yaml_text='train: images/train\nval: images/val\nnames: [a]\n')
+    os.makedirs(tmp_path / 'y' / 'images' / 'val')
+    summary = convert_yolo_to_coco(data_yaml, str(tmp_path / 'out'))
+    assert summary.images == {'train': 1, 'val': 0}
+    assert summary.empty_splits == {'val': 'val: images/val holds no images'}
+    assert summary.lines()[-1].startswith("warning: split 'val' has 0 images (val: images/val "
+                                          f'holds no images); {tmp_path}/out/val.json is written')
+
+
+def test_tool_converts_and_runs_the_preflight(yolo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv('ASL_DET_CACHE', str(tmp_path / 'cache'))
+    argv = [TOOL, yolo, '--out-dir', str(tmp_path / 'out'), '--workers', '1']
+    monkeypatch.setattr(sys, 'argv', argv)
+    with pytest.raises(SystemExit, match=r'^error: 2 label files or images cannot be'):
+        runpy.run_path(TOOL, run_name='__main__')
+    monkeypatch.setattr(sys, 'argv', argv + ['--skip-bad-files', '--skip-unknown-classes'])
+    runpy.run_path(TOOL, run_name='__main__')
+    out = capsys.readouterr().out
+    assert 'train: 2 images, 2 boxes (cat 1, dog 1)' in out
+    assert 'preflight: train.json: ' in out and 'boxes partly outside the image (kept' in out
+    assert sorted(os.listdir(tmp_path / 'out')) == ['train.json', 'val.json']
