@@ -6,14 +6,17 @@
     python tools/study.py --study-dir DIR --report-only                    # from the records
 
 CONFIG is any mmdet dense-detector config trained with FocalLoss (file or ``mmdet::`` path).
-Each run is ``python tools/train.py <run config> --work-dir ... --cfg-options randomness.seed=S``;
-each finished run becomes ``DIR/records/<condition>/<variant>_seed<seed>.json``, and runs with a
-record are skipped. ``DIR/results.md`` (primary and exploratory tables, per-class AP, learning
-curves) and its plots are regenerated from all records at the end.
+Each run is ``python tools/train.py <run config> --work-dir ... [--skip-bad-images, --train-args]
+--cfg-options randomness.seed=S`` (``--print-commands`` lines run as printed: they ``cd`` to this
+checkout and name this interpreter); each finished run becomes
+``DIR/records/<condition>/<variant>_seed<seed>.json``, and runs with a record are skipped.
+``DIR/results.md`` (primary and exploratory tables, per-class AP, learning curves) and its plots
+are regenerated from all records at the end.
 """
 import argparse
 import os
 import os.path as osp
+import shlex
 import signal
 import sys
 
@@ -22,6 +25,7 @@ from mmengine.config import DictAction
 from asl_det.benchmark.study import (
     BASELINE,
     DEFAULT_VARIANTS,
+    PRIMARY_VARIANTS,
     VARIANTS,
     StudyRunsFailed,
     StudySettings,
@@ -31,6 +35,7 @@ from asl_det.benchmark.study import (
     run_study,
     write_study_report,
 )
+from asl_det.benchmark.study.variants import load_variant_file, parse_variant
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 GLYPH_CONFIG = osp.join(REPO, 'configs', 'demo', 'retinanet_glyphs_focal.py')
@@ -43,10 +48,20 @@ def parse_args(argv=None):
                         help='baseline detector config (FocalLoss); variants replace its loss_cls')
     parser.add_argument('--study-dir', required=True,
                         help='records/ and the report (results.md, plots) go here')
-    parser.add_argument('--variants', nargs='+', default=list(DEFAULT_VARIANTS),
-                        choices=sorted(VARIANTS), metavar='VARIANT',
-                        help=f'loss variants (asl_det/benchmark/study/variants.py): '
-                        f'{", ".join(VARIANTS)}')
+    parser.add_argument('--variants', nargs='+', default=None, metavar='VARIANT',
+                        help=f'variants to train, named (asl_det/benchmark/study/variants.py: '
+                        f'{", ".join(VARIANTS)}) or defined by --variant / --variant-file; '
+                        f'default: {" ".join(DEFAULT_VARIANTS)}, or the baseline and the '
+                        'defined ones when any are defined')
+    parser.add_argument('--variant', nargs='+', action='append', default=[],
+                        metavar=('NAME', 'KEY=VALUE'),
+                        help='define a variant: NAME then KEY=VALUE pairs; base=VARIANT starts '
+                        'from a named one (default: AsymmetricLoss with its defaults), prior=P '
+                        'sets the classifier prior, any other key an argument of loss_cls. '
+                        'Example: --variant asl_g3_c10 gamma_neg=3 clip=0.1 prior=0.1. Repeatable')
+    parser.add_argument('--variant-file', default=None,
+                        help='a config file (.py/.json/.yaml) defining variants = dict(NAME=dict('
+                        'loss_cls=..., prior=..., hooks=[...]))')
     parser.add_argument('--seeds', type=int, nargs='+', default=list(StudySettings.seeds))
     parser.add_argument('--missing-fractions', type=float, nargs='+',
                         default=list(StudySettings.missing_fractions),
@@ -67,11 +82,22 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default=None,
                         help='run configs and work dirs (default: work_dirs/study/<config name>-'
                         '<8 hex digits of the records dir>: one per study)')
-    parser.add_argument('--baseline', default=BASELINE, choices=sorted(VARIANTS),
+    parser.add_argument('--baseline', default=BASELINE,
                         help='the variant every other is paired against')
+    parser.add_argument('--primary', nargs='+', default=None, metavar='VARIANT',
+                        help='the comparisons named before the runs (the report tests them '
+                        'apart, Holm within them); default: '
+                        f'{" ".join(PRIMARY_VARIANTS)}')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override keys of the config before the variants apply, as in '
                         'tools/train.py')
+    parser.add_argument('--skip-bad-images', action='store_true',
+                        help='every run trains without the images its pre-flight check cannot '
+                        'decode (tools/train.py --skip-bad-images); each record names them')
+    parser.add_argument('--train-args', default='', metavar='"ARGS"',
+                        help='more tools/train.py options for every run, as one string, e.g. '
+                        '--train-args="--amp --auto-scale-lr" (not --work-dir, --cfg-options, '
+                        '--resume, --launcher: the study sets them); recorded in each record')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--print-commands', action='store_true',
                       help='write the run configs and print one tools/train.py line per pending '
@@ -90,14 +116,35 @@ def default_workers(device: str) -> int:
     return max(1, torch.cuda.device_count())
 
 
+def defined_variants(args) -> dict:
+    """The user's variants of ``--variant-file`` and ``--variant`` (ValueError on a name
+    defined twice)."""
+    defined = load_variant_file(args.variant_file) if args.variant_file else {}
+    for name, *assignments in args.variant:
+        if name in defined:
+            raise ValueError(f'variant {name} is defined twice')
+        defined[name] = parse_variant(name, assignments)
+    return defined
+
+
 def settings_of(args) -> StudySettings:
+    defined = defined_variants(args)
+    variants = args.variants
+    if variants is None:
+        variants = [args.baseline, *defined] if defined else list(DEFAULT_VARIANTS)
     return StudySettings(
         config_file=args.config, records_dir=osp.join(args.study_dir, 'records'),
-        work_root=args.work_dir,
-        variants=args.variants, seeds=args.seeds, missing_fractions=args.missing_fractions,
+        work_root=args.work_dir, defined_variants=defined,
+        variants=variants, seeds=args.seeds, missing_fractions=args.missing_fractions,
         max_iters=args.iters, evaluations=args.evaluations, data_seed=args.data_seed,
         workers=args.workers or default_workers(args.device), device=args.device,
         cfg_options=dict(args.cfg_options))
+
+
+def train_args_of(args) -> list:
+    """The ``tools/train.py`` options of every run: ``--skip-bad-images``, then
+    ``--train-args`` split as a shell would."""
+    return ['--skip-bad-images'] * args.skip_bad_images + shlex.split(args.train_args)
 
 
 def _exit_on_sigterm(signum, frame):
@@ -111,13 +158,13 @@ def main(argv=None):
     log = print if not args.print_commands else (lambda line: print(line, file=sys.stderr))
     try:
         if args.print_commands:
-            print('\n'.join(print_commands(settings_of(args), log)))
+            print('\n'.join(print_commands(settings_of(args), log, train_args_of(args))))
             return
         if args.collect:
-            collect_study(settings_of(args), log)
+            collect_study(settings_of(args), log, train_args_of(args))
         elif not args.report_only:
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
-            run_study(settings_of(args), log)
+            run_study(settings_of(args), log, train_args_of(args))
     except (ValueError, FileNotFoundError, StudyRunsFailed) as error:
         sys.exit(f'[study] {error}')
     records_dir = osp.join(args.study_dir, 'records')
@@ -127,8 +174,12 @@ def main(argv=None):
     command = f'python tools/study.py --study-dir {args.study_dir} --report-only'
     if args.baseline != BASELINE:
         command += f' --baseline {args.baseline}'
+    primary = PRIMARY_VARIANTS if args.primary is None else tuple(args.primary)
+    if args.primary is not None:
+        command += ' --primary ' + ' '.join(args.primary)
     try:
-        paths = write_study_report(records, args.study_dir, command, baseline=args.baseline)
+        paths = write_study_report(records, args.study_dir, command, baseline=args.baseline,
+                                   primary=primary)
     except ValueError as error:
         sys.exit(f'[study] {error}')
     print(f'[study] {len(records)} records; report: {paths["report"]}')

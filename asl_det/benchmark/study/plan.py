@@ -8,7 +8,7 @@ annotations replaced by a copy with a share of the boxes removed (written once p
 under ``<records_dir>/annotations/``, fixed by the data seed). A run is then
 
     python tools/train.py <run config> --work-dir <work_root>/<condition>/<variant>_seed<seed>
-        --cfg-options randomness.seed=<seed>
+        [train args, e.g. --skip-bad-images] --cfg-options randomness.seed=<seed>
 
 so the grid runs locally, on a cluster queue, or by hand, and is collected the same way.
 """
@@ -30,8 +30,11 @@ from asl_det.validation import check_int, check_number
 from .missing_annotations import write_missing_annotation_split
 from .variants import DEFAULT_VARIANTS, check_variants, variant_config
 
-TRAIN_TOOL = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__))))), 'tools', 'train.py')
+#: The checkout this package runs from (``tools/`` beside ``asl_det/``).
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+TRAIN_TOOL = osp.join(REPO_ROOT, 'tools', 'train.py')
+#: ``tools/train.py`` options the study sets for every run itself: not allowed in ``train_args``.
+STUDY_TRAIN_OPTIONS = ('--work-dir', '--cfg-options', '--resume', '--launcher')
 CLEAN = 'clean'
 
 
@@ -50,7 +53,9 @@ class StudySettings:
     ``missing_fractions``: one annotation condition per value, 0 = the labels as given.
     ``max_iters``: for an ``IterBasedTrainLoop``, the schedule (warm-up kept, decay milestones
     scaled); None keeps the config's. ``evaluations``: evaluations spread over the schedule (the
-    learning curve); None keeps the config's ``val_interval``. ``workers`` runs train at once,
+    learning curve); None keeps the config's ``val_interval``. ``defined_variants``: the user's
+    own variants by name (:func:`~.variants.parse_variant`, :func:`~.variants.load_variant_file`)
+    beside the named :data:`~.variants.VARIANTS`. ``workers`` runs train at once,
     each with ``cpu_count // workers`` threads on CPU, one GPU each on CUDA. ``work_root``: the
     run configs and work dirs; None: ``work_dirs/study/<config name>-<8 hex digits of the
     records dir>``, one per study, so another study of the same config (other schedule, data or
@@ -68,6 +73,7 @@ class StudySettings:
     workers: int = 1
     device: str = 'cpu'
     cfg_options: Dict = field(default_factory=dict)
+    defined_variants: Dict[str, Dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.work_root is None:
@@ -76,7 +82,7 @@ class StudySettings:
             self.work_root = osp.join('work_dirs', 'study', f'{stem}-{digest}')
 
     def validate(self) -> None:
-        self.variants = check_variants(self.variants)
+        self.variants = check_variants(self.variants, self.defined_variants)
         if not self.seeds:
             raise ValueError('seeds must name at least one seed')
         for seed in self.seeds:
@@ -257,7 +263,7 @@ def run_config(settings: StudySettings, base: Config, job: Job,
                data: ConditionData) -> Config:
     """The config of ``job``'s (condition, variant): ``base`` with the variant applied."""
     cfg = copy.deepcopy(base)
-    spec = variant_config(job.variant)
+    spec = variant_config(job.variant, settings.defined_variants)
     head = cfg.model.bbox_head
     head.loss_cls = spec['loss_cls']
     if spec['prior'] is not None:
@@ -265,8 +271,34 @@ def run_config(settings: StudySettings, base: Config, job: Job,
     if spec['hooks'] is not None:
         cfg.custom_hooks = with_variant_hooks(cfg.get('custom_hooks', []), spec['hooks'])
     if job.missing_fraction > 0:
-        annotated_dataset(cfg.train_dataloader).ann_file = data.train_ann_file
+        train_dataset = annotated_dataset(cfg.train_dataloader)
+        full_ann_file = osp.abspath(annotation_path(train_dataset))
+        train_dataset.ann_file = data.train_ann_file
+        add_unlabelled_anchor_probe(cfg, full_ann_file)
     return cfg
+
+
+#: The hook that measures where the dropped boxes' anchors sit, and the module that registers it.
+PROBE_HOOK = 'UnlabelledAnchorProbabilityHook'
+PROBE_MODULE = 'asl_det.engine.hooks.unlabelled_anchor_probability_hook'
+
+
+def add_unlabelled_anchor_probe(cfg: Config, full_ann_file: str) -> bool:
+    """Add the :class:`~asl_det.engine.hooks.unlabelled_anchor_probability_hook.
+    UnlabelledAnchorProbabilityHook` to a missing-annotation run (``full_ann_file``: the train
+    labels before any were dropped), where the detector's assigner is one it measures
+    (``MaxIoUAssigner``: RetinaNet and its kin); returns whether it was added. It observes only:
+    training is bit-identical with and without it."""
+    assigner = (cfg.model.get('train_cfg') or {}).get('assigner') or {}
+    if assigner.get('type') != 'MaxIoUAssigner':
+        return False
+    imports = cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False)
+    if PROBE_MODULE not in imports['imports']:
+        imports['imports'] = list(imports['imports']) + [PROBE_MODULE]
+    cfg.custom_imports = imports
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type=PROBE_HOOK, full_ann_file=full_ann_file)]
+    return True
 
 
 def write_run_configs(settings: StudySettings, base: Config,
@@ -284,15 +316,48 @@ def write_run_configs(settings: StudySettings, base: Config,
     return paths
 
 
-def train_command(settings: StudySettings, job: Job, python: str = 'python') -> List[str]:
-    """The ``tools/train.py`` command line of ``job`` (``python``: the interpreter to name)."""
-    return [python, TRAIN_TOOL, run_config_path(settings, job), '--work-dir',
-            work_dir(settings, job), '--cfg-options', f'randomness.seed={job.seed}']
+def check_train_args(train_args: Sequence[str]) -> List[str]:
+    """``train_args`` (options every run passes to ``tools/train.py``, e.g.
+    ``['--skip-bad-images']``) as a list; ValueError for one the study sets itself
+    (:data:`STUDY_TRAIN_OPTIONS`) or a value that is not a string."""
+    if isinstance(train_args, str) or not all(isinstance(arg, str) for arg in train_args):
+        raise ValueError(f'train_args must be a list of strings, got {train_args!r}')
+    for arg in train_args:
+        if arg.split('=', 1)[0] in STUDY_TRAIN_OPTIONS:
+            raise ValueError(f'train_args: {arg} is set by the study for each run; allowed are '
+                             f'the other options of tools/train.py')
+    return list(train_args)
 
 
-def shell_line(settings: StudySettings, job: Job) -> str:
-    """``train_command`` as one shell line, with the thread count for CPU runs."""
-    command = shlex.join(train_command(settings, job))
+def train_command(settings: StudySettings, job: Job, python: str = 'python',
+                  train_args: Sequence[str] = (), path=lambda path: path) -> List[str]:
+    """The ``tools/train.py`` command line of ``job``: ``python`` the interpreter to name,
+    ``train_args`` options for ``tools/train.py`` (:func:`check_train_args`), ``path`` how to
+    write the paths (the tool, the run config, the work dir; default: as they are)."""
+    return [python, path(TRAIN_TOOL), path(run_config_path(settings, job)), '--work-dir',
+            path(work_dir(settings, job)), *check_train_args(train_args), '--cfg-options',
+            f'randomness.seed={job.seed}']
+
+
+def repo_relative(path: str) -> str:
+    """``path`` relative to :data:`REPO_ROOT` if it lies inside the checkout, else absolute."""
+    path = osp.abspath(path)
+    inside = osp.commonpath([path, REPO_ROOT]) == REPO_ROOT
+    return osp.relpath(path, REPO_ROOT) if inside else path
+
+
+def shell_line(settings: StudySettings, job: Job, train_args: Sequence[str] = (),
+               python: Optional[str] = None) -> str:
+    """``job``'s command as one shell line, with the thread count for CPU runs and every path
+    relative to the repository root (outside the checkout: absolute).
+
+    Without ``python`` the line names ``python`` and no checkout (``OMP_NUM_THREADS=2 python
+    tools/train.py work_dirs/...``): the form a record keeps. With an interpreter (e.g.
+    ``sys.executable``) it runs as printed from any directory, as a scheduler job does:
+    ``cd <repo root> && OMP_NUM_THREADS=2 <python> tools/train.py work_dirs/...``.
+    """
+    command = shlex.join(train_command(settings, job, python or 'python', train_args,
+                                       repo_relative))
     if settings.device == 'cpu':
-        return f'OMP_NUM_THREADS={settings.threads} {command}'
-    return command
+        command = f'OMP_NUM_THREADS={settings.threads} {command}'
+    return command if python is None else f'cd {shlex.quote(REPO_ROOT)} && {command}'

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Sequence
 from asl_det.benchmark.analysis.tables import format_table
 
 from .statistics import CellSummary, paired_test, summarise
+from .unlabelled_anchors import last_evaluation_table, plot_unlabelled_anchors
 from .variants import BASELINE, PRIMARY_VARIANTS, VARIANTS
 
 #: More classes than this and the per-class table is left out of the report (not the records).
@@ -276,6 +277,20 @@ def write_study_report(records: Sequence[Dict], out_dir: str, command: str,
         paths['curves'] = curves
         text += ['## Learning curves', '', plateau_table(records), '',
                  f'![box AP against iterations]({osp.basename(curves)})', '']
+    order = [baseline] + primary + exploratory
+    probes = plot_unlabelled_anchors(records, osp.join(out_dir, 'unlabelled_anchors.png'), order)
+    if probes:
+        paths['unlabelled_anchors'] = probes
+        text += ['## Where the unlabelled objects sit', '',
+                 'Predicted probability of the anchors that the assigner makes negative although '
+                 'they overlap a box dropped from the train labels (IoU >= the positive '
+                 'threshold; probability of that box\'s class), against background anchors (IoU '
+                 'below the negative threshold with every box, kept or dropped; the max over '
+                 'classes), on the probe\'s fixed train images at the last evaluation (mean '
+                 'over seeds). The separating threshold maximises share(unlabelled > t) - '
+                 'share(background > t).',
+                 '', last_evaluation_table(records, order), '',
+                 f'![unlabelled anchors against iterations]({osp.basename(probes)})', '']
     with open(paths['report'], 'w') as f:
         f.write('\n'.join(text))
     return paths

@@ -4,24 +4,33 @@ Each run is the ``tools/train.py`` command of :mod:`.plan`. Locally, ``workers``
 once as subprocesses (console output in ``<work_dir>/console.log``), with one progress line per
 run at most every 30 s; a run whose command succeeded is collected into its record at once.
 Resumable: a (condition, variant, seed) with a record is skipped, so a study is built up over
-several sittings and a killed study loses only the runs in flight.
+several sittings and a killed study loses only the runs in flight. A work dir that another run is
+training in (it holds ``<work_dir>/.running``: a run started from ``--print-commands``, or by
+another study) is left alone and its job skipped; a finished one without a record is collected.
+Each local run is a process group of its own: stopping the study (Ctrl-C, SIGTERM, SIGHUP) stops
+every run with its data loader workers.
 """
 import datetime
 import os
 import os.path as osp
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from asl_det.benchmark.analysis import load_run
+from asl_det.launch.skipped_images import read_skipped_images
+from asl_det.launch.work_dir_lock import work_dir_user
 
 from .plan import (
     ConditionData,
     Job,
     StudySettings,
+    check_train_args,
     final_checkpoint_name,
     load_base_config,
     prepare_conditions,
@@ -31,12 +40,15 @@ from .plan import (
     write_run_configs,
 )
 from .records import load_records, record_path, write_record
+from .variants import variant_config
 
 #: Metrics kept in a record (``coco/`` prefix dropped).
 RECORD_METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75', 'bbox_mAP_s', 'bbox_mAP_m',
                   'bbox_mAP_l')
 #: Seconds between polls of the running commands.
 POLL_S = 5.0
+#: Seconds a stopped run gets to clean up after SIGTERM before its process group is killed.
+STOP_GRACE_S = 30.0
 
 
 class StudyRunsFailed(RuntimeError):
@@ -60,14 +72,21 @@ def _versions() -> Dict[str, str]:
 
 
 class StudyPlan:
-    """The grid of ``settings`` made ready to run: run configs written, conditions hashed."""
+    """The grid of ``settings`` made ready to run: run configs written, conditions hashed.
 
-    def __init__(self, settings: StudySettings, log: Callable[[str], None] = print):
+    ``train_args``: options every run passes to ``tools/train.py`` (e.g.
+    ``['--skip-bad-images']``; :func:`~.plan.check_train_args`), part of each record.
+    """
+
+    def __init__(self, settings: StudySettings, log: Callable[[str], None] = print,
+                 train_args: Sequence[str] = ()):
         settings.validate()
         self.settings = settings
+        self.train_args = check_train_args(train_args)
         self.base = load_base_config(settings)
         self.conditions: Dict[str, ConditionData] = prepare_conditions(settings, self.base, log)
         self.config_paths = write_run_configs(settings, self.base, self.conditions)
+        self._heads: Dict = {}  # (condition, variant) -> the run config's (loss_cls, init_cfg)
         self.check_resumable()
 
     @property
@@ -76,11 +95,11 @@ class StudyPlan:
         loop = self.base.train_cfg
         return dict(config=self.settings.config_name, data_seed=self.settings.data_seed,
                     iterations=loop.get('max_iters') if 'max_epochs' not in loop else None,
-                    max_epochs=loop.get('max_epochs'))
+                    max_epochs=loop.get('max_epochs'), train_args=self.train_args)
 
     def check_resumable(self) -> None:
-        """Refuse records of another config (by file name), schedule or data (annotation file
-        contents): they would mix in the table."""
+        """Refuse records of another config (by file name), schedule, data (annotation file
+        contents) or ``tools/train.py`` options: they would mix in the table."""
         records_dir = self.settings.records_dir
         for record in load_records(records_dir) if osp.isdir(records_dir) else []:
             expected = dict(self.expected)
@@ -88,15 +107,36 @@ class StudyPlan:
             if data is not None:
                 expected.update(train_ann_sha256=data.train_ann_sha256,
                                 val_ann_sha256=data.val_ann_sha256)
+            self._check_same_variant(record)
             found = {key: record.get(key) for key in ('config', 'data_seed', 'max_epochs')}
             found['iterations'] = record['iterations'] if expected['iterations'] else None
+            found['train_args'] = record.get('train_args', [])  # records from before the option
             found.update({key: record.get('data', {}).get(key) for key in expected
                           if key.endswith('sha256')})
             if found != expected:
                 name = f"{record['condition']}/{record['variant']}_seed{record['seed']}"
                 raise ValueError(
                     f'{records_dir} holds {name} with {found}, but this study asks for '
-                    f'{expected}: use another records dir or the same config, schedule and data')
+                    f'{expected}: use another records dir or the same config, schedule, data and '
+                    'train args')
+
+    def _check_same_variant(self, record: Dict) -> None:
+        """Refuse a record whose variant name this study defines with another loss or prior."""
+        key = (record['condition'], record['variant'])
+        if key not in self.config_paths:
+            return
+        if key not in self._heads:
+            from mmengine.config import Config
+            head = Config.fromfile(self.config_paths[key]).model.bbox_head
+            self._heads[key] = (head.loss_cls.to_dict(),
+                                head.init_cfg.to_dict() if head.get('init_cfg') else None)
+        loss_cls, init_cfg = self._heads[key]
+        if (record['loss_cls'], record.get('init_cfg', init_cfg)) != (loss_cls, init_cfg):
+            raise ValueError(
+                f"{self.settings.records_dir} holds {record['condition']}/{record['variant']}_seed"
+                f"{record['seed']} trained with loss_cls {record['loss_cls']} and init_cfg "
+                f"{record.get('init_cfg')}, but this study defines {record['variant']} as "
+                f'{loss_cls} and {init_cfg}: give the new variant another name')
 
     def pending(self) -> List[Job]:
         """The jobs of the grid without a record yet."""
@@ -130,6 +170,7 @@ class StudyPlan:
             config=settings.config_name, config_file=settings.config_file,
             cfg_options=settings.cfg_options, detector=cfg.model.type,
             loss_cls=head.loss_cls.to_dict(),
+            variant_spec=variant_config(job.variant, settings.defined_variants),
             init_cfg=head.init_cfg.to_dict() if head.get('init_cfg') else None,
             hooks=[dict(h) for h in cfg.get('custom_hooks', [])],
             iterations=run.last_iter, max_epochs=self.expected['max_epochs'],
@@ -137,12 +178,33 @@ class StudyPlan:
             train_time_s=round(run.train_time_s, 1) if run.train_time_s else None,
             probabilities={k: round(v, 4) for k, v in run.probabilities.items()},
             data=self.conditions[job.condition].as_record(), data_seed=settings.data_seed,
-            missing_fraction=job.missing_fraction, command=shell_line(settings, job),
+            missing_fraction=job.missing_fraction,
+            command=shell_line(settings, job, self.train_args), train_args=self.train_args,
+            skipped_images=read_skipped_images(directory),
+            unlabelled_anchors=unlabelled_anchor_record(directory),
             device=settings.device, threads=settings.threads if settings.device == 'cpu' else None,
             cpu_count=os.cpu_count(), finished=datetime.datetime.now().isoformat(
                 timespec='seconds'), versions=_versions())
         write_record(settings.records_dir, record)
         return record
+
+
+def unlabelled_anchor_record(directory: str) -> Optional[Dict]:
+    """What the run's :data:`~.plan.PROBE_HOOK` measured (None without its file): the
+    evaluations' ``iters``, the ``series`` of quantiles, shares above each threshold and the
+    separating threshold, rounded to 4 digits, and the probe's ``config`` (less its image ids)."""
+    from asl_det.engine.hooks.unlabelled_anchor_probability_hook import (
+        OUT_FILE,
+        summarise_probe_file,
+    )
+    path = osp.join(directory, OUT_FILE)
+    if not osp.isfile(path):
+        return None
+    summary = summarise_probe_file(path)
+    config = {k: v for k, v in summary['config'].items() if k != 'image_ids'}
+    series = {key: [None if v is None else round(v, 4) for v in values]
+              for key, values in summary['series'].items()}
+    return dict(iters=summary['iters'], series=series, config=config)
 
 
 def _duration(seconds: float) -> str:
@@ -159,15 +221,66 @@ def _worker_env(settings: StudySettings, slot: int) -> Dict[str, str]:
     return env
 
 
-def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> List[Dict]:
+def _start(command: List[str], console, env: Dict[str, str]) -> subprocess.Popen:
+    """Start a run as the leader of a new process group (:func:`_stop` ends the group)."""
+    return subprocess.Popen(command, stdout=console, stderr=subprocess.STDOUT, env=env,
+                            process_group=0)
+
+
+def _stop(process: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None:
+    """End a run of :func:`_start` and every process of its group: SIGTERM to the run
+    (``tools/train.py`` unwinds, removes its work dir marker and stops its data loader
+    workers), then, after it exited or ``grace_s`` seconds, SIGKILL to what is left of the
+    group (a worker or any other process the run started and did not stop)."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the group is gone already
+        pass
+    process.wait()
+
+
+@contextmanager
+def _stop_signals_unwind() -> Iterator[None]:
+    """While running: a SIGTERM or SIGHUP that would kill this process outright unwinds it as
+    ``SystemExit(128 + signal)`` instead, so the runs are stopped (each is its own process
+    group, out of reach of the terminal's signals). Handlers set by the caller, and ignored
+    signals (``nohup``), stay as they are."""
+    import threading
+    replaced = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) == signal.SIG_DFL:
+                replaced[signum] = signal.signal(signum, _unwind)
+    try:
+        yield
+    finally:
+        for signum, handler in replaced.items():
+            signal.signal(signum, handler)
+
+
+def _unwind(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def run_study(settings: StudySettings, log: Callable[[str], None] = print,
+              train_args: Sequence[str] = ()) -> List[Dict]:
     """Train every job of the grid that has no record yet, ``settings.workers`` at a time, and
     collect each into its record; returns the new records.
 
+    ``train_args``: options every run passes to ``tools/train.py`` (see :class:`StudyPlan`).
     A run that fails is reported and the others go on; at the end :class:`StudyRunsFailed`
-    names every failed run (their records are missing, so the next call retries them).
+    names every failed run (their records are missing, so the next call retries them). A job
+    whose work dir another run holds (:func:`~asl_det.launch.work_dir_lock.work_dir_user`) is
+    skipped with a message; one whose work dir holds a finished run is collected, not trained.
     """
     from asl_det.benchmark.progress import ProgressReporter
-    plan = StudyPlan(settings, log)
+    plan = StudyPlan(settings, log, train_args)
     jobs, todo = settings.jobs(), plan.pending()
     log(f'[study] {len(jobs)} runs in the grid, {len(jobs) - len(todo)} recorded already, '
         f'{len(todo)} to train ({settings.workers} at a time); logs under {settings.work_root}')
@@ -176,68 +289,92 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> Li
     free_slots = list(range(min(settings.workers, len(todo))))
     queue = list(todo)
     progress = ProgressReporter(log, prefix='[study]')
-    try:
-        while queue or running:
-            while queue and free_slots:
-                job, slot = queue.pop(0), free_slots.pop(0)
-                directory = work_dir(settings, job)
-                shutil.rmtree(directory, ignore_errors=True)  # a run killed earlier: afresh
-                os.makedirs(directory)
-                console = open(osp.join(directory, 'console.log'), 'w')
-                process = subprocess.Popen(train_command(settings, job, python=sys.executable),
-                                           stdout=console, stderr=subprocess.STDOUT,
-                                           env=_worker_env(settings, slot))
-                running[job] = (process, slot, console, time.perf_counter())
-                log(f'[study] start {len(todo) - len(queue)}/{len(todo)}: {job.name}')
-            time.sleep(POLL_S)
-            progress.report({job.name: work_dir(settings, job) for job in running},
-                            max_epochs=plan.expected['max_epochs'])
-            for job in [job for job, (process, *_) in running.items()
-                        if process.poll() is not None]:
-                process, slot, console, started = running.pop(job)
+    with _stop_signals_unwind():
+        try:
+            while queue or running:
+                while queue and free_slots:
+                    job = queue.pop(0)
+                    directory = work_dir(settings, job)
+                    user = work_dir_user(directory)
+                    if user is not None:
+                        log(f'[study] skip {job.name}: its work dir is in use by {user}; '
+                            'collect it (--collect) when that run has finished')
+                        continue
+                    if plan.is_finished(job):
+                        try:
+                            records.append(plan.collect(job))
+                        except Exception as error:  # an unusable run: trained again below
+                            log(f'[study] {job.name}: the finished run in {directory} cannot be '
+                                f'collected ({error}): training it again')
+                        else:
+                            log(f'[study] collected {job.name}: trained earlier in {directory}')
+                            continue
+                    slot = free_slots.pop(0)
+                    shutil.rmtree(directory, ignore_errors=True)  # a run killed earlier: afresh
+                    os.makedirs(directory)
+                    console = open(osp.join(directory, 'console.log'), 'w')
+                    process = _start(train_command(settings, job, python=sys.executable,
+                                                   train_args=plan.train_args),
+                                     console, _worker_env(settings, slot))
+                    running[job] = (process, slot, console, time.perf_counter())
+                    log(f'[study] start {len(todo) - len(queue)}/{len(todo)}: {job.name}')
+                if running:
+                    time.sleep(POLL_S)
+                progress.report({job.name: work_dir(settings, job) for job in running},
+                                max_epochs=plan.expected['max_epochs'])
+                for job in [job for job, (process, *_) in running.items()
+                            if process.poll() is not None]:
+                    process, slot, console, started = running.pop(job)
+                    console.close()
+                    free_slots.append(slot)
+                    durations.append(time.perf_counter() - started)
+                    left = len(queue) + len(running)
+                    eta = sum(durations) / len(durations) * left / settings.workers
+                    finished = len(records) + len(failures) + 1
+                    try:
+                        if process.returncode != 0:
+                            raise RuntimeError(f'tools/train.py exited with {process.returncode}')
+                        record = plan.collect(job, durations[-1])
+                    except Exception as error:  # one broken run must not cost the others
+                        failures.append(f'{job.name}: {error}')
+                        log(f'[study] FAILED {finished}/{len(todo)}: {job.name}: {error} (see '
+                            f'{work_dir(settings, job)}/console.log); {left} left, about '
+                            f'{_duration(eta)} to go')
+                    else:
+                        records.append(record)
+                        metrics = record['metrics']
+                        log(f'[study] done {finished}/{len(todo)}: {job.name}: AP '
+                            f"{metrics['bbox_mAP']:.3f}, AP50 {metrics['bbox_mAP_50']:.3f} in "
+                            f'{_duration(durations[-1])}; {left} left, about '
+                            f'{_duration(eta)} to go')
+        finally:
+            for process, _, console, _ in running.values():
+                _stop(process)
                 console.close()
-                free_slots.append(slot)
-                durations.append(time.perf_counter() - started)
-                left = len(queue) + len(running)
-                eta = sum(durations) / len(durations) * left / settings.workers
-                finished = len(records) + len(failures) + 1
-                try:
-                    if process.returncode != 0:
-                        raise RuntimeError(f'tools/train.py exited with {process.returncode}')
-                    record = plan.collect(job, durations[-1])
-                except Exception as error:  # one broken run must not cost the others
-                    failures.append(f'{job.name}: {error}')
-                    log(f'[study] FAILED {finished}/{len(todo)}: {job.name}: {error} (see '
-                        f'{work_dir(settings, job)}/console.log); {left} left, about '
-                        f'{_duration(eta)} to go')
-                else:
-                    records.append(record)
-                    metrics = record['metrics']
-                    log(f'[study] done {finished}/{len(todo)}: {job.name}: AP '
-                        f"{metrics['bbox_mAP']:.3f}, AP50 {metrics['bbox_mAP_50']:.3f} in "
-                        f'{_duration(durations[-1])}; {left} left, about {_duration(eta)} to go')
-    finally:
-        for process, _, console, _ in running.values():
-            process.terminate()
-            process.wait()
-            console.close()
     if failures:
         raise StudyRunsFailed(failures)
     return records
 
 
-def print_commands(settings: StudySettings, log: Callable[[str], None] = print) -> List[str]:
-    """Write the run configs and return one shell line per pending run (for a job array)."""
-    plan = StudyPlan(settings, log)
-    return [shell_line(settings, job) for job in plan.pending()]
+def print_commands(settings: StudySettings, log: Callable[[str], None] = print,
+                   train_args: Sequence[str] = ()) -> List[str]:
+    """Write the run configs and return one shell line per pending run (for a job array): each
+    runs as printed from any directory, with this study's interpreter (``sys.executable``), see
+    :func:`~.plan.shell_line`. ``train_args`` as for :func:`run_study`."""
+    plan = StudyPlan(settings, log, train_args)
+    return [shell_line(settings, job, plan.train_args, python=sys.executable)
+            for job in plan.pending()]
 
 
-def collect_study(settings: StudySettings, log: Callable[[str], None] = print) -> List[Dict]:
-    """Record every pending run whose work dir holds a finished run; returns the new records."""
-    plan = StudyPlan(settings, log)
+def collect_study(settings: StudySettings, log: Callable[[str], None] = print,
+                  train_args: Sequence[str] = ()) -> List[Dict]:
+    """Record every pending run whose work dir holds a finished run (and no live run: one in its
+    final evaluation has saved its last checkpoint already); returns the new records.
+    ``train_args``: those the runs were given (:func:`print_commands`), for the records."""
+    plan = StudyPlan(settings, log, train_args)
     records, unfinished = [], []
     for job in plan.pending():
-        if plan.is_finished(job):
+        if plan.is_finished(job) and work_dir_user(work_dir(settings, job)) is None:
             records.append(plan.collect(job))
         else:
             unfinished.append(job.name)

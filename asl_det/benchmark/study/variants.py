@@ -31,8 +31,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import DictAction
 
-from asl_det.models.losses.asymmetric_loss import ASL_DEFAULTS
 from asl_det.config.classifier_prior import check_prior
+from asl_det.models.losses.asymmetric_loss import ASL_DEFAULTS
 
 FOCAL = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
 

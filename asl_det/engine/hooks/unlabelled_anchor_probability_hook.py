@@ -35,6 +35,8 @@ from asl_det.validation import check_int, check_number
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
 THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 KINDS = ('unlabelled', 'background')
+#: The file the hook writes under the work dir by default.
+OUT_FILE = 'unlabelled_anchor_probabilities.json'
 #: Dataset wrappers unwrapped (through their ``dataset`` key) to reach the train data set.
 DATASET_WRAPPERS = ('RepeatDataset', 'ClassBalancedDataset', 'MultiImageMixDataset')
 #: Scalars logged into the message hub at each probe: (kind, quantile key).
@@ -347,7 +349,7 @@ class UnlabelledAnchorProbabilityHook(Hook):
     priority = 'NORMAL'  # before LoggerHook, so the scalars are in the validation's log line
 
     def __init__(self, full_ann_file: str, num_images: int = 64, interval: int = 1,
-                 batch_size: int = 8, out_file: str = 'unlabelled_anchor_probabilities.json',
+                 batch_size: int = 8, out_file: str = OUT_FILE,
                  quantiles: Sequence[float] = QUANTILES,
                  thresholds: Sequence[float] = THRESHOLDS):
         if not isinstance(full_ann_file, str) or not full_ann_file:

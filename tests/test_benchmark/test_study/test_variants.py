@@ -110,7 +110,8 @@ def test_a_defined_variant_is_written_into_its_run_config_and_a_reused_name_is_r
                              seeds=[0], missing_fractions=[0.0], defined_variants=defined,
                              cfg_options=glyph_options)
     plan = StudyPlan(settings, log=lambda line: None)
-    head = Config.fromfile(run_config_path(settings, Job('clean', 0.0, 'asl_g3', 0))).model.bbox_head
+    path = run_config_path(settings, Job('clean', 0.0, 'asl_g3', 0))
+    head = Config.fromfile(path).model.bbox_head
     assert head.loss_cls.gamma_neg == 3 and head.loss_cls.type == 'AsymmetricLoss'
     assert head.init_cfg.override.bias_prob == 0.1
     record = dict(variant='asl_g3', condition='clean', seed=0, metrics=dict(bbox_mAP=0.1),
