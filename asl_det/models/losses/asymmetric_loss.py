@@ -26,7 +26,8 @@ SCORE_ACTIVATIONS = ('sigmoid', 'shifted')
 
 
 def check_asl_params(gamma_pos: float, gamma_neg: float, clip: float,
-                     alpha: Optional[float] = None, eps: float = ASL_DEFAULTS['eps']) -> None:
+                     alpha: Optional[float] = None, eps: float = ASL_DEFAULTS['eps'],
+                     reject_above: Optional[float] = None, mirror_weight: float = 0.0) -> None:
     """Validate ASL hyper-parameters; raises TypeError/ValueError naming the argument."""
     check_number('gamma_pos', gamma_pos, 0, math.inf, high_open=True)
     check_number('gamma_neg', gamma_neg, 0, math.inf, high_open=True)
@@ -34,6 +35,18 @@ def check_asl_params(gamma_pos: float, gamma_neg: float, clip: float,
     if alpha is not None:
         check_number('alpha', alpha, 0, 1)
     check_number('eps', eps, 0, 0.5, high_open=True)
+    if reject_above is not None:  # the open interval (0, 1): check_number's TypeError, own range
+        try:
+            in_range = 0 < check_number('reject_above', reject_above, 0, 1) < 1
+        except ValueError:        # NaN, infinite or outside [0, 1]
+            in_range = False
+        if not in_range:
+            raise ValueError(f'reject_above must be None (off) or in (0, 1), got {reject_above}')
+    check_number('mirror_weight', mirror_weight, 0, math.inf, high_open=True)
+    if mirror_weight > 0 and reject_above is None:
+        raise ValueError(f'mirror_weight={mirror_weight} > 0 needs reject_above in (0, 1): '
+                         'with reject_above=None no negative is rejected, so nothing is '
+                         'mirrored')
 
 
 def check_reduction(reduction: str, avg_factor=None, name: str = 'reduction') -> None:
@@ -57,7 +70,9 @@ def asymmetric_loss(pred: Tensor,
                     activated: bool = False,
                     eps: float = ASL_DEFAULTS['eps'],
                     detach_focal_weight: bool = False,
-                    compiled: bool = False) -> Tensor:
+                    compiled: bool = False,
+                    reject_above: Optional[float] = None,
+                    mirror_weight: float = 0.0) -> Tensor:
     """Asymmetric loss with mmdet's weight / reduction / avg_factor semantics.
 
     Args:
@@ -88,6 +103,16 @@ def asymmetric_loss(pred: Tensor,
             as in the paper's analysis and in QualityFocalLoss).
         compiled: use the ``torch.compile`` fused kernel (logits only: ValueError with
             ``activated``).
+        reject_above: None (off, the default: the loss above, unchanged) or a probability
+            threshold t in (0, 1). A negative element (binary target 0, a non-labelled class of
+            a row, the ``1 - y`` part of a soft target) with ``p > t`` is rejected: it gets no
+            ``L-`` (a negative the detector is confident about is likely an unlabelled object).
+            Positive and quality terms are unchanged. Compiled: a graph per value of t.
+        mirror_weight: what a rejected negative costs instead, >= 0: 0 (default) nothing, with
+            zero gradient; beta > 0 the mirror of BRL (Background Recalibration Loss),
+            ``beta * a_neg * L+(p)``: pushed up as a positive would be (``a_neg = 1 - alpha``,
+            or 1 without ``alpha``). Needs ``reject_above``. The two are validated by
+            :func:`check_asl_params` (with the other hyper-parameters) when either is set.
 
     Logits and probabilities alike go through the closed-form forward/backward of
     :mod:`.asymmetric_loss_math` (one saved (N, C) derivative), tested against the plain-autograd
@@ -103,6 +128,9 @@ def asymmetric_loss(pred: Tensor,
         float32 (float64 for float64 input).
     """
     check_reduction(reduction, avg_factor)
+    rejection = reject_above is not None or mirror_weight != 0
+    if rejection:  # the default path checks no hyper-parameter per call (the Module did)
+        check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
     if compiled and activated:
         raise ValueError('compiled=True needs logits: it cannot be combined with activated=True')
     check_pred(pred)
@@ -112,6 +140,9 @@ def asymmetric_loss(pred: Tensor,
         weight = weight.to(compute_dtype(pred.dtype))
     hyper = Hyper(float(gamma_pos), float(gamma_neg), float(clip), alpha, detach_focal_weight,
                   eps)
+    if rejection:
+        hyper = hyper._replace(reject_above=float(reject_above),
+                               mirror_weight=float(mirror_weight))
     per_prior = is_quality_target(target)
     with torch.autocast(device_type=pred.device.type, enabled=False):
         if weight is not None and weight.requires_grad:  # outside, so autograd reaches it
@@ -142,7 +173,9 @@ def py_asymmetric_loss(pred: Tensor,
                        avg_factor: Optional[float] = None,
                        activated: bool = False,
                        eps: float = ASL_DEFAULTS['eps'],
-                       detach_focal_weight: bool = False) -> Tensor:
+                       detach_focal_weight: bool = False,
+                       reject_above: Optional[float] = None,
+                       mirror_weight: float = 0.0) -> Tensor:
     """Plain-autograd reference of :func:`asymmetric_loss`: the paper's formula, line by line.
 
     The oracle the fast path is tested against (as mmdet's ``py_sigmoid_focal_loss`` is for
@@ -155,12 +188,17 @@ def py_asymmetric_loss(pred: Tensor,
         Lq = BCE(p, s) * |s - p|^gamma_pos            positive with quality score s
         L- = -p_m^gamma_neg * log(1 - p_m)            negative
 
-    positives times ``alpha`` and negatives times ``1 - alpha`` when ``alpha`` is given. Logs of
-    logits are log-sigmoids (``log(p) = logsigmoid(x)``, ``log(1 - p) = logsigmoid(-x)``), of
-    probabilities clamped at ``eps`` as in the paper's code. Slow: several (N, C) temporaries
-    and autograd's graph; for tests and for reading, not for training.
+    positives times ``alpha`` and negatives times ``1 - alpha`` when ``alpha`` is given. With
+    ``reject_above`` a negative with ``p > reject_above`` costs ``-mirror_weight * (1 - alpha)
+    * (1 - p)^gamma_pos * log(p)`` (no ``1 - alpha`` without alpha; 0 for ``mirror_weight``
+    0) instead of ``L-``. Logs of logits are log-sigmoids (``log(p) = logsigmoid(x)``,
+    ``log(1 - p) = logsigmoid(-x)``), of probabilities clamped at ``eps`` as in the paper's
+    code. Slow: several (N, C) temporaries and autograd's graph; for tests and for reading, not
+    for training.
     """
     check_reduction(reduction, avg_factor)
+    if reject_above is not None or mirror_weight != 0:
+        check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
     check_pred(pred)
     target = check_target(target, pred)
     x = pred.to(compute_dtype(pred.dtype))
@@ -184,6 +222,12 @@ def py_asymmetric_loss(pred: Tensor,
 
     a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)
     negative = -a_neg * focal_weight(p_m, gamma_neg) * log_1mp_m
+    if reject_above is not None:  # confident negatives: the mirror term, or nothing
+        if mirror_weight > 0:
+            mirror = -mirror_weight * a_neg * focal_weight(1 - p, gamma_pos) * log_p
+        else:
+            mirror = torch.zeros_like(negative)
+        negative = torch.where(p > reject_above, mirror, negative)
     if isinstance(target, Tensor) and target.dim() == 2:      # (N, C) soft target y
         y = target.to(x.dtype)
         positive = -a_pos * focal_weight(1 - p, gamma_pos) * log_p
@@ -239,6 +283,16 @@ class AsymmetricLoss(nn.Module):
             'shifted' (default) gives ``max(sigmoid(x) - clip, 0)``: the background scores that an
             ASL model leaves below the margin become 0 instead of crowding NMS. 'sigmoid' keeps
             mmdet's plain sigmoid. With ``clip == 0`` both are the same.
+        reject_above, mirror_weight: rejection of confident negatives (likely unlabelled
+            objects), off by default; see :func:`asymmetric_loss`. A negative with
+            ``p > reject_above`` gets no ``L-`` but ``mirror_weight * a_neg * L+`` (0: ignored).
+            This is the per-element rule of BRL's ``MirrorFocalLoss`` (Background
+            Recalibration Loss, ICASSP 2020, arXiv 2002.05274; thresh = ``reject_above``, beta
+            = ``mirror_weight``), applied here to every negative (BRL applies it to negatives
+            with IoU < 0.1 to every box only, focal loss elsewhere). BRL's class defaults are
+            thresh 0.1 / beta 0 (ignore); its config uses thresh 0.5 / beta 1, i.e.
+            ``reject_above=0.5, mirror_weight=1.0`` with focal's ``gamma_pos == gamma_neg ==
+            2, clip == 0, alpha == 0.25``. Inference scores are unchanged.
 
     Attributes:
         gamma_neg: current negative exponent; ``AdaptiveAsymmetryHook`` changes it in training.
@@ -256,12 +310,14 @@ class AsymmetricLoss(nn.Module):
                  eps: float = ASL_DEFAULTS['eps'],
                  detach_focal_weight: bool = False,
                  compiled: bool = False,
-                 score_activation: str = 'shifted'):
+                 score_activation: str = 'shifted',
+                 reject_above: Optional[float] = None,
+                 mirror_weight: float = 0.0):
         super().__init__()
         if use_sigmoid is not True:
             raise ValueError('use_sigmoid must be True: AsymmetricLoss is a sigmoid '
                              f'(multi-label) loss, got use_sigmoid={use_sigmoid!r}')
-        check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps)
+        check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
         check_reduction(reduction)
         check_number('loss_weight', loss_weight, 0, math.inf, high_open=True)
         if score_activation not in SCORE_ACTIVATIONS:
@@ -282,6 +338,8 @@ class AsymmetricLoss(nn.Module):
         self.detach_focal_weight = detach_focal_weight
         self.compiled = compiled
         self.score_activation = score_activation
+        self.reject_above = None if reject_above is None else float(reject_above)
+        self.mirror_weight = float(mirror_weight)
         # mmdet's dense heads call get_activation() for scores when this attribute is set.
         self.custom_cls_channels = score_activation == 'shifted' and self.clip > 0
         self.custom_activation = self.custom_cls_channels
@@ -323,10 +381,15 @@ class AsymmetricLoss(nn.Module):
             activated=self.activated,
             eps=self.eps,
             detach_focal_weight=self.detach_focal_weight,
-            compiled=self.compiled)
+            compiled=self.compiled,
+            reject_above=self.reject_above,
+            mirror_weight=self.mirror_weight)
         return self.loss_weight * loss
 
     def extra_repr(self) -> str:
+        rejection = ('' if self.reject_above is None else
+                     f', reject_above={self.reject_above}, mirror_weight={self.mirror_weight}')
         return (f'gamma_pos={self.gamma_pos}, gamma_neg={self.gamma_neg}, clip={self.clip}, '
-                f'alpha={self.alpha}, reduction={self.reduction}, loss_weight={self.loss_weight}')
+                f'alpha={self.alpha}, reduction={self.reduction}, loss_weight={self.loss_weight}'
+                + rejection)
 

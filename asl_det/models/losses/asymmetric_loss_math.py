@@ -18,6 +18,9 @@ How the target combines the terms (:func:`asl_loss_and_grad`):
 - (N,) integer labels: ``L-`` everywhere, but ``L+`` at the labelled class of foreground rows;
 - ``(labels (N,), scores (N,))``: the same with ``Lq`` (score ``s``) at the labelled class.
 
+With ``reject_above = t`` (:func:`rejected_negative_`; off when None), a negative element with
+``p > t`` costs ``mirror_weight * a_neg * L+`` instead of ``L-`` (0 for ``mirror_weight == 0``).
+
 The labelled classes are handled by recomputing N gathered elements, never a dense (N, C)
 positive term. The forward pass computes the derivative in the input from the same
 intermediates; :class:`AsymmetricLossFunction` saves it, and its backward pass is one multiply.
@@ -64,6 +67,8 @@ class Hyper(NamedTuple):
     alpha: Optional[float]     # positives weighted by alpha, negatives by 1 - alpha; None: 1, 1
     detach: bool               # leave the gradient through the focusing weights out
     eps: float                 # log clamp of the probability terms
+    reject_above: Optional[float] = None  # negatives with p above it are rejected; None: off
+    mirror_weight: float = 0.0  # a rejected negative costs mirror_weight * a_neg * L+ (0: none)
 
     def class_weights(self) -> Tuple[float, float]:
         """``(a_pos, a_neg)``."""
@@ -395,15 +400,52 @@ def prob_negative_term(p: Tensor, hyper: Hyper, with_grad: bool, ops: Ops) -> Te
 
 class Terms(NamedTuple):
     """The three terms for one kind of input: ``f(input, hyper, with_grad, ops) -> Term``
-    (``quality`` takes the (N, 1) scores after the input)."""
+    (``quality`` takes the (N, 1) scores after the input), and ``probability(input) -> p``."""
 
     positive: Callable[..., Term]
     quality: Callable[..., Term]
     negative: Callable[..., Term]
+    probability: Callable[[Tensor], Tensor]
 
 
-LOGIT_TERMS = Terms(logit_positive_term, logit_quality_term, logit_negative_term)
-PROBABILITY_TERMS = Terms(prob_positive_term, prob_quality_term, prob_negative_term)
+def _identity(p: Tensor) -> Tensor:
+    return p
+
+
+LOGIT_TERMS = Terms(logit_positive_term, logit_quality_term, logit_negative_term, torch.sigmoid)
+PROBABILITY_TERMS = Terms(prob_positive_term, prob_quality_term, prob_negative_term, _identity)
+
+
+# ---------------------------------------------------------------- rejection of confident negatives
+
+def rejected_negative_(negative: Term, x: Tensor, hyper: Hyper, terms: Terms, with_grad: bool,
+                       ops: Ops, positive: Optional[Term] = None) -> Term:
+    """The negative term with ``hyper.reject_above`` applied: ``negative`` itself when it is
+    None (the default path, unchanged).
+
+    Where ``p > reject_above`` (``p = terms.probability(x)``) the element is rejected: it costs
+    ``mirror_weight * a_neg * L+`` (the mirror of BRL: pushed up as a positive would be) instead
+    of ``negative``, or exactly 0 with zero derivative for ``mirror_weight == 0``: then no
+    positive term is computed, and ``negative``'s tensors are overwritten.
+
+    Args:
+        negative: the class-weighted negative term of ``x`` (``a_neg`` included), any shape,
+            temporaries of the caller.
+        x: the input elements it was computed from (logits or probabilities, compute dtype).
+        positive: ``L+`` of ``x`` without class weight when the caller has it (else computed).
+    """
+    if hyper.reject_above is None:
+        return negative
+    rejected = terms.probability(x) > hyper.reject_above
+    if hyper.mirror_weight == 0:
+        negative.loss.masked_fill_(rejected, 0.0)
+        if negative.grad is not None:
+            negative.grad.masked_fill_(rejected, 0.0)
+        return negative
+    if positive is None:
+        positive = terms.positive(x, hyper, with_grad, ops)
+    mirror = positive.times(hyper.mirror_weight * hyper.class_weights()[1])
+    return mirror.where(rejected, negative)
 
 
 # ---------------------------------------------------------------- the target's combination
@@ -432,9 +474,11 @@ def asl_loss_and_grad(pred: Tensor, target: Target, weight: Optional[Tensor], hy
     a_pos, a_neg = hyper.class_weights()
     negative = terms.negative(x, hyper, with_grad, ops).times(a_neg)       # (N, C)
     if isinstance(target, Tensor) and target.dim() == 2:
-        positive = terms.positive(x, hyper, with_grad, ops).times(a_pos)   # (N, C)
-        return _soft_target_combination(negative, positive, target.to(x.dtype), weight, reduce,
-                                        ops)
+        positive = terms.positive(x, hyper, with_grad, ops)                # (N, C)
+        negative = rejected_negative_(negative, x, hyper, terms, with_grad, ops, positive)
+        return _soft_target_combination(negative, positive.times(a_pos), target.to(x.dtype),
+                                        weight, reduce, ops)
+    negative = rejected_negative_(negative, x, hyper, terms, with_grad, ops)
     labels, scores = target if isinstance(target, tuple) else (target, None)
     num_classes = x.size(1)
     # (N, 1): the labelled class of each row (background rows: any class, C - 1)
@@ -445,7 +489,9 @@ def asl_loss_and_grad(pred: Tensor, target: Target, weight: Optional[Tensor], hy
     else:
         score = scores.to(x.dtype).unsqueeze(1)
         positive = terms.quality(x_labelled, score, hyper, with_grad, ops)
-    negative_at_labelled = terms.negative(x_labelled, hyper, with_grad, ops).times(a_neg)
+    negative_at_labelled = rejected_negative_(   # what the dense negative holds there
+        terms.negative(x_labelled, hyper, with_grad, ops).times(a_neg), x_labelled, hyper, terms,
+        with_grad, ops, None if scores is not None else positive)
     foreground = (labels < num_classes).unsqueeze(1)
     labelled_term = positive.times(a_pos).where(foreground, negative_at_labelled)
     return _labelled_class_combination(negative, labelled_index, labelled_term,
