@@ -2,10 +2,23 @@
 
     python tools/compare.py WORK_DIR [WORK_DIR ...] [--names A B ...] [--markdown]
                             [--out report.md] [--out-plot map.png] [--prob-plot probs.png]
+                            [--side-by-side OUT_DIR [--gt-ann FULL_JSON [--img-dir DIR]
+                             [--train-ann TRAIN_JSON]] [--val-ann JSON --val-img-dir DIR]
+                             [--num-images 12] [--rows-per-page 4] [--select {disagree,sample}]
+                             [--seed 0] [--score-thr T] [--panel-width W] [--batch-size N]
+                             [--device D] [--trust-checkpoint]]
 
 The first work dir is the baseline the differences are taken to.
+
+``--side-by-side OUT_DIR`` also draws the same images with each run's final checkpoint, one row
+per image (ground truth, then each run), each run at its own best-F1 score threshold on the
+validation set (printed; docs/inference.md says why): ``OUT_DIR/page_001.png``, ... and
+``OUT_DIR/index.md``. Default images: the first run's validation set. For a study's
+missing-label condition, ``--gt-ann`` (the full train labels) with ``--train-ann`` (the labels
+the runs trained with) draws train images that lost boxes, the dropped boxes dashed.
 """
 import argparse
+import sys
 
 from asl_det.benchmark.analysis import (
     comparison_report,
@@ -25,13 +38,101 @@ def parse_args():
     parser.add_argument('--prob-plot', help='PNG of the probability statistics over iterations')
     parser.add_argument('--window', type=int, default=10,
                         help='probabilities: mean over this many last logged values')
+    add_side_by_side_arguments(parser)
     args = parser.parse_args()
     if args.names is not None and len(args.names) != len(args.work_dirs):
         parser.error(f'--names needs one name per work dir ({len(args.work_dirs)}), '
                      f'got {len(args.names)}')
     if args.window < 1:
         parser.error(f'--window must be >= 1, got {args.window}')
+    check_side_by_side_arguments(parser, args)
     return args
+
+
+def add_side_by_side_arguments(parser) -> None:
+    group = parser.add_argument_group(
+        'side by side', 'draw the same images with each run\'s final checkpoint')
+    group.add_argument('--side-by-side', metavar='OUT_DIR',
+                       help='write page_NNN.png and index.md here')
+    group.add_argument('--gt-ann', metavar='JSON', help='draw the images of this COCO json '
+                       'with its labels (default: the first run\'s validation set)')
+    group.add_argument('--img-dir', help='folder of --gt-ann\'s images (default: the first '
+                       'run\'s train image folder)')
+    group.add_argument('--train-ann', metavar='JSON', help='the labels the runs trained with, a '
+                       'missing-label split of --gt-ann: its dropped boxes are drawn dashed, and '
+                       'only images that lost boxes are shown')
+    group.add_argument('--val-ann', metavar='JSON', help='labelled images for the thresholds '
+                       '(default: the first run\'s validation set); needs --val-img-dir')
+    group.add_argument('--val-img-dir', help='folder of --val-ann\'s images')
+    group.add_argument('--num-images', type=int, default=12, help='images to draw (default 12)')
+    group.add_argument('--rows-per-page', type=int, default=4, help='images per PNG page')
+    group.add_argument('--select', choices=['disagree', 'sample'], default='disagree',
+                       help='which images: where the runs disagree most (default) or a fixed '
+                       'random sample')
+    group.add_argument('--seed', type=int, default=0, help='the sample\'s seed (--select sample)')
+    group.add_argument('--panel-width', type=int, help='draw every image this many pixels wide '
+                       '(default: its own width, at least 320)')
+    group.add_argument('--score-thr', type=float, help='one fixed score threshold for every run '
+                       'instead of each run\'s best F1 (an unfair comparison across losses)')
+    group.add_argument('--batch-size', type=int, default=1, help='images per forward pass')
+    group.add_argument('--device', help='e.g. cpu or cuda:0 (default: cuda:0 when available)')
+    group.add_argument('--trust-checkpoint', action='store_true',
+                       help='unpickle the checkpoints fully (torch.load(weights_only=False)): '
+                       'only for files you trust')
+
+
+def check_side_by_side_arguments(parser, args) -> None:
+    options = ('gt_ann', 'img_dir', 'train_ann', 'val_ann', 'val_img_dir', 'score_thr',
+               'panel_width')
+    if args.side_by_side is None:
+        given = [f'--{name.replace("_", "-")}' for name in options
+                 if getattr(args, name) is not None]
+        if given:
+            parser.error(f'{", ".join(given)} only apply with --side-by-side OUT_DIR')
+        return
+    if len(args.work_dirs) < 2:
+        parser.error(f'--side-by-side needs two or more work dirs, got {len(args.work_dirs)}')
+    if args.train_ann and not args.gt_ann:
+        parser.error('--train-ann needs --gt-ann, the full labels it was drawn from')
+    if args.img_dir and not args.gt_ann:
+        parser.error('--img-dir needs --gt-ann')
+    if bool(args.val_ann) != bool(args.val_img_dir):
+        parser.error('--val-ann and --val-img-dir go together')
+    for option, low in (('num_images', 1), ('rows_per_page', 1), ('seed', 0),
+                        ('batch_size', 1), ('panel_width', 16)):
+        if getattr(args, option) is not None and getattr(args, option) < low:
+            parser.error(f'--{option.replace("_", "-")} must be >= {low}, got '
+                         f'{getattr(args, option)}')
+    if args.score_thr is not None and not 0 <= args.score_thr <= 1:
+        parser.error(f'--score-thr must be in [0, 1], got {args.score_thr}')
+
+
+def side_by_side(args, names) -> None:
+    """Draw the runs side by side (``--side-by-side``); user errors exit with status 2."""
+    from asl_det.inference import InferenceSetupError, find_trained_run
+    from asl_det.visualization import (
+        ImageSet,
+        SideBySideSettings,
+        config_image_set,
+        draw_side_by_side,
+    )
+    try:
+        runs = [find_trained_run(work_dir, name) for work_dir, name in zip(args.work_dirs, names)]
+        drawn = None
+        if args.gt_ann:
+            img_dir = args.img_dir or config_image_set(runs[0].config, 'train').img_dir
+            drawn = ImageSet(args.gt_ann, img_dir)
+        val = ImageSet(args.val_ann, args.val_img_dir) if args.val_ann else None
+        settings = SideBySideSettings(
+            out_dir=args.side_by_side, num_images=args.num_images,
+            rows_per_page=args.rows_per_page, select=args.select, seed=args.seed,
+            score_thr=args.score_thr, panel_width=args.panel_width,
+            batch_size=args.batch_size, device=args.device,
+            trust=args.trust_checkpoint)
+        draw_side_by_side(runs, settings, val=val, drawn=drawn, train_ann=args.train_ann)
+    except InferenceSetupError as error:
+        print(f'tools/compare.py: error: {error}', file=sys.stderr)
+        sys.exit(2)
 
 
 def main():
@@ -47,6 +148,8 @@ def main():
         print(f'mAP curves: {plot_map_curves(runs, args.out_plot)}')
     if args.prob_plot:
         print(f'probabilities: {plot_probabilities(runs, args.prob_plot)}')
+    if args.side_by_side:
+        side_by_side(args, [run.name for run in runs])
 
 
 if __name__ == '__main__':

@@ -1,0 +1,83 @@
+"""What ``tools/infer.py`` reads and writes, checked before any image is processed.
+
+INPUTS is one image, a folder (its images, not its sub-folders, as ``DetInferencer`` lists a
+folder) or a glob pattern; the output folder must be writable. Every problem is an
+:class:`InferenceSetupError` whose message starts with the argument it is about.
+"""
+import glob
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, List
+
+#: Image file extensions of a folder or glob, as mmdet's ``DetInferencer`` lists a folder
+#: (compared case-insensitively here).
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+
+
+class InferenceSetupError(ValueError):
+    """A user error found before any image is processed; the message names the argument."""
+
+
+def is_image_name(path: str) -> bool:
+    return path.lower().endswith(IMG_EXTENSIONS)
+
+
+def list_images(inputs: str, name: str = 'INPUTS') -> List[str]:
+    """The image paths ``inputs`` stands for, sorted: the file itself, a folder's image files
+    (:data:`IMG_EXTENSIONS`), or the image files a glob pattern matches (``**`` recurses).
+
+    Raises:
+        InferenceSetupError: nothing exists at ``inputs``; a folder or pattern without images;
+            two images whose outputs would have the same name (:func:`check_distinct_names`).
+    """
+    if osp.isdir(inputs):
+        paths = [osp.join(inputs, entry) for entry in sorted(os.listdir(inputs))
+                 if is_image_name(entry) and osp.isfile(osp.join(inputs, entry))]
+        if not paths:
+            raise InferenceSetupError(f'{name}: the folder {inputs!r} holds no image files '
+                                      f'({" ".join(IMG_EXTENSIONS)})')
+    elif osp.isfile(inputs):
+        paths = [inputs]
+    elif glob.has_magic(inputs):
+        paths = sorted(path for path in glob.glob(inputs, recursive=True)
+                       if is_image_name(path) and osp.isfile(path))
+        if not paths:
+            raise InferenceSetupError(f'{name}: the pattern {inputs!r} matches no image files '
+                                      f'({" ".join(IMG_EXTENSIONS)})')
+    else:
+        raise InferenceSetupError(f'{name}: no file, folder or glob match at {inputs!r}')
+    check_distinct_names(paths, name)
+    return paths
+
+
+def check_distinct_names(paths: List[str], name: str = 'INPUTS') -> None:
+    """Raise unless the outputs of ``paths`` have distinct names: ``DetInferencer`` writes
+    ``vis/<file name>`` and ``preds/<file name without extension>.json``, flat."""
+    seen: Dict[str, str] = {}
+    for path in paths:
+        stem = osp.splitext(osp.basename(path))[0]
+        if stem in seen:
+            raise InferenceSetupError(
+                f'{name}: {seen[stem]!r} and {path!r} would both be written as '
+                f'preds/{stem}.json (outputs are named by file name): run them separately')
+        seen[stem] = path
+
+
+def prepare_output_dir(out_dir: str, name: str = '--out-dir') -> str:
+    """Create ``out_dir`` if needed and check that a file can be written in it; returns it.
+
+    Raises:
+        InferenceSetupError: it cannot be created or written (the reason from the OS).
+    """
+    if not out_dir:
+        raise InferenceSetupError(f'{name}: an output folder is needed to save results, got '
+                                  f'{out_dir!r}')
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as error:
+        raise InferenceSetupError(f'{name}: cannot write to {out_dir!r} '
+                                  f'({type(error).__name__}: {error.strerror or error})') from None
+    return out_dir

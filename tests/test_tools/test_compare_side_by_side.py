@@ -1,0 +1,143 @@
+"""``tools/compare.py --side-by-side`` on two tiny trained runs (focal and ASL with shifted
+scores, tests/trained_detectors.py): pages and index from the validation set, each run at its own
+best-F1 threshold (printed); a missing-label split drawn on the train images with its dropped
+boxes counted; a fixed threshold; errors in the options."""
+import json
+import os.path as osp
+import runpy
+import sys
+
+import pytest
+from PIL import Image
+from tiny_detection import REPO
+from trained_detectors import trained_runs
+
+from asl_det.benchmark.study.missing_annotations import write_missing_annotation_split
+from asl_det.visualization.panels import MIN_PANEL_WIDTH
+
+COMPARE = osp.join(REPO, 'tools', 'compare.py')
+
+# mmdet's DetInferencer builds the config's visualizer, whose LocalVisBackend has no save_dir;
+# mmengine warns when an (untrained) detector's box reaches outside the image it draws on
+pytestmark = [pytest.mark.filterwarnings('ignore:Failed to add <class:UserWarning'),
+              pytest.mark.filterwarnings('ignore:Warning. The (bbox|polygon) is out of bounds')]
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    return trained_runs(tmp_path_factory, 'focal', 'asl')
+
+
+def compare(argv, monkeypatch):
+    monkeypatch.setattr(sys, 'argv', [COMPARE] + argv)
+    runpy.run_path(COMPARE, run_name='__main__')
+
+
+def read_index(out_dir):
+    with open(osp.join(out_dir, 'index.json')) as f:
+        return json.load(f)
+
+
+def test_validation_images_each_run_at_its_best_f1(runs, tmp_path, monkeypatch, capsys):
+    out_dir = str(tmp_path / 'side_by_side')
+    compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--side-by-side', out_dir,
+             '--rows-per-page', '1'], monkeypatch)
+    printed = capsys.readouterr().out
+    assert 'Final COCO box AP' in printed  # the comparison report still comes first
+    index = read_index(out_dir)
+    assert [run['name'] for run in index['runs']] == ['focal', 'asl']
+    for run in index['runs']:
+        best = run['threshold']
+        assert best['ground_truth'] == 2 and best['iou'] == 0.5  # the 2 val boxes
+        if best['threshold'] is None:
+            assert f'[side-by-side] {run["name"]}: no detection matches' in printed
+        else:
+            assert f'[side-by-side] {run["name"]}: best-F1 threshold {best["threshold"]:.4f}' \
+                in printed
+        assert run['checkpoint'].endswith('iter_4.pth')
+    assert index['thresholds_on']['ann_file'].endswith('instances_val.json')
+    assert index['pages'] == ['page_001.png', 'page_002.png']  # 2 val images, 1 per page
+    assert sorted(entry['image'] for entry in index['images']) == ['0001.png', '0002.png']
+    for name in index['pages']:
+        with Image.open(osp.join(out_dir, name)) as page:
+            assert page.format == 'PNG'
+            assert page.width >= 3 * MIN_PANEL_WIDTH  # ground truth + 2 runs
+    markdown = open(osp.join(out_dir, 'index.md')).read()
+    assert '| focal |' in markdown and '| asl |' in markdown and 'best-F1' in markdown
+
+
+def test_missing_label_split_marks_the_dropped_boxes(runs, tmp_path, monkeypatch, capsys):
+    data = runs['focal']['data']
+    full = osp.join(data, 'annotations', 'instances_train.json')
+    split = write_missing_annotation_split(full, 0.5, out_file=str(tmp_path / 'train50.json'))
+    out_dir = str(tmp_path / 'missing')
+    compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--names', 'focal', 'asl',
+             '--side-by-side', out_dir, '--gt-ann', full, '--train-ann', split['ann_file'],
+             '--select', 'sample', '--num-images', '2'], monkeypatch)
+    capsys.readouterr()
+    with open(full) as f:
+        labels = json.load(f)
+    with open(split['ann_file']) as f:
+        kept = {ann['id'] for ann in json.load(f)['annotations']}
+    lost = {}
+    for ann in labels['annotations']:
+        if ann['id'] not in kept:
+            lost[ann['image_id']] = lost.get(ann['image_id'], 0) + 1
+    index = read_index(out_dir)
+    assert index['drawn']['train_ann'] == split['ann_file']
+    assert index['drawn']['img_dir'].rstrip('/').endswith('train')  # the run's train images
+    assert len(index['images']) == min(2, len(lost))
+    for entry in index['images']:
+        assert entry['dropped'] == lost[entry['image_id']] > 0
+        for model in entry['models'].values():
+            assert 0 <= model['found_dropped'] <= entry['dropped']
+    assert 'Dashed black boxes' in open(osp.join(out_dir, 'index.md')).read()
+
+
+def test_fixed_threshold(runs, tmp_path, monkeypatch, capsys):
+    out_dir = str(tmp_path / 'fixed')
+    compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--side-by-side', out_dir,
+             '--score-thr', '0.005', '--num-images', '1'], monkeypatch)
+    assert 'fixed threshold (not its best F1) 0.0050' in capsys.readouterr().out
+    index = read_index(out_dir)
+    assert [run['threshold']['threshold'] for run in index['runs']] == [0.005, 0.005]
+    assert len(index['images']) == 1
+
+
+@pytest.mark.parametrize('extra,message', [
+    (['--train-ann', 'x.json'], '--train-ann needs --gt-ann'),
+    (['--val-ann', 'x.json'], '--val-ann and --val-img-dir go together'),
+    (['--num-images', '0'], '--num-images must be >= 1'),
+])
+def test_option_errors(runs, tmp_path, monkeypatch, capsys, extra, message):
+    with pytest.raises(SystemExit) as exit_status:
+        compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--side-by-side',
+                 str(tmp_path / 'out'), *extra], monkeypatch)
+    assert exit_status.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_option_errors_without_side_by_side_or_second_run(runs, monkeypatch, capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--gt-ann', 'x.json'],
+                monkeypatch)
+    assert '--gt-ann only apply with --side-by-side OUT_DIR' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compare([runs['focal']['work_dir'], '--side-by-side', str(tmp_path)], monkeypatch)
+    assert '--side-by-side needs two or more work dirs, got 1' in capsys.readouterr().err
+
+
+def test_train_ann_of_another_file_is_refused(runs, tmp_path, monkeypatch, capsys):
+    data = runs['focal']['data']
+    with open(osp.join(data, 'annotations', 'instances_train.json')) as f:
+        other = json.load(f)
+    other['annotations'][0]['bbox'] = [0, 0, 5, 5]  # same id, another box
+    foreign = tmp_path / 'other.json'
+    foreign.write_text(json.dumps(other))
+    with pytest.raises(SystemExit) as exit_status:
+        compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--side-by-side',
+                 str(tmp_path / 'out'), '--gt-ann',
+                 osp.join(data, 'annotations', 'instances_train.json'), '--train-ann',
+                 str(foreign)], monkeypatch)
+    assert exit_status.value.code == 2
+    assert 'are not in --gt-ann' in capsys.readouterr().err
