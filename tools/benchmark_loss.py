@@ -16,9 +16,11 @@ weights of ones, ``avg_factor=1.0`` as RTMDet calls it): ASL (the defaults, and 
 QualityFocalLoss-equivalent setting gamma_pos = gamma_neg = 2, clip 0) eager and compiled against
 mmdet's ``QualityFocalLoss(beta=2)``, and on probabilities (``activated=True``, as TOOD) against
 ``QualityFocalLoss(activated=True)``; time, peak extra memory and ratios to QFL.
-``--baseline-math PATH`` (loss mode): also run the fused ASL call through another copy of
-``asl_det/models/losses/asymmetric_loss_math.py`` (e.g. the previous version, copied to /tmp)
-side by side with the current one, both through their ``AsymmetricLossFunction`` directly.
+``--baseline-math PATH`` (loss mode): also run the fused ASL call through another copy of the
+loss math (e.g. the previous version, copied to /tmp): a copy of the package
+``asl_det/models/losses/asl_math/``, or of the single module it was split from
+(``asymmetric_loss_math.py``), side by side with the current one, both through their
+``AsymmetricLossFunction`` directly.
 ``--mode e2e``: one training iteration (``train_step``: preprocess, forward, backward, clipped SGD
 step) of the CPU demo RetinaNet (configs/demo) with FocalLoss, ASL, ASL compiled and ASL with the
 probability statistics on, on generated batches of 8 images of 128x128 with 1-8 boxes.
@@ -46,7 +48,7 @@ from asl_det.benchmark.loss_speed import (  # noqa: E402
     peak_extra_memory,
     timing_table,
 )
-from asl_det.models.losses import AsymmetricLoss, asymmetric_loss_math  # noqa: E402
+from asl_det.models.losses import AsymmetricLoss, asl_math  # noqa: E402
 
 DTYPES = dict(float32=torch.float32, float16=torch.float16, bfloat16=torch.bfloat16)
 
@@ -67,7 +69,9 @@ def parse_args(argv=None):
     parser.add_argument('--priors-per-image', type=int, default=8400,
                         help='quality mode: priors per image (RTMDet at 640x640: 8400)')
     parser.add_argument('--baseline-math', default=None, metavar='PATH',
-                        help='loss mode: a copy of asymmetric_loss_math.py to run side by side')
+                        help='loss mode: a copy of the asl_math package (a directory) or of '
+                             'the older single-file asymmetric_loss_math.py, to run side by '
+                             'side')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch.set_num_threads (default: torch\'s choice). On a shared '
                              'machine 1 thread keeps the intra-op barriers from waiting on '
@@ -89,11 +93,18 @@ def loss_inputs(num_priors, num_classes, device, dtype, seed=0):
 
 
 def load_math_module(path):
-    """A copy of ``asymmetric_loss_math.py`` at ``path``, imported as its own module inside
-    ``asl_det.models.losses`` (so that its relative imports resolve there)."""
-    spec = importlib.util.spec_from_file_location(
-        'asl_det.models.losses.baseline_asymmetric_loss_math', path)
+    """A copy of the loss math at ``path``, imported as its own module inside
+    ``asl_det.models.losses`` (so that its relative imports resolve there): a directory is a copy
+    of the ``asl_math`` package, a file one of the single module it was split from."""
+    if osp.isdir(path):
+        name = 'asl_det.models.losses.baseline_asl_math'
+        spec = importlib.util.spec_from_file_location(
+            name, osp.join(path, '__init__.py'), submodule_search_locations=[path])
+    else:
+        name = 'asl_det.models.losses.baseline_asymmetric_loss_math'
+        spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # where the package's own relative imports find it
     spec.loader.exec_module(module)
     return module
 
@@ -101,7 +112,9 @@ def load_math_module(path):
 def fused_call(math_module, labels, weight, avg_factor, detach, compiled):
     """The fused call ``AsymmetricLoss`` makes (labels, (N, 1) weight, summed, / avg_factor)
     with the training defaults, straight through ``math_module.AsymmetricLossFunction``."""
-    hyper = math_module.Hyper(0.0, 4.0, 0.05, None, detach, 1e-8)
+    # the single module before the split into asl_math called the hyper-parameters Hyper
+    parameters = getattr(math_module, 'AslHyperParameters', None) or math_module.Hyper
+    hyper = parameters(0.0, 4.0, 0.05, None, detach, 1e-8)
     function = math_module.AsymmetricLossFunction
     return lambda x: function.apply(x, labels, weight, True, hyper, False, compiled) / avg_factor
 
@@ -112,7 +125,7 @@ def math_module_calls(inputs, baseline):
     fns = {}
     for compiled, detach in ((False, False), (True, False), (False, True)):
         mode = f"{'compiled' if compiled else 'eager'}, {'detached' if detach else 'full'}"
-        for name, module in (('current', asymmetric_loss_math), ('baseline', baseline)):
+        for name, module in (('current', asl_math), ('baseline', baseline)):
             fns[f'math {name}: {mode}'] = fused_call(module, labels, weights[:, None],
                                                      avg_factor, detach, compiled)
     return fns

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from asl_det.validation import check_number
 
-from .asymmetric_loss_math import AsymmetricLossFunction, Hyper, compute_dtype
+from .asl_math import AslHyperParameters, AsymmetricLossFunction, compute_dtype
 from .loss_inputs import Target, check_pred, check_target, is_quality_target, weight_view
 
 ASL_DEFAULTS = MappingProxyType(dict(gamma_pos=0.0, gamma_neg=4.0, clip=0.05, eps=1e-8))
@@ -28,25 +28,35 @@ SCORE_ACTIVATIONS = ('sigmoid', 'shifted')
 def check_asl_params(gamma_pos: float, gamma_neg: float, clip: float,
                      alpha: Optional[float] = None, eps: float = ASL_DEFAULTS['eps'],
                      reject_above: Optional[float] = None, mirror_weight: float = 0.0) -> None:
-    """Validate ASL hyper-parameters; raises TypeError/ValueError naming the argument."""
+    """Validate ASL hyper-parameters; raises TypeError/ValueError naming the argument.
+
+    The one validator: :class:`AsymmetricLoss` calls it at construction, :func:`asymmetric_loss`
+    and :func:`py_asymmetric_loss` at every call (a few microseconds).
+    """
     check_number('gamma_pos', gamma_pos, 0, math.inf, high_open=True)
     check_number('gamma_neg', gamma_neg, 0, math.inf, high_open=True)
     check_number('clip', clip, 0, 1, high_open=True)
     if alpha is not None:
         check_number('alpha', alpha, 0, 1)
-    check_number('eps', eps, 0, 0.5, high_open=True)
-    if reject_above is not None:  # the open interval (0, 1): check_number's TypeError, own range
-        try:
-            in_range = 0 < check_number('reject_above', reject_above, 0, 1) < 1
-        except ValueError:        # NaN, infinite or outside [0, 1]
-            in_range = False
-        if not in_range:
-            raise ValueError(f'reject_above must be None (off) or in (0, 1), got {reject_above}')
+    _check_open_interval('eps', eps, 0, 0.5, 'in (0, 0.5)')  # eps == 0 would take log(0)
+    if reject_above is not None:
+        _check_open_interval('reject_above', reject_above, 0, 1, 'None (off) or in (0, 1)')
     check_number('mirror_weight', mirror_weight, 0, math.inf, high_open=True)
     if mirror_weight > 0 and reject_above is None:
         raise ValueError(f'mirror_weight={mirror_weight} > 0 needs reject_above in (0, 1): '
                          'with reject_above=None no negative is rejected, so nothing is '
                          'mirrored')
+
+
+def _check_open_interval(name: str, value, low: float, high: float, allowed: str) -> None:
+    """Raise unless ``value`` lies in the open interval ``(low, high)``: check_number's
+    TypeError for a non-number, else ValueError ``'{name} must be {allowed}, got {value}'``."""
+    try:
+        in_range = low < check_number(name, value, low, high) < high
+    except ValueError:  # NaN, infinite or outside [low, high]
+        in_range = False
+    if not in_range:
+        raise ValueError(f'{name} must be {allowed}, got {value}')
 
 
 def check_reduction(reduction: str, avg_factor=None, name: str = 'reduction') -> None:
@@ -111,11 +121,12 @@ def asymmetric_loss(pred: Tensor,
         mirror_weight: what a rejected negative costs instead, >= 0: 0 (default) nothing, with
             zero gradient; beta > 0 the mirror of BRL (Background Recalibration Loss),
             ``beta * a_neg * L+(p)``: pushed up as a positive would be (``a_neg = 1 - alpha``,
-            or 1 without ``alpha``). Needs ``reject_above``. The two are validated by
-            :func:`check_asl_params` (with the other hyper-parameters) when either is set.
+            or 1 without ``alpha``). Needs ``reject_above``.
 
+    Every hyper-parameter is validated at each call by :func:`check_asl_params` (ValueError or
+    TypeError naming it); :class:`AsymmetricLoss` validates once, at construction.
     Logits and probabilities alike go through the closed-form forward/backward of
-    :mod:`.asymmetric_loss_math` (one saved (N, C) derivative), tested against the plain-autograd
+    :mod:`.asl_math` (one saved (N, C) derivative), tested against the plain-autograd
     reference :func:`py_asymmetric_loss` (same arguments; the paper's formula). With
     ``gamma_pos == gamma_neg == beta``, ``clip == 0`` and no ``alpha``, a tuple target gives
     mmdet's ``QualityFocalLoss(beta=beta)`` and integer labels ``2 * FocalLoss(gamma=beta,
@@ -127,26 +138,42 @@ def asymmetric_loss(pred: Tensor,
         Scalar loss, or for reduction 'none' the (N, C) loss ((N,) for a tuple target), in
         float32 (float64 for float64 input).
     """
-    check_reduction(reduction, avg_factor)
-    rejection = reject_above is not None or mirror_weight != 0
-    if rejection:  # the default path checks no hyper-parameter per call (the Module did)
-        check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
+    check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
     if compiled and activated:
         raise ValueError('compiled=True needs logits: it cannot be combined with activated=True')
+    hyper = _hyper_parameters(gamma_pos, gamma_neg, clip, alpha, detach_focal_weight, eps,
+                              reject_above, mirror_weight)
+    return _asymmetric_loss(pred, target, weight, hyper, reduction, avg_factor, activated,
+                            compiled)
+
+
+def _hyper_parameters(gamma_pos: float, gamma_neg: float, clip: float, alpha: Optional[float],
+                      detach_focal_weight: bool, eps: float, reject_above: Optional[float],
+                      mirror_weight: float) -> AslHyperParameters:
+    """The hyper-parameters as the math takes them (validated: :func:`check_asl_params`)."""
+    return AslHyperParameters(float(gamma_pos), float(gamma_neg), float(clip), alpha,
+                              detach_focal_weight, eps,
+                              None if reject_above is None else float(reject_above),
+                              float(mirror_weight))
+
+
+def _asymmetric_loss(pred: Tensor, target: Target, weight: Optional[Tensor],
+                     hyper: AslHyperParameters, reduction: str, avg_factor: Optional[float],
+                     activated: bool, compiled: bool) -> Tensor:
+    """:func:`asymmetric_loss` with its hyper-parameters validated already (by the caller:
+    :func:`asymmetric_loss` per call, :class:`AsymmetricLoss` at construction, with
+    ``compiled and activated`` refused). Checks the per-call arguments only: reduction and
+    ``avg_factor``, prediction, target and weight."""
+    check_reduction(reduction, avg_factor)
     check_pred(pred)
     target = check_target(target, pred)
     weight = weight_view(weight, pred)
     if weight is not None:
         weight = weight.to(compute_dtype(pred.dtype))
-    hyper = Hyper(float(gamma_pos), float(gamma_neg), float(clip), alpha, detach_focal_weight,
-                  eps)
-    if rejection:
-        hyper = hyper._replace(reject_above=float(reject_above),
-                               mirror_weight=float(mirror_weight))
     per_prior = is_quality_target(target)
     with torch.autocast(device_type=pred.device.type, enabled=False):
         if weight is not None and weight.requires_grad:  # outside, so autograd reaches it
-            loss = _weighted(AsymmetricLossFunction.apply(
+            loss = _times_weight(AsymmetricLossFunction.apply(
                 pred, target, None, False, hyper, activated, compiled), weight)
         elif reduction == 'none':
             loss = AsymmetricLossFunction.apply(pred, target, weight, False, hyper, activated,
@@ -197,8 +224,7 @@ def py_asymmetric_loss(pred: Tensor,
     for training.
     """
     check_reduction(reduction, avg_factor)
-    if reject_above is not None or mirror_weight != 0:
-        check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
+    check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
     check_pred(pred)
     target = check_target(target, pred)
     x = pred.to(compute_dtype(pred.dtype))
@@ -251,8 +277,9 @@ def py_asymmetric_loss(pred: Tensor,
     return weight_reduce_loss(loss, None, reduction, avg_factor)
 
 
-def _weighted(loss: Tensor, weight: Optional[Tensor]) -> Tensor:
-    """``loss * weight`` (``weight`` None, (N, 1) or (N, C)), for autograd."""
+def _times_weight(loss: Tensor, weight: Optional[Tensor]) -> Tensor:
+    """``loss * weight`` as a new tensor (``weight`` None, (N, 1) or (N, C)), so that autograd
+    reaches ``weight``."""
     return loss if weight is None else loss * weight
 
 
@@ -370,20 +397,12 @@ class AsymmetricLoss(nn.Module):
         if reduction_override is not None:
             check_reduction(reduction_override, name='reduction_override')
         reduction = reduction_override if reduction_override else self.reduction
-        loss = asymmetric_loss(
-            pred, target, weight,
-            gamma_pos=self.gamma_pos,
-            gamma_neg=self.gamma_neg,
-            clip=self.clip,
-            alpha=self.alpha,
-            reduction=reduction,
-            avg_factor=avg_factor,
-            activated=self.activated,
-            eps=self.eps,
-            detach_focal_weight=self.detach_focal_weight,
-            compiled=self.compiled,
-            reject_above=self.reject_above,
-            mirror_weight=self.mirror_weight)
+        # validated at construction; AdaptiveAsymmetryHook keeps gamma_neg within its bounds
+        hyper = _hyper_parameters(self.gamma_pos, self.gamma_neg, self.clip, self.alpha,
+                                  self.detach_focal_weight, self.eps, self.reject_above,
+                                  self.mirror_weight)
+        loss = _asymmetric_loss(pred, target, weight, hyper, reduction, avg_factor,
+                                self.activated, self.compiled)
         return self.loss_weight * loss
 
     def extra_repr(self) -> str:

@@ -1,6 +1,7 @@
 """AsymmetricLoss against the package's plain-autograd reference of the paper's formula
 (py_asymmetric_loss, itself checked in test_py_asymmetric_loss.py), focal loss and BCE; gradcheck of
 the closed-form gradient; precision, errors and the module's interface."""
+import importlib
 import itertools
 
 import pytest
@@ -310,6 +311,43 @@ def test_no_priors(reduction):
 def test_invalid_construction_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AsymmetricLoss(**kwargs)
+
+
+INVALID_HYPER_PARAMETERS = [
+    (dict(eps=0), r'eps must be in \(0, 0.5\), got 0'),
+    (dict(gamma_neg=-1), r'gamma_neg must be in \[0, inf\), got -1'),
+    (dict(clip=1), r'clip must be in \[0, 1\), got 1'),
+    (dict(alpha=1.5), r'alpha must be in \[0, 1\], got 1.5'),
+    (dict(reject_above=1), r'reject_above must be None \(off\) or in \(0, 1\), got 1'),
+    (dict(mirror_weight=-1), r'mirror_weight must be in \[0, inf\), got -1'),
+]
+
+
+@pytest.mark.parametrize('kwargs,match', INVALID_HYPER_PARAMETERS)
+@pytest.mark.parametrize('fn', [asymmetric_loss, py_asymmetric_loss])
+def test_functional_forms_refuse_invalid_hyper_parameters(fn, kwargs, match):
+    """Every call of the functional forms validates, as the Module does at construction."""
+    logits, labels = torch.zeros(2, 3), torch.tensor([0, 3])
+    with pytest.raises(ValueError, match=match):
+        fn(logits, labels, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        AsymmetricLoss(**kwargs)
+
+
+def test_module_validates_at_construction_only(monkeypatch):
+    """The Module's calls skip the hyper-parameter check (done once in __init__); the functional
+    form runs it on every call."""
+    asl_module = importlib.import_module('asl_det.models.losses.asymmetric_loss')
+    loss_fn = AsymmetricLoss()
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 3])
+    expected = py_asymmetric_loss(logits, labels)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('check_asl_params called')
+    monkeypatch.setattr(asl_module, 'check_asl_params', refuse)
+    torch.testing.assert_close(loss_fn(logits, labels), expected)
+    with pytest.raises(AssertionError, match='check_asl_params called'):
+        asymmetric_loss(logits, labels)
 
 
 def test_invalid_types_raise_type_error():

@@ -186,7 +186,7 @@ def test_graphs_built_as_num_priors_and_gamma_neg_change():
 
 
 def test_benchmark_tool_runs_tiny_configuration():
-    math_module = osp.join(REPO, 'asl_det', 'models', 'losses', 'asymmetric_loss_math.py')
+    math_module = osp.join(REPO, 'asl_det', 'models', 'losses', 'asl_math')
     command = [sys.executable, osp.join(REPO, 'tools', 'benchmark_loss.py'), '--num-priors',
                '2000', '--num-classes', '8', '--repeats', '2', '--mode', 'loss',
                '--baseline-math', math_module]

@@ -18,13 +18,10 @@ from asl_det.models.losses import (
     check_asl_params,
     py_asymmetric_loss,
 )
-from asl_det.models.losses.asymmetric_loss_math import (
-    LOGIT_TERMS,
-    EagerOps,
-    Hyper,
-    logit_negative_term,
-    rejected_negative_,
-)
+from asl_det.models.losses.asl_math.elementwise_ops import EagerOps
+from asl_det.models.losses.asl_math.hyper_parameters import AslHyperParameters
+from asl_det.models.losses.asl_math.logit_terms import LOGIT_TERMS, logit_negative_term
+from asl_det.models.losses.asl_math.negative_rejection import rejected_negative_
 
 N, C = 19, 5
 GAMMA_POS, GAMMA_NEG, CLIP, EPS = 1.5, 3.0, 0.05, 1e-8
@@ -304,9 +301,9 @@ def test_option_off_is_bit_identical(kind, activated, reduction):
 
 
 def test_option_off_returns_the_negative_term_itself():
-    """The off path is the old one: no work beyond one test (Hyper built as before, as
-    tools/benchmark_loss.py does, defaults to off)."""
-    hyper = Hyper(0.0, 4.0, 0.05, None, False, 1e-8)
+    """The off path is the old one: no work beyond one test (AslHyperParameters built as
+    before, as tools/benchmark_loss.py does, defaults to off)."""
+    hyper = AslHyperParameters(0.0, 4.0, 0.05, None, False, 1e-8)
     assert hyper.reject_above is None and hyper.mirror_weight == 0.0
     x = torch.randn(4, 3)
     negative = logit_negative_term(x, hyper, True, EagerOps)
