@@ -11,7 +11,8 @@ Each run is ``python tools/train.py <run config> --work-dir ... [--skip-bad-imag
 checkout and name this interpreter); each finished run becomes
 ``DIR/records/<condition>/<variant>_seed<seed>.json``, and runs with a record are skipped.
 ``DIR/results.md`` (primary and exploratory tables, per-class AP, learning curves) and its plots
-are regenerated from all records at the end.
+are regenerated from all records at the end, and so are the verdict tables that README.md and
+docs/*.md show for DIR (between ``<!-- study-table: DIR -->`` and ``<!-- /study-table -->``).
 """
 import argparse
 import os
@@ -36,6 +37,7 @@ from asl_det.benchmark.study import (
     write_study_report,
 )
 from asl_det.benchmark.study.variants import load_variant_file, parse_variant
+from asl_det.benchmark.study.verdict_blocks import update_documents
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 GLYPH_CONFIG = osp.join(REPO, 'configs', 'demo', 'retinanet_glyphs_focal.py')
@@ -180,6 +182,8 @@ def main(argv=None):
     try:
         paths = write_study_report(records, args.study_dir, command, baseline=args.baseline,
                                    primary=primary)
+        for doc in update_documents(REPO, args.study_dir, records, args.baseline, primary):
+            print(f'[study] verdict table rewritten in {osp.relpath(doc, REPO)}')
     except ValueError as error:
         sys.exit(f'[study] {error}')
     print(f'[study] {len(records)} records; report: {paths["report"]}')

@@ -1,8 +1,9 @@
 """A detector's score threshold with the best F1 on a labelled set, from COCO's own matching.
 
 Why a threshold per model: ASL's ``'shifted'`` scores are ``max(sigmoid(x) - clip, 0)`` and its
-background sits up to ``clip`` (README, "Inference"), focal loss's sigmoid scores sit elsewhere,
-so one fixed threshold shows one model's high-precision end and another's high-recall end.
+background sits up to ``clip`` (docs/inference.md, "Scores"), focal loss's sigmoid scores sit
+elsewhere, so one fixed threshold shows one model's high-precision end and another's high-recall
+end.
 Each model is drawn at the threshold that maximises its own F1, chosen by the same rule on the
 same labelled images.
 

@@ -1,9 +1,11 @@
-"""Every ``python tools/...`` command README.md shows parses with that tool's own parser.
+"""Every ``python tools/...`` command the documents show (README.md, docs/*.md, configs/ and
+tests/ READMEs) parses with that tool's own parser.
 
-The commands are not run: each tool's ``parse_args()`` reads the README's arguments, so a flag
-renamed in a tool (or mistyped in the README) fails here. ``[...]`` marks optional arguments in
-the README; they are checked too.
+The commands are not run: each tool's ``parse_args()`` reads the document's arguments, so a flag
+renamed in a tool (or mistyped in a document) fails here. ``[...]`` marks optional arguments in
+the documents; they are checked too.
 """
+import glob
 import importlib.util
 import os.path as osp
 import re
@@ -13,7 +15,9 @@ import sys
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DOCS = ('README.md', osp.join('configs', 'README.md'), osp.join('tests', 'README.md'))
+DOCS = ('README.md', *sorted(osp.relpath(path, REPO) for path in glob.glob(
+    osp.join(REPO, 'docs', '*.md'))), osp.join('configs', 'README.md'),
+    osp.join('tests', 'README.md'))
 COMMAND = re.compile(r'python (tools/[\w/]+\.py)((?:\\\n|[^`\n])*)')
 
 
@@ -37,8 +41,11 @@ COMMANDS = readme_commands()
 
 
 def test_the_readme_shows_tool_commands():
-    tools = {tool for _, tool, _ in COMMANDS}
-    assert {'tools/train.py', 'tools/demo.py', 'tools/study.py'} <= tools
+    tools = {tool for doc, tool, _ in COMMANDS if doc == 'README.md'}
+    assert {'tools/train.py', 'tools/test.py', 'tools/infer.py', 'tools/study.py',
+            'tools/voc_to_coco.py', 'tools/yolo_to_coco.py', 'tools/preflight.py'} <= tools
+    docs = {doc for doc, _, _ in COMMANDS}
+    assert {osp.join('docs', 'studies.md'), osp.join('docs', 'speed.md')} <= docs
 
 
 IDS = [f'{doc}:{tool} {" ".join(args)}'[:90] for doc, tool, args in COMMANDS]

@@ -1,0 +1,183 @@
+"""A study's verdicts in README.md and docs/*.md: compact tables generated between markers.
+
+A document never types a study's figures; it holds a block that the study rewrites::
+
+    <!-- study-table: configs/bccd/study -->
+    (generated from configs/bccd/study/records)
+    <!-- /study-table -->
+
+Each marker stands on a line of its own (an indented or inline one is an example, not a
+block). The opening marker names the study directory, relative to the repository, and, where
+the study is reported with another baseline or primary set than the defaults, ``baseline=NAME``
+and ``primary=A,B,C``. The block holds the primary comparisons of the study's ``results.md``
+(the same cells and the same Holm family as
+:func:`~asl_det.benchmark.study.report.comparison_table`), without AP50 and the unadjusted p,
+and a link to that report. ``tools/study.py`` rewrites the blocks of its study after each report
+(:func:`update_documents`); a test regenerates every block from the committed records.
+"""
+import glob
+import math
+import os.path as osp
+import re
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from asl_det.atomic_files import write_atomic
+from asl_det.benchmark.analysis.tables import format_table
+
+from .records import load_records
+from .report import _diff_ci, _p, _pm, _variants_in
+from .statistics import summarise
+from .variants import BASELINE, PRIMARY_VARIANTS
+
+#: The documents whose blocks a study rewrites, relative to the repository.
+DOCUMENTS = ('README.md', osp.join('docs', '*.md'))
+CLOSE = '<!-- /study-table -->'
+#: Markers count only on a line of their own (not indented, as in an example in a code block).
+OPEN = re.compile(r'^<!-- study-table: (?P<args>[^>]*?) -->$', re.MULTILINE)
+CLOSE_LINE = re.compile(rf'^{re.escape(CLOSE)}$', re.MULTILINE)
+
+
+class Block(NamedTuple):
+    """One block of a document: ``text[start:end]`` runs from its opening marker through its
+    closing one."""
+    study_dir: str
+    baseline: str
+    primary: Tuple[str, ...]
+    start: int
+    end: int
+
+
+def _normalise(study_dir: str) -> str:
+    return osp.normpath(study_dir).replace(osp.sep, '/')
+
+
+def marker(study_dir: str, baseline: str = BASELINE,
+           primary: Sequence[str] = PRIMARY_VARIANTS) -> str:
+    """The opening marker of a block for ``study_dir``; options only where not the defaults."""
+    args = [_normalise(study_dir)]
+    if baseline != BASELINE:
+        args.append(f'baseline={baseline}')
+    if tuple(primary) != tuple(PRIMARY_VARIANTS):
+        args.append('primary=' + ','.join(primary))
+    return f'<!-- study-table: {" ".join(args)} -->'
+
+
+def find_blocks(text: str, doc: str = 'document') -> List[Block]:
+    """The blocks of ``text`` in order (markers on lines of their own); ValueError naming
+    ``doc`` and the line of a marker that is not closed before the next one opens, or that has
+    an unknown option."""
+    blocks = []
+    matches = list(OPEN.finditer(text))
+    for index, match in enumerate(matches):
+        line = text.count('\n', 0, match.start()) + 1
+        limit = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        close = CLOSE_LINE.search(text, match.end(), limit)
+        if close is None:
+            raise ValueError(f'{doc}:{line}: study-table marker without its closing {CLOSE} '
+                             'on a line of its own')
+        study_dir, *options = match.group('args').split()
+        settings = dict(baseline=BASELINE, primary=','.join(PRIMARY_VARIANTS))
+        for option in options:
+            key, sep, value = option.partition('=')
+            if not sep or key not in settings or not value:
+                raise ValueError(f'{doc}:{line}: study-table options must be baseline=NAME or '
+                                 f'primary=A,B,...; got {option!r}')
+            settings[key] = value
+        blocks.append(Block(_normalise(study_dir), settings['baseline'],
+                            tuple(settings['primary'].split(',')), match.start(),
+                            close.end()))
+    return blocks
+
+
+def verdict_table(records: Sequence[Dict], baseline: str = BASELINE,
+                  primary: Sequence[str] = PRIMARY_VARIANTS) -> str:
+    """Markdown table of the primary comparisons, one row per (condition, variant) with the
+    baseline's row first in each condition: seeds, box AP (mean ± std over seeds), the mean
+    paired difference to ``baseline`` with its t-based 95% CI, the Holm-adjusted p (over these
+    cells, as in ``results.md``) and the verdict."""
+    variants = _variants_in(records, [v for v in primary if v != baseline])
+    if not variants:
+        raise ValueError(f'primary must name recorded variants other than the baseline '
+                         f'{baseline!r}, got {list(primary)}')
+    header = ['condition', 'variant', 'seeds', 'box AP (mean ± std)',
+              f'Δ box AP vs {baseline} [95% CI]', 'p (Holm)', 'verdict']
+    rows = [[cell.condition, cell.variant, len(cell.seeds), _pm(cell.mean, cell.std),
+             _diff_ci(cell), _p(cell.p_adjusted), cell.verdict]
+            for cell in summarise(records, 'bbox_mAP', baseline, variants)]
+    return format_table(header, rows, markdown=True)
+
+
+def render_block(records: Sequence[Dict], study_dir: str, doc_dir: str,
+                 baseline: str = BASELINE, primary: Sequence[str] = PRIMARY_VARIANTS) -> str:
+    """A whole block, markers included, for a document in ``doc_dir`` (both paths relative to
+    the repository): what the numbers are, the table, and a link to the study's report."""
+    if baseline not in {r['variant'] for r in records}:
+        raise ValueError(f'{study_dir}: baseline must be a recorded variant, got {baseline!r}')
+    study_dir = _normalise(study_dir)
+    configs = ', '.join(f'`{name}`' for name in sorted({r.get('config', '?') for r in records}))
+    schedules = ' / '.join(sorted({str(r['iterations']) for r in records}, key=int))
+    variants = _variants_in(records, [v for v in primary if v != baseline])
+    tested = sum(math.isfinite(c.p_adjusted)
+                 for c in summarise(records, 'bbox_mAP', baseline, variants))
+    report = osp.relpath(osp.join(study_dir, 'results.md'), doc_dir or '.').replace(osp.sep, '/')
+    caption = (f'COCO box AP on the evaluation split ({configs}, {schedules} training iterations '
+               f'per run). Δ: mean paired difference over seeds with its t-based 95% CI; '
+               f'p (Holm): adjusted over the {tested} comparisons of this table; better / worse '
+               f'only where it is below 0.05. Generated from the records by `tools/study.py '
+               f'--report-only`; full report: [{study_dir}/results.md]({report}).')
+    return '\n'.join([marker(study_dir, baseline, primary), caption, '',
+                      verdict_table(records, baseline, primary), CLOSE])
+
+
+def rewrite_blocks(text: str, doc: str, doc_dir: str, records_of,
+                   study_dir: Optional[str] = None, baseline: Optional[str] = None,
+                   primary: Optional[Sequence[str]] = None) -> str:
+    """``text`` with its blocks regenerated: every block, or those of ``study_dir`` only; with
+    the markers' baseline and primary, or ``baseline`` / ``primary`` where given (written into
+    the markers).
+    ``records_of(study_dir)`` gives a study's records; ``doc`` names the document in errors."""
+    pieces, position = [], 0
+    for block in find_blocks(text, doc):
+        if study_dir is not None and block.study_dir != _normalise(study_dir):
+            continue
+        records = records_of(block.study_dir)
+        if not records:
+            raise ValueError(f'{doc}: study-table {block.study_dir} has no records')
+        pieces += [text[position:block.start], render_block(
+            records, block.study_dir, doc_dir,
+            block.baseline if baseline is None else baseline,
+            block.primary if primary is None else tuple(primary))]
+        position = block.end
+    return ''.join(pieces + [text[position:]])
+
+
+def document_paths(repo: str) -> List[str]:
+    """The documents of :data:`DOCUMENTS` that exist under ``repo``, absolute."""
+    return [path for pattern in DOCUMENTS for path in sorted(glob.glob(osp.join(repo, pattern)))]
+
+
+def repo_records(repo: str):
+    """``records_of`` for :func:`rewrite_blocks`: the records under ``repo/<study_dir>/records``."""
+    def records_of(study_dir: str) -> List[Dict]:
+        records_dir = osp.join(repo, study_dir, 'records')
+        return load_records(records_dir) if osp.isdir(records_dir) else []
+    return records_of
+
+
+def update_documents(repo: str, study_dir: str, records: Sequence[Dict],
+                     baseline: str = BASELINE,
+                     primary: Sequence[str] = PRIMARY_VARIANTS) -> List[str]:
+    """Rewrite the blocks of ``study_dir`` (a path as given on the command line) in the
+    documents under ``repo`` from ``records``; returns the documents that changed."""
+    relative = osp.relpath(osp.abspath(study_dir), osp.abspath(repo))
+    changed = []
+    for path in document_paths(repo):
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        doc = osp.relpath(path, repo)
+        new = rewrite_blocks(text, doc, osp.dirname(doc), lambda _: list(records),
+                             relative, baseline, primary)
+        if new != text:
+            write_atomic(new, path)
+            changed.append(path)
+    return changed
