@@ -1,15 +1,22 @@
 """asl_det: Asymmetric Loss for MMDetection 3.x single-stage detectors.
 
-Importing the package registers the plugin and nothing else: in MMDetection's registries the
-loss (``MODELS``), the probability-statistics and adaptive-asymmetry hooks (``HOOKS``) and the
-divergence-guard optimizer wrapper (``OPTIM_WRAPPERS``); in mmengine's file backends the opt-in
-``'atomic_local'`` backend (a new name: ``'local'`` is untouched). ``torch.load`` and mmengine's
-checkpoint loaders stay as they are; the tools install the safe checkpoint loader
-(:func:`asl_det.checkpoint.use_safe_checkpoint_loader`). The glyph benchmark is not imported:
-its data set registers through the configs that use it
-(``custom_imports = dict(imports=['asl_det', 'asl_det.datasets.glyph_dataset'])``).
+``import asl_det`` (what ``custom_imports=dict(imports=['asl_det'])`` runs) registers ASL and
+nothing else: ``AsymmetricLoss`` in mmdet's ``MODELS`` and its two hooks,
+``ProbabilityStatisticsHook`` and ``AdaptiveAsymmetryHook``, in mmdet's ``HOOKS``. It patches
+nothing (``torch.load`` and mmengine's checkpoint loaders and file backends stay as they are).
+
+The rule for everything else: a module that registers does so on its own import, and whoever uses
+it imports it. The tools opt in to the training modules they need (``tools/train.py``: the safe
+checkpoint loader and the ``'atomic_local'`` file backend of :mod:`asl_det.checkpoint`;
+:mod:`asl_det.launch.runtime`: ``ChannelsLastHook``, ``MainProcessLoggerHook`` and
+``DivergenceGuardOptimWrapper``); a config names the module of each type it uses beside ASL's::
+
+    custom_imports = dict(imports=['asl_det', 'asl_det.engine.hooks.channels_last_hook'])
+
+(the glyph benchmark's data set: ``'asl_det.datasets.glyph_dataset'``).
 """
-from . import checkpoint, engine, models  # noqa: F401  (registration)
+from . import models  # noqa: F401  (registers AsymmetricLoss)
+from .engine import hooks  # noqa: F401  (registers ProbabilityStatisticsHook, AdaptiveAsymmetryHook)
 from .version import __version__
 
 __all__ = ['__version__']

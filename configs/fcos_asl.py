@@ -1,14 +1,9 @@
 # FCOS R-50-caffe-FPN GN-head 1x COCO with the Asymmetric Loss: fcos_focal.py with loss_cls
-# swapped and the classifier's initial prior raised above the margin (below), nothing else.
-# Hyper-parameters: the paper's recommended setting (Ben-Baruch et al., ICCV 2021: gamma_pos=0
-# as in the authors' training recipe, gamma_neg=4, clip=0.05; also MMPretrain's ASL defaults);
-# loss_weight=1 as measured on the CPU demo. _delete_ drops FocalLoss's alpha/gamma keys;
-# use_sigmoid=True keeps C sigmoid outputs (no background channel).
-_base_ = './fcos_focal.py'
+# swapped for ASL as configs/_asl_loss.py defines it (the paper's recommended setting) and the
+# classifier's initial prior raised above the margin (below), nothing else.
+_base_ = ['./fcos_focal.py', './_asl_loss.py']
 model = dict(bbox_head=dict(
-    loss_cls=dict(
-        _delete_=True, type='AsymmetricLoss', use_sigmoid=True,
-        gamma_pos=0.0, gamma_neg=4.0, clip=0.05, loss_weight=1.0),
+    loss_cls=dict(_base_.asl_loss, _delete_=True),
     # the classifier's initial prior above the margin (why: configs/retinanet_asl.py)
     init_cfg=dict(type='Normal', layer='Conv2d', std=0.01,
                   override=dict(type='Normal', name='conv_cls', std=0.01, bias_prob=0.10))))

@@ -6,13 +6,13 @@ weights, or fp32 vs bf16 autocast.
 
 Builds the config's model twice from the same seed, each with the config's optimizer wrapper:
 ``--compare channels_last`` (default) one as it is and one through
-:func:`asl_det.engine.hooks.to_channels_last` (what ``ChannelsLastHook`` does); ``--compare
-bf16`` both channels-last and one of them trained under bf16 autocast
-(:class:`~asl_det.engine.optimizers.cpu_autocast_optim_wrapper.CPUAutocastOptimWrapper`). It and times ``train_step`` (preprocess, forward, backward, optimizer
-step) on the same batches of the config's own training data in interleaved rounds
-(:func:`interleaved_times`). Also prints the time to load one batch in this process (decode +
-pipeline + collate, what a dataloader worker does per iteration) and the relative difference of
-the two models' first losses.
+:func:`asl_det.engine.hooks.channels_last_hook.to_channels_last` (what ``ChannelsLastHook``
+does); ``--compare bf16`` both channels-last and one of them trained under bf16 autocast
+(:class:`~asl_det.engine.optimizers.cpu_autocast_optim_wrapper.CPUAutocastOptimWrapper`). It
+times ``train_step`` (preprocess, forward, backward, optimizer step) on the same batches of the
+config's own training data in interleaved rounds (:func:`interleaved_times`). Also prints the
+time to load one batch in this process (decode + pipeline + collate, what a dataloader worker does
+per iteration) and the relative difference of the two models' first losses.
 """
 import argparse
 import copy
@@ -31,7 +31,6 @@ if REPO not in sys.path:
 
 from asl_det.benchmark.loss_speed import interleaved_times, timing_table  # noqa: E402
 from asl_det.validation import check_int  # noqa: E402
-
 
 #: --compare -> (name of the baseline model, name of the changed one).
 COMPARISONS = {'channels_last': ('contiguous', 'channels_last'), 'bf16': ('fp32', 'bf16')}
@@ -68,7 +67,7 @@ def main(argv=None):
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import Runner
 
-    from asl_det.engine.hooks import to_channels_last
+    from asl_det.engine.hooks.channels_last_hook import to_channels_last
     from asl_det.engine.optimizers.cpu_autocast_optim_wrapper import CPUAutocastOptimWrapper
 
     register_all_modules()

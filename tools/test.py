@@ -8,14 +8,17 @@ CHECKPOINT loads through asl_det's safe loader (weights only, plus the globals m
 checkpoints hold): a file that needs more is refused, naming it; ``--trust-checkpoint`` unpickles
 a trusted file fully. The loader replaces mmengine's for this process only.
 The test metrics JSON is written by the main process only (mmengine writes it from every rank).
+A bad config, option or checkpoint path ends it with one line naming the problem and exit status
+1 (``asl_det.launch.runtime.USER_ERRORS``); other errors keep their traceback.
 """
 import argparse
+import os.path as osp
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmdet.utils import setup_cache_size_limit_of_dynamo
 
-import asl_det  # noqa: F401  (registers the loss and hooks)
+import asl_det  # noqa: F401  (registers the loss and its two hooks)
 from asl_det.checkpoint import use_safe_checkpoint_loader
 from asl_det.launch import runtime
 
@@ -43,11 +46,14 @@ def parse_args():
 
 
 def main():
+    runtime.report_user_errors()
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
     use_safe_checkpoint_loader(trust=args.trust_checkpoint)
 
     cfg = runtime.prepare_config(args.config, args.launcher, args.cfg_options, args.work_dir)
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        raise runtime.MissingFileError(f'checkpoint {args.checkpoint} does not exist')
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)

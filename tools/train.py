@@ -20,19 +20,31 @@ Data: before the runner is built, the pre-flight check
 image of the config's COCO-format data sets and checks their annotations; it stops a run whose
 data would fail or be silently wrong, naming the files. ``--skip-bad-images`` trains without
 images that cannot be decoded (through filtered annotation copies in the cache);
-``--no-preflight`` skips the check.
+``--no-preflight`` skips the check. After a pre-flight check, ``<work_dir>/skipped_images.json``
+lists the images it left out (``asl_det.launch.skipped_images``).
+
+While it trains, the run holds ``<work_dir>/.running`` (``asl_det.launch.work_dir_lock``), so a
+study never clears a work dir in use; a SIGTERM removes it and stops the data loader workers
+before it ends the run. A bad config, option or data set ends it with one line naming the
+problem and exit status 1 (``asl_det.launch.runtime.USER_ERRORS``); other errors keep their
+traceback.
 """
 import argparse
 
 from mmdet.utils import setup_cache_size_limit_of_dynamo
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 
-import asl_det  # noqa: F401  (registers the loss, hooks and the 'atomic_local' backend)
-from asl_det.checkpoint import use_atomic_checkpoint_writes, use_safe_checkpoint_loader
-from asl_det.config.asl_swap import swap_in_asl
+import asl_det  # noqa: F401  (registers the loss and its two hooks)
+from asl_det.checkpoint import use_safe_checkpoint_loader
+from asl_det.checkpoint.atomic_backend import use_atomic_checkpoint_writes  # registers the backend
+from asl_det.config.asl_swap import ASL_LOSS_CFG, swap_in_asl
 from asl_det.intake.preflight import preflight_config
 from asl_det.launch import runtime
+from asl_det.launch.skipped_images import skipped_images, write_skipped_images
+
+#: What ``--asl`` writes (the loss's own defaults, ``ASL_DEFAULTS``), as its help shows it.
+ASL_SWAP_ARGUMENTS = ', '.join(f'{key}={value}' for key, value in ASL_LOSS_CFG.items()
+                               if key not in ('type', 'use_sigmoid'))
 
 
 def parse_args():
@@ -47,10 +59,10 @@ def parse_args():
                         help='If specify checkpoint path, resume from it, while if not specify, '
                         'try to auto resume from the latest checkpoint in the work directory.')
     runtime.add_common_arguments(parser)
-    parser.add_argument('--asl', nargs='*', action=DictAction, metavar='KEY=VALUE',
+    parser.add_argument('--asl', nargs='*', action=runtime.KeyValueAction, metavar='KEY=VALUE',
                         help='replace every sigmoid loss_cls of the model by AsymmetricLoss '
-                        '(gamma_pos=0, gamma_neg=4, clip=0.05, loss_weight=1), with these '
-                        'AsymmetricLoss arguments overridden, e.g. --asl gamma_neg=3 clip=0.1')
+                        f'({ASL_SWAP_ARGUMENTS}), with these AsymmetricLoss arguments '
+                        'overridden, e.g. --asl gamma_neg=3 clip=0.1')
     parser.add_argument('--skip-bad-images', action='store_true',
                         help='pre-flight: train without images that cannot be decoded '
                         '(reported; the annotation files are filtered into a cached copy)')
@@ -62,6 +74,7 @@ def parse_args():
 
 
 def main():
+    runtime.report_user_errors()
     args = parse_args()
     setup_cache_size_limit_of_dynamo()
     use_safe_checkpoint_loader(trust=args.trust_checkpoint)
@@ -77,13 +90,20 @@ def main():
         runtime.enable_auto_scale_lr(cfg)
     runtime.set_resume(cfg, args.resume)
     runtime.setup_cpu_distributed(cfg)
-    if not args.no_preflight:  # every rank: the first decodes, the others wait for its cache
-        cfg = preflight_config(cfg, skip_bad_images=args.skip_bad_images,
-                               log=lambda line: print_log(line, logger='current'),
-                               splits=('train', 'val'))  # what training reads
+    with runtime.hold_training_work_dir(cfg):
+        skipped = None
+        if not args.no_preflight:  # every rank: the first decodes, the others wait for its cache
+            with runtime.user_input():
+                checked = preflight_config(cfg, skip_bad_images=args.skip_bad_images,
+                                           log=lambda line: print_log(line, logger='current'),
+                                           splits=('train', 'val'))  # what training reads
+            skipped, cfg = skipped_images(checked, cfg), checked
 
-    runner = runtime.build_runner(cfg)
-    runner.train()
+        runner = runtime.build_runner(cfg)
+        if skipped is not None and runtime.launcher_rank(cfg.launcher) == 0 and \
+                '://' not in cfg.work_dir:
+            write_skipped_images(cfg.work_dir, skipped)
+        runner.train()
 
 
 if __name__ == '__main__':

@@ -15,7 +15,8 @@ from typing import Dict, Iterator, Optional
 import torch
 from mmengine.config import Config
 
-from asl_det.checkpoint import use_atomic_checkpoint_writes, use_safe_checkpoint_loader
+from asl_det.checkpoint import use_safe_checkpoint_loader
+from asl_det.checkpoint.atomic_backend import use_atomic_checkpoint_writes  # registers the backend
 
 
 def glyph_run_config(config_file: str, data: Dict, work_dir: str, seed: int, max_iters: int,

@@ -3,7 +3,8 @@
 mmengine's ``LocalBackend.put`` writes a checkpoint straight into its final path: a process
 killed mid-write leaves a truncated ``iter_N.pth`` that ``--resume`` may pick up. Here every put
 goes to a temporary file in the same directory, is flushed to disk, then renamed over the target
-(``os.replace`` is atomic on POSIX), so readers see the old file or the complete new one.
+(``os.replace`` is atomic on POSIX; :func:`asl_det.atomic_files.write_atomic`), so readers see
+the old file or the complete new one.
 
 Importing this module registers the backend under its own name; mmengine's ``'local'`` backend
 and every other path stay as they are. A checkpoint hook uses it when pointed at it,
@@ -11,37 +12,16 @@ and every other path stay as they are. A checkpoint hook uses it when pointed at
 :func:`use_atomic_checkpoint_writes` sets that for ``tools/train.py`` (and asl_det's in-process
 runners) unless the config chose a backend itself.
 """
-import os
-import os.path as osp
-import tempfile
 from pathlib import Path
 from typing import Union
 
-import mmengine
 from mmengine.config import Config, ConfigDict
 from mmengine.fileio import LocalBackend, register_backend
 
+from asl_det.atomic_files import write_atomic
+
 #: The name configs give in ``backend_args`` (``dict(backend=ATOMIC_LOCAL_BACKEND)``).
 ATOMIC_LOCAL_BACKEND = 'atomic_local'
-
-
-def atomic_write(data: Union[bytes, str], filepath: Union[str, Path], encoding: str = 'utf-8'):
-    """Write ``data`` to ``filepath`` through a temporary file and an atomic rename."""
-    filepath = str(filepath)
-    directory = osp.dirname(osp.abspath(filepath))
-    mmengine.mkdir_or_exist(directory)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f'.{osp.basename(filepath)}.',
-                                    suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data.encode(encoding) if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_path, filepath)
-    except BaseException:
-        if osp.exists(tmp_path):
-            os.remove(tmp_path)
-        raise
 
 
 @register_backend(ATOMIC_LOCAL_BACKEND)
@@ -49,10 +29,10 @@ class AtomicLocalBackend(LocalBackend):
     """mmengine's ``LocalBackend`` whose ``put`` and ``put_text`` are atomic."""
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
-        atomic_write(obj, filepath)
+        write_atomic(obj, filepath)
 
     def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
-        atomic_write(obj, filepath, encoding)
+        write_atomic(obj, filepath, encoding)
 
 
 def use_atomic_checkpoint_writes(cfg: Config) -> bool:

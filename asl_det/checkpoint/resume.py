@@ -1,4 +1,5 @@
 """Which checkpoint ``--resume`` continues from, when a crash may have left broken files behind."""
+import io
 import logging
 import os
 import os.path as osp
@@ -12,27 +13,48 @@ from .safe_loading import UntrustedCheckpointError, load_checkpoint_file
 
 #: File names mmengine's CheckpointHook gives checkpoints by default.
 CHECKPOINT_NAME = re.compile(r'^(?:iter|epoch)_(\d+)\.pth$')
+#: The first bytes of a zip archive (``torch.save``'s format since torch 1.6).
+ZIP_MAGIC = b'PK\x03\x04'
+#: What ``zipfile`` raises for a torn or corrupted archive.
+BROKEN_ZIP_ERRORS = (zipfile.BadZipFile, EOFError)
 
 
 def checkpoint_is_intact(path: str) -> bool:
     """Whether ``path`` is a complete checkpoint file.
 
     ``torch.save`` writes a zip archive whose directory comes last and whose members carry CRCs:
-    a truncated or corrupted file fails to open or fails ``testzip`` (a sequential read, no
-    unpickling). Files in torch's legacy format are loaded instead, with
-    :func:`~asl_det.checkpoint.safe_loading.load_checkpoint_file`; one that it refuses for its
-    content counts as intact (loading it later reports the refusal).
+    a truncated or corrupted file has no directory or fails ``testzip`` (a sequential read, no
+    unpickling). A file in torch's legacy format (or no format) is read into memory and loaded
+    with :func:`~asl_det.checkpoint.safe_loading.load_checkpoint_file`: any failure to load the
+    bytes read means a broken file, except a refusal for its content, which counts as intact
+    (loading it later reports the refusal).
+
+    Raises:
+        OSError: the file cannot be read (permissions, an I/O error), named in the message:
+            resuming from an older checkpoint instead would silently lose training.
     """
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                return archive.testzip() is None
-        load_checkpoint_file(path, map_location='cpu')
-        return True
+        with open(path, 'rb') as f:
+            if f.read(len(ZIP_MAGIC)) == ZIP_MAGIC:
+                try:
+                    with zipfile.ZipFile(f) as archive:
+                        return archive.testzip() is None
+                except BROKEN_ZIP_ERRORS:
+                    return False
+            f.seek(0)
+            data = f.read()
+    except OSError as error:
+        if error.filename is None:  # e.g. EIO while reading: name the file
+            raise type(error)(error.errno, f'{error.strerror} while reading checkpoint {path}',
+                              path) from error
+        raise
+    try:
+        load_checkpoint_file(io.BytesIO(data), map_location='cpu', name=path)
     except UntrustedCheckpointError:
         return True
-    except Exception:  # any failure to read means "not resumable"
-        return False
+    except Exception:  # noqa: BLE001 (bytes in memory: whatever unpickling them raises, they
+        return False   # are not a checkpoint; reading the file, above, raised its own errors)
+    return True
 
 
 def find_resumable_checkpoint(work_dir: str) -> Optional[str]:

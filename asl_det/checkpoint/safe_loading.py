@@ -126,7 +126,7 @@ def unlisted_globals(source: Union[str, IO[bytes]]) -> List[str]:
         source.seek(0)
     try:
         found = torch.serialization.get_unsafe_globals_in_checkpoint(source)
-    except Exception:  # legacy format, or not a checkpoint at all: nothing to list
+    except (ValueError, RuntimeError):  # legacy format, or not a zip checkpoint: nothing to list
         return []
     return sorted(set(found) - set(allowed_global_names()))
 

@@ -5,27 +5,170 @@ Each function applies one command-line option to an mmengine ``Config`` the way 
 ``pytorch`` launcher (``torchrun``) run on machines without a GPU, :func:`set_resume` (``--resume``
 that survives a crash, with :func:`asl_det.checkpoint.find_resumable_checkpoint`) and
 :func:`build_runner` (which checks the config first).
+
+User errors: a bad config, option or data set is reported as one line and a non-zero exit
+status, without a traceback (:data:`USER_ERRORS`, :func:`report_user_errors`); the places that
+read what the user gave (:func:`prepare_config`, :func:`build_runner`'s checks, the tools'
+pre-flight) raise them through :func:`user_input`. Any other exception keeps its traceback.
 """
+import argparse
 import datetime
 import logging
 import os
 import os.path as osp
+import signal
+import sys
 import warnings
+from contextlib import contextmanager
 from copy import deepcopy
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmdet.registry import HOOKS, RUNNERS
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.hooks import LoggerHook
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from asl_det.checkpoint import find_resumable_checkpoint
+from asl_det.checkpoint import UntrustedCheckpointError, find_resumable_checkpoint
 from asl_det.config.checks import check_config
 
+# Registration (``import asl_det`` registers the loss and its two hooks only): the logger hook
+# :func:`log_test_metrics_once` names, and the modules the tools' configs name, so that a config
+# dumped into a work dir before they left ``import asl_det`` still builds.
+from asl_det.engine.hooks import channels_last_hook, main_process_logger_hook  # noqa: F401
+from asl_det.engine.optimizers import divergence_guard_optim_wrapper  # noqa: F401
+from asl_det.intake.preflight import PreflightError
+
+from .work_dir_lock import WorkDirBusy, hold_work_dir
+
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+#: The environment variable in which each launcher gives a process its global rank.
+RANK_VARIABLES = dict(pytorch='RANK', slurm='SLURM_PROCID', mpi='OMPI_COMM_WORLD_RANK')
+
+
+class UserInputError(Exception):
+    """A problem the user fixes in the command line, the config or the data, not a bug."""
+
+
+class ConfigError(UserInputError, ValueError):
+    """A config, option or annotation value that cannot be used (the message names it)."""
+
+
+class MissingFileError(UserInputError, FileNotFoundError):
+    """A file or folder that the command line or the config names does not exist."""
+
+
+#: What ``tools/train.py`` and ``tools/test.py`` report as one line, without a traceback: the
+#: errors above, a failed pre-flight check of the data, a checkpoint refused by the safe loader
+#: (the message names the opt-in) and a work dir another run is training in.
+USER_ERRORS = (UserInputError, PreflightError, UntrustedCheckpointError, WorkDirBusy)
+
+
+@contextmanager
+def user_input(source: str = '') -> Iterator[None]:
+    """Raise what goes wrong in the block as a user error: a ``FileNotFoundError`` as
+    :class:`MissingFileError`, a ``ValueError``, ``KeyError`` or ``TypeError`` as
+    :class:`ConfigError`, their message prefixed with ``source`` (e.g. the config file) unless
+    it names it already.
+
+    Wrap only code that reads what the user gave (a config file, options, annotations): there
+    these exceptions mean bad input, not a bug. :data:`USER_ERRORS` pass unchanged.
+    """
+    def prefixed(error):
+        return f'{source}: {error}' if source and source not in str(error) else str(error)
+    try:
+        yield
+    except USER_ERRORS:
+        raise
+    except FileNotFoundError as error:
+        raise MissingFileError(prefixed(error)) from error
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(prefixed(error)) from error
+
+
+def report_user_errors() -> None:
+    """Have an uncaught :data:`USER_ERRORS` exception end the process with one line on stderr,
+    ``<tool>: error: <type>: <message>`` (the type of the error it stands for), and exit status
+    1, instead of a traceback. Other exceptions keep Python's report (``sys.excepthook``)."""
+    previous = sys.excepthook
+    if getattr(previous, 'reports_user_errors', False):
+        return
+
+    def hook(kind, error, traceback):
+        if not issubclass(kind, USER_ERRORS):
+            previous(kind, error, traceback)
+            return
+        print(f'{osp.basename(sys.argv[0])}: error: {_reported_type(error)}{error}',
+              file=sys.stderr)
+
+    hook.reports_user_errors = True
+    sys.excepthook = hook
+
+
+def _reported_type(error: BaseException) -> str:
+    """``'<type>: '`` of the error a user error stands for: its cause's type, else its builtin
+    base (``ConfigError`` -> ``ValueError``); the type of any other error."""
+    if not isinstance(error, UserInputError):
+        return f'{type(error).__name__}: '
+    if isinstance(error.__cause__, Exception):
+        return f'{type(error.__cause__).__name__}: '
+    base = next(base for base in type(error).__mro__ if not issubclass(base, UserInputError))
+    return '' if base is Exception else f'{base.__name__}: '
+
+
+def launcher_rank(launcher: str) -> int:
+    """This process's global rank as its launcher announces it, before ``torch.distributed``
+    starts (0 for launcher ``'none'``)."""
+    variable = RANK_VARIABLES.get(launcher)
+    return int(os.environ.get(variable, 0)) if variable else 0
+
+
+@contextmanager
+def hold_training_work_dir(cfg: Config) -> Iterator[None]:
+    """Mark ``cfg.work_dir`` as in use while the block trains
+    (:func:`asl_det.launch.work_dir_lock.hold_work_dir`): on the main process (rank 0) and for
+    a local work dir; elsewhere a no-op. Meanwhile a SIGTERM (a study stopping its runs, a
+    scheduler's kill, ``timeout``) first removes the marker and terminates this process's
+    children (the data loader's workers), then ends the process as SIGTERM does.
+
+    Raises:
+        WorkDirBusy: another live run holds the work dir.
+    """
+    work_dir = cfg.get('work_dir')
+    if launcher_rank(cfg.get('launcher', 'none')) != 0 or not work_dir or '://' in work_dir:
+        yield
+        return
+    with hold_work_dir(work_dir) as marker, _sigterm_releases(marker):
+        yield
+
+
+@contextmanager
+def _sigterm_releases(marker: str) -> Iterator[None]:
+    """While the block runs, a SIGTERM removes ``marker`` and stops this process's
+    multiprocessing children before the signal's default action ends the process.
+
+    Not an exception raised from the handler: code that catches everything on its way (e.g.
+    mmengine formatting the config into a checkpoint) would turn it into another error.
+    """
+    import multiprocessing
+
+    def release(signum, frame):
+        try:
+            os.remove(marker)
+        except FileNotFoundError:
+            pass
+        for child in multiprocessing.active_children():
+            child.terminate()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    previous = signal.signal(signal.SIGTERM, release)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def load_config(path: str) -> Config:
@@ -33,19 +176,39 @@ def load_config(path: str) -> Config:
 
     mmengine 0.10.7 resolves ``package::path`` in ``_base_`` only; this resolves it here the same
     way (the package's metafile, else its ``.mim/configs`` tree) without installing anything.
+    The deprecation warning of ``pkg_resources``, which mmengine imports to do so, is silenced.
     """
-    if '::' in path:
-        # mmengine's own resolver for `package::path` (private; it has no public form, and
-        # this is the one place the package calls it)
-        path, _ = Config._get_cfg_path(path, '')
-    return Config.fromfile(path)
+    with warnings.catch_warnings():
+        # mmengine 0.10.7 resolves `package::path` (here and in `_base_`) with pkg_resources,
+        # which setuptools >= 81 deprecates on import: nothing a user can act on
+        warnings.filterwarnings('ignore', message='pkg_resources is deprecated as an API',
+                                category=UserWarning)
+        if '::' in path:
+            # mmengine's own resolver for `package::path` (private; it has no public form, and
+            # this is the one place the package calls it)
+            path, _ = Config._get_cfg_path(path, '')
+        return Config.fromfile(path)
+
+
+class KeyValueAction(DictAction):
+    """mmengine's ``DictAction`` (``KEY=VALUE ...`` into a dict), whose malformed pairs are
+    usage errors (``<tool>: error: argument --cfg-options: ...``), not tracebacks."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for value in values or ():
+            if '=' not in value:
+                raise argparse.ArgumentError(self, f'{value!r} is not KEY=VALUE')
+        try:
+            super().__call__(parser, namespace, values, option_string)
+        except (ValueError, AssertionError) as error:  # mmengine asserts balanced brackets
+            raise argparse.ArgumentError(
+                self, f'cannot parse {" ".join(values)!r}: {str(error) or "unbalanced brackets"}')
 
 
 def add_common_arguments(parser) -> None:
     """``--cfg-options``, ``--launcher`` and ``--local-rank``, as both mmdet tools define them,
     and ``--trust-checkpoint`` (see :func:`asl_det.checkpoint.use_safe_checkpoint_loader`)."""
-    from mmengine.config import DictAction
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
                         help='override some settings in the used config, the key-value pair in '
                         'xxx=yyy format will be merged into config file. If the value to be '
                         'overwritten is a list, it should be like key="[a,b]" or key=a,b. It also '
@@ -71,11 +234,22 @@ def export_local_rank(args) -> None:
 def prepare_config(config_path: str, launcher: str = 'none', cfg_options: Optional[dict] = None,
                    work_dir: Optional[str] = None) -> Config:
     """The config as mmdet's tools start from it: loaded (``mmdet::`` paths too), ``launcher``
-    set, ``--cfg-options`` merged, work dir chosen (:func:`set_work_dir`)."""
-    cfg = load_config(config_path)
+    set, ``--cfg-options`` merged, work dir chosen (:func:`set_work_dir`).
+
+    Raises:
+        MissingFileError: the config file (or one it inherits from) does not exist.
+        ConfigError: the config file cannot be loaded (its error named), or ``cfg_options``
+            cannot be merged into it.
+    """
+    with user_input(config_path):
+        try:
+            cfg = load_config(config_path)
+        except (SyntaxError, NameError, ImportError, AttributeError) as error:  # in its code
+            raise ConfigError(f'{config_path}: {error}') from error
     cfg.launcher = launcher
     if cfg_options is not None:
-        cfg.merge_from_dict(cfg_options)
+        with user_input('--cfg-options'):
+            cfg.merge_from_dict(cfg_options)
     set_work_dir(cfg, work_dir, config_path)
     return cfg
 
@@ -207,8 +381,8 @@ def log_test_metrics_once(cfg: Config) -> bool:
     """Have the main process alone write the test metrics JSON (``tools/test.py``).
 
     Replaces ``cfg.default_hooks.logger`` of type mmengine ``LoggerHook`` by
-    :class:`~asl_det.engine.hooks.MainProcessLoggerHook` (same arguments); a subclass the config
-    names, or no logger hook, is left alone.
+    :class:`~asl_det.engine.hooks.main_process_logger_hook.MainProcessLoggerHook` (same
+    arguments); a subclass the config names, or no logger hook, is left alone.
 
     Returns:
         True if the logger hook was replaced.
@@ -228,9 +402,12 @@ def build_runner(cfg: Config, phase: str = 'train') -> Runner:
 
     First :func:`~asl_det.config.checks.check_config` (``phase`` 'train': the model and
     the train/val data; 'test': the model and the test data), so a bad setting fails before
-    anything is built, with its key in the message.
+    anything is built, with its key in the message. Its errors, and those of building the
+    runner and the model from the config (an unknown type, an argument a class does not take),
+    are user errors (:class:`ConfigError`, :class:`MissingFileError`).
     """
-    check_config(cfg, phase)
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+    with user_input():
+        check_config(cfg, phase)
+        if 'runner_type' not in cfg:
+            return Runner.from_cfg(cfg)
+        return RUNNERS.build(cfg)

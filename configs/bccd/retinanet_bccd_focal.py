@@ -7,6 +7,8 @@
 # Elsewhere: --cfg-options {train,val,test}_dataloader.dataset.data_root=... and
 # {val,test}_evaluator.ann_file=... (tools/study.py passes them to every run).
 _base_ = ['mmdet::retinanet/retinanet_r18_fpn_1xb8-1x_coco.py', '../_plugin.py']
+# asl_det (from _plugin.py) and the module that registers ChannelsLastHook (custom_hooks, below)
+custom_imports = dict(imports=['asl_det', 'asl_det.engine.hooks.channels_last_hook'])
 
 data_root = 'data/BCCD_Dataset/BCCD/'
 # in the converter's order (sorted by name): mmdet numbers labels in the json's category order
@@ -69,6 +71,6 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
 # _plugin.py's statistics hook, and NHWC weights: faster on CPU, measured side by side with
-# tools/benchmark_step.py (README, "Speed of a study run")
+# tools/benchmark_step.py (docs/speed.md, "Speed of a study run")
 custom_hooks = _base_.custom_hooks + [dict(type='ChannelsLastHook')]
 randomness = dict(seed=0)

@@ -1,6 +1,6 @@
-# BCCD RetinaNet with the recipe (configs/retinanet_asl_recipe.py): focal loss's gammas and
-# alpha plus ASL's probability margin, the classifier started above the margin.
+# BCCD RetinaNet with the setting focal_margin_prior10 (configs/retinanet_focal_margin_prior10.py):
+# focal loss's gammas and alpha with ASL's probability margin, the classifier started above the
+# margin. Results: configs/bccd/study/results.md.
 _base_ = './retinanet_bccd_asl.py'
 model = dict(bbox_head=dict(loss_cls=dict(
-    _delete_=True, type='AsymmetricLoss', use_sigmoid=True,
-    gamma_pos=2.0, gamma_neg=2.0, clip=0.05, alpha=0.25, loss_weight=1.0)))
+    _base_.asl_loss, _delete_=True, gamma_pos=2.0, gamma_neg=2.0, alpha=0.25)))

@@ -1,11 +1,10 @@
 # CPU demo detector with a quality-target head (ASL side): gfl_glyphs_qfl.py with loss_cls
-# swapped and the classifier's initial prior raised above the margin (below), nothing else.
-# ASL settings as in configs/gfl_asl.py (the paper's recommended setting).
-_base_ = './gfl_glyphs_qfl.py'
+# swapped for ASL as configs/_asl_loss.py defines it (the paper's recommended setting, as
+# configs/gfl_asl.py) and the classifier's initial prior raised above the margin (below),
+# nothing else.
+_base_ = ['./gfl_glyphs_qfl.py', '../_asl_loss.py']
 model = dict(bbox_head=dict(
-    loss_cls=dict(
-        _delete_=True, type='AsymmetricLoss', use_sigmoid=True,
-        gamma_pos=0.0, gamma_neg=4.0, clip=0.05, loss_weight=1.0),
+    loss_cls=dict(_base_.asl_loss, _delete_=True),
     # the classifier's initial prior above the margin (why: configs/retinanet_asl.py)
     init_cfg=dict(type='Normal', layer='Conv2d', std=0.01,
                   override=dict(type='Normal', name='gfl_cls', std=0.01, bias_prob=0.10))))

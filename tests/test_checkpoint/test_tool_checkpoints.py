@@ -31,6 +31,8 @@ ITERS = 2
 
 ASL_RUN = """\
 _base_ = [{base!r}]
+custom_imports = dict(
+    imports=['asl_det', 'asl_det.engine.optimizers.divergence_guard_optim_wrapper'])
 model = dict(bbox_head=dict(loss_cls=dict(
     _delete_=True, type='AsymmetricLoss', use_sigmoid=True, gamma_pos=0.0, gamma_neg=4.0,
     clip=0.05, score_activation='sigmoid')))

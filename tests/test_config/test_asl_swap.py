@@ -1,6 +1,9 @@
 """swap_in_asl: ASL replaces the sigmoid classifier losses of stock mmdet configs (integer-label,
 quality-target and DETR-family heads), refuses what it cannot serve, and says which heads score
 through AsymmetricLoss.get_activation. Training with the swapped configs: tests/test_config."""
+import os.path as osp
+import runpy
+import sys
 import warnings
 
 import pytest
@@ -8,6 +11,7 @@ import torch
 from conftest import detector_loss_step
 from mmdet.registry import MODELS
 from mmengine.config import Config
+from tiny_detection import REPO
 
 from asl_det.config.asl_swap import (
     ASL_LOSS_CFG,
@@ -49,6 +53,18 @@ def test_swap_writes_the_loss_defaults():
     assert dict(ASL_LOSS_CFG) == dict(type='AsymmetricLoss', use_sigmoid=True,
                                       **ASL_DEFAULTS, loss_weight=1.0)
     assert set(ASL_LOSS_CFG) - {'type'} <= set(asl_parameters())
+
+
+def test_the_train_tools_help_shows_what_asl_writes(monkeypatch, capsys):
+    """``tools/train.py --help`` reads ``--asl``'s arguments from ASL_LOSS_CFG (ASL_DEFAULTS)."""
+    tool = runpy.run_path(osp.join(REPO, 'tools', 'train.py'))
+    monkeypatch.setattr(sys, 'argv', ['train.py', '--help'])
+    with pytest.raises(SystemExit):
+        tool['parse_args']()
+    shown = ' '.join(capsys.readouterr().out.split())
+    for key, value in ASL_LOSS_CFG.items():
+        if key not in ('type', 'use_sigmoid'):
+            assert f'{key}={value}' in shown, key
 
 
 @pytest.mark.parametrize('name', SWAPPABLE)

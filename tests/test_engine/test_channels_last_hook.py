@@ -7,7 +7,7 @@ import torch
 from mmdet.registry import HOOKS
 from torch import nn
 
-from asl_det.engine.hooks import ChannelsLastHook
+from asl_det.engine.hooks.channels_last_hook import ChannelsLastHook
 
 
 def small_net():

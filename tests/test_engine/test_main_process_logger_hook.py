@@ -5,7 +5,8 @@ from types import SimpleNamespace
 import pytest
 from mmdet.registry import HOOKS
 
-from asl_det.engine.hooks import MainProcessLoggerHook, main_process_logger_hook
+from asl_det.engine.hooks import main_process_logger_hook
+from asl_det.engine.hooks.main_process_logger_hook import MainProcessLoggerHook
 
 
 def fake_test_runner(log_dir):

@@ -27,18 +27,19 @@ ASL_LOSS = ("dict(_delete_=True, type='AsymmetricLoss', use_sigmoid=True, gamma_
 
 
 def write_config(path, data_root, max_iters, hooks=(), ckpt_interval=None, optim_wrapper=None,
-                 extra=''):
+                 extra='', imports=()):
     """A config on top of ``tiny_detection``'s RetinaNet (written next to it as ``*_base.py``):
     ASL, no validation, a checkpoint every ``ckpt_interval`` iterations (default: at the end),
     ``hooks`` (dicts) as custom hooks after the statistics hook (AdaptiveAsymmetryHook replaces
-    it), this directory's hooks importable, ``optim_wrapper`` merged in, ``extra`` appended."""
+    it), this directory's hooks importable, ``optim_wrapper`` merged in, ``extra`` appended;
+    ``imports``: more modules for ``custom_imports`` (those registering the types it names)."""
     base = write_tiny_config(str(path)[:-3] + '_base.py', data_root, max_iters)
     custom_hooks = [] if any(h['type'] == 'AdaptiveAsymmetryHook' for h in hooks) else [
         dict(type='ProbabilityStatisticsHook')]
     custom_hooks += list(hooks)
     lines = [
         f'_base_ = [{base!r}]',
-        "custom_imports = dict(imports=['asl_det', 'reliability_hooks'], "
+        f"custom_imports = dict(imports={['asl_det', 'reliability_hooks', *imports]!r}, "
         "allow_failed_imports=False)",
         f'model = dict(bbox_head=dict(loss_cls={ASL_LOSS}))',
         'val_dataloader = None', 'val_cfg = None', 'val_evaluator = None',

@@ -13,10 +13,10 @@ from reliability_helpers import load_checkpoint, toy_runner
 from tiny_detection import REPO
 
 import asl_det.checkpoint.atomic_backend as atomic
-from asl_det.checkpoint import (
+from asl_det.checkpoint import checkpoint_is_intact
+from asl_det.checkpoint.atomic_backend import (
     ATOMIC_LOCAL_BACKEND,
     AtomicLocalBackend,
-    checkpoint_is_intact,
     use_atomic_checkpoint_writes,
 )
 from asl_det.launch.runtime import load_config

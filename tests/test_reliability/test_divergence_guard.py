@@ -34,6 +34,10 @@ ITERS = 5
 FAULT = 3  # 1-based iteration whose loss_cls is NaN
 
 
+#: What a config that uses the guard names in its ``custom_imports``.
+GUARD_MODULE = DivergenceGuardOptimWrapper.__module__
+
+
 def guard(on_nonfinite, **kwargs):
     return dict(type='DivergenceGuardOptimWrapper', on_nonfinite=on_nonfinite, **kwargs)
 
@@ -48,7 +52,7 @@ def runs(tmp_path_factory):
         action: train(write_config(root / f'{action}.py', data, ITERS,
                                    ckpt_interval=1 if action == 'raise' else ITERS,
                                    hooks=[nan, trace_hook(work_dir)],
-                                   optim_wrapper=guard(action)),
+                                   optim_wrapper=guard(action), imports=[GUARD_MODULE]),
                       work_dir, str(root))
         for action, work_dir in dirs.items()}
     outputs = dict(raise_=started['raise'].wait(expect_rc=1), skip=started['skip'].wait())

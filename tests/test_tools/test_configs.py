@@ -1,6 +1,7 @@
 """configs/*.py: every config resolves, each ASL/baseline pair (here and in configs/demo/) differs
-in loss_cls alone, and every detector builds and trains one step (ResNet-18 instead of R-50, no
-pretrained weights)."""
+in loss_cls alone, ASL's arguments are written once (configs/_asl_loss.py, equal to the loss's
+ASL_DEFAULTS), a config named after a study variant is that variant, and every detector builds and
+trains one step (ResNet-18 instead of R-50, no pretrained weights)."""
 import glob
 import os.path as osp
 
@@ -21,6 +22,8 @@ PAIRS = sorted((name[:-len('_asl.py')] + '_asl.py', name[:-len('_asl.py')] + suf
                for name in ALL_CONFIGS if name.endswith('_asl.py')
                for suffix in BASELINE_SUFFIXES if name[:-len('_asl.py')] + suffix in ALL_CONFIGS)
 DETECTORS = [name for name in CONFIGS if not name.startswith('_')]
+#: The base that defines ASL's loss_cls once (``asl_loss``), for the ASL configs' ``_base_``.
+ASL_LOSS_BASE = '_asl_loss.py'
 
 
 def load(name):
@@ -50,7 +53,7 @@ def test_configs_found():
     assert 'retinanet_asl_adaptive.py' in DETECTORS
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+@pytest.mark.parametrize('name', [name for name in CONFIGS if name != ASL_LOSS_BASE])
 def test_config_resolves(name):
     cfg = load(name)
     assert 'asl_det' in cfg.custom_imports.imports
@@ -64,8 +67,9 @@ def test_pair_differs_in_loss_cls_alone(asl_name, baseline_name):
     baseline = flatten(load(baseline_name).to_dict())
     differing = {key for key in set(asl) | set(baseline) if asl.get(key) != baseline.get(key)}
     assert differing, 'the pair is identical'
+    # besides the model: the ASL config's copy of configs/_asl_loss.py's definition
     outside = sorted(k for k in differing if not k.startswith(
-        ('model.bbox_head.loss_cls.', 'model.bbox_head.init_cfg.')))
+        ('model.bbox_head.loss_cls.', 'model.bbox_head.init_cfg.', 'asl_loss.')))
     assert not outside, f'{asl_name} and {baseline_name} also differ in {outside}'
     loss_cls = load(asl_name).model.bbox_head.loss_cls
     # the other difference allowed: the classifier's initial prior, raised above the margin
@@ -74,6 +78,26 @@ def test_pair_differs_in_loss_cls_alone(asl_name, baseline_name):
         assert init_cfg.override.bias_prob > loss_cls.clip
     assert loss_cls.type == 'AsymmetricLoss' and loss_cls.use_sigmoid is True
     assert not {'alpha', 'gamma', 'beta'} & set(loss_cls)  # focal's and QFL's keys are gone
+    assert loss_cls == load(ASL_LOSS_BASE).asl_loss  # the one definition, unchanged
+
+
+def test_asl_arguments_are_written_once_and_are_the_loss_defaults():
+    """configs/_asl_loss.py holds what ``--asl`` writes (ASL_LOSS_CFG: the loss's own
+    ASL_DEFAULTS, loss_weight 1) but eps (the loss's default); no other config restates them."""
+    from asl_det.config.asl_swap import ASL_LOSS_CFG
+    assert dict(load(ASL_LOSS_BASE).asl_loss) == {
+        key: value for key, value in ASL_LOSS_CFG.items() if key != 'eps'}
+    restating = []
+    for path in sorted(glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)):
+        relative = osp.relpath(path, CONFIG_DIR)
+        folders = relative.split(osp.sep)[:-1]  # the studies' own files (variants) aside
+        if relative == ASL_LOSS_BASE or any(f.startswith(('study', 'tuning')) for f in folders):
+            continue
+        with open(path) as f:
+            text = f.read().replace(' ', '')
+        if 'gamma_neg=4' in text or "type='AsymmetricLoss'" in text:
+            restating.append(relative)
+    assert not restating, f'{restating} restate ASL\'s arguments: inherit configs/_asl_loss.py'
 
 
 @pytest.mark.parametrize('name', ['rtmdet_tiny_baseline.py', 'rtmdet_tiny_asl.py'])
@@ -137,19 +161,26 @@ def test_asl_detector_starts_with_its_negatives_above_the_margin(asl_name):
     assert init_cfg.override.bias_prob > cfg.model.bbox_head.loss_cls.clip
 
 
-RECIPES = [name for name in CONFIGS if name.endswith('_asl_recipe.py')]
+#: Configs of the setting named by the study variant focal_margin_prior10 (one name for both).
+FOCAL_MARGIN_PRIOR10 = [name for name in CONFIGS if name.endswith('_focal_margin_prior10.py')]
 
 
-@pytest.mark.parametrize('recipe', RECIPES)
-def test_recipe_is_the_study_variant_it_names(recipe):
-    """configs/*_asl_recipe.py carry the loss and prior of the study's focal_margin_prior10
-    variant, on top of their *_asl.py sibling, and differ from it in loss_cls alone."""
+def test_the_focal_margin_prior10_configs_are_found():
+    assert FOCAL_MARGIN_PRIOR10 == ['atss_focal_margin_prior10.py',
+                                    'retinanet_focal_margin_prior10.py']
+
+
+@pytest.mark.parametrize('name', FOCAL_MARGIN_PRIOR10)
+def test_a_config_named_after_a_study_variant_is_that_variant(name):
+    """configs/*_focal_margin_prior10.py carry the loss and prior of the study's
+    focal_margin_prior10 variant, on top of their *_asl.py sibling, and differ from it in
+    loss_cls alone."""
     from asl_det.benchmark.study import VARIANTS
-    cfg = load(recipe)
+    cfg = load(name)
     variant = VARIANTS['focal_margin_prior10']
     assert dict(cfg.model.bbox_head.loss_cls) == variant['loss_cls']
     assert cfg.model.bbox_head.init_cfg.override.bias_prob == variant['prior']
-    asl = flatten(load(recipe.replace('_asl_recipe.py', '_asl.py')).to_dict())
+    asl = flatten(load(name.replace('_focal_margin_prior10.py', '_asl.py')).to_dict())
     tuned = flatten(cfg.to_dict())
     differing = {k for k in set(asl) | set(tuned) if asl.get(k) != tuned.get(k)}
     assert differing and all(k.startswith('model.bbox_head.loss_cls.') for k in differing)

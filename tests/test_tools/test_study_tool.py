@@ -116,3 +116,34 @@ def test_each_study_dir_gets_its_own_default_work_dir(tmp_path, monkeypatch):
     # the folder decides, not its spelling
     assert work_root('--study-dir', str(tmp_path / 'short')) == short
     assert work_root('--study-dir', 'short', '--work-dir', 'mine') == 'mine'
+
+
+def test_train_options_reach_every_run(tmp_path):
+    tool = runpy.run_path(STUDY)
+    args = tool['parse_args'](['--study-dir', str(tmp_path), '--skip-bad-images',
+                               '--train-args=--amp --asl "gamma_neg=3"'])
+    assert tool['train_args_of'](args) == ['--skip-bad-images', '--amp', '--asl', 'gamma_neg=3']
+    assert tool['train_args_of'](tool['parse_args'](['--study-dir', str(tmp_path)])) == []
+
+
+def test_printed_commands_run_as_printed_and_no_pkg_resources_warning(tmp_path):
+    """The lines name this interpreter and this checkout (a scheduler job's PATH and working
+    directory do not matter); loading the configs warns nothing about pkg_resources."""
+    from asl_det.benchmark.glyphs import generate_glyph_detection
+    data = generate_glyph_detection(str(tmp_path / 'glyphs'), num_train=4, num_val=2)
+    options = [f'{loader}.dataset.data_root={data["root"]}/' for loader in (
+        'train_dataloader', 'val_dataloader', 'test_dataloader')]
+    options.append(f'val_evaluator.ann_file={data["val_ann"]}')
+    result = subprocess.run(
+        [sys.executable, STUDY, '--study-dir', str(tmp_path / 'study'), '--work-dir',
+         str(tmp_path / 'work'), '--variants', 'focal', '--seeds', '0', '--missing-fractions',
+         '0', '--print-commands', '--skip-bad-images', '--cfg-options', *options],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'pkg_resources' not in result.stderr and 'Warning' not in result.stderr
+    (line,) = result.stdout.splitlines()
+    repo = osp.dirname(osp.dirname(STUDY))
+    assert line.startswith(f'cd {repo} && OMP_NUM_THREADS=')
+    assert f' {sys.executable} tools/train.py {tmp_path}/work/configs/clean/focal.py ' in line
+    assert line.endswith(f'--work-dir {tmp_path}/work/clean/focal_seed0 --skip-bad-images '
+                         '--cfg-options randomness.seed=0')

@@ -9,11 +9,19 @@ import os.path as osp
 import pickle
 import runpy
 import shutil
+import subprocess
 import sys
 
 import pytest
 from mmengine.config import Config
-from tiny_detection import CLASSES, REPO, run_tool, write_coco_dataset, write_tiny_config
+from tiny_detection import (
+    CLASSES,
+    REPO,
+    run_tool,
+    tool_env,
+    write_coco_dataset,
+    write_tiny_config,
+)
 
 from asl_det.benchmark.analysis import load_run
 
@@ -179,3 +187,130 @@ def test_compare_tool_checks_names(focal_run, asl_run, monkeypatch, capsys):
                    [focal_run[0], asl_run[0], '--names', 'only_one'], monkeypatch)
     assert error.value.code == 2
     assert '--names needs one name per work dir (2), got 1' in capsys.readouterr().err
+
+
+# ------------------------------------------- user errors: one line, no traceback (issue 27)
+
+def run_failing(args, cwd, env=None):
+    """Run ``[sys.executable, *args]``; the result, which must be a failure."""
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env or tool_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result
+
+
+def user_error_cases(root, config):
+    """name: (argv after the tool, text the one-line message must hold)."""
+    (root / 'syntax_error.py').write_text('model = dict(\n')
+    (root / 'data' / 'annotations' / 'broken.json').write_text('{"images": [')
+    ann = 'train_dataloader.dataset.ann_file'
+    return {
+        'missing config': ([str(root / 'nope.py')], 'nope.py'),
+        'config syntax': ([str(root / 'syntax_error.py')], 'syntax_error.py'),
+        'missing ann file': ([config, '--cfg-options', f'{ann}=annotations/gone.json'],
+                             'gone.json'),
+        'json that does not parse': ([config, '--cfg-options', f'{ann}=annotations/broken.json'],
+                                     'broken.json'),
+        'bad loss argument': ([config, '--cfg-options', 'model.bbox_head.loss_cls.gama=2.0'],
+                              "unexpected keyword argument 'gama'"),
+        'unknown type': ([config, '--cfg-options', 'model.bbox_head.type=RetinaHeed'],
+                         'RetinaHeed'),
+        'option into a value': ([config, '--cfg-options', 'model.backbone.depth.x=1'],
+                                '--cfg-options'),
+        'malformed option': ([config, '--cfg-options', 'no_equals_sign'], 'no_equals_sign'),
+    }
+
+
+@pytest.mark.parametrize('case', ['missing config', 'config syntax', 'missing ann file',
+                                  'json that does not parse', 'bad loss argument',
+                                  'unknown type', 'option into a value', 'malformed option'])
+def test_train_reports_a_user_error_in_one_line(tiny, tmp_path, case):
+    root, config = tiny
+    argv, named = user_error_cases(root, config)[case]
+    env = dict(tool_env(), ASL_DET_CACHE=str(tmp_path / 'cache'))
+    result = run_failing([TRAIN, *argv, '--work-dir', str(tmp_path / 'work')], str(root), env)
+    assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+    message = result.stderr[result.stderr.rindex('train.py: error: '):]  # (may span lines)
+    assert named in message, result.stderr[-3000:]
+
+
+def test_train_reports_a_failed_preflight_in_one_line(tmp_path):
+    root = write_coco_dataset(str(tmp_path / 'data'), num_train=3, num_val=1)
+    with open(osp.join(root, 'train', '0002.png'), 'r+b') as f:
+        f.truncate(200)  # a download that stopped
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), root)
+    env = dict(tool_env(), ASL_DET_CACHE=str(tmp_path / 'cache'))
+    result = run_failing([TRAIN, config, '--work-dir', str(tmp_path / 'work')], str(tmp_path),
+                         env)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert 'train.py: error: PreflightError: pre-flight check failed:' in result.stderr
+    assert '0002.png' in result.stderr and '--skip-bad-images' in result.stderr
+
+
+def test_a_bug_keeps_its_traceback(tiny, tmp_path):
+    root, config = tiny
+    buggy = tmp_path / 'buggy.py'
+    buggy.write_text(f"_base_ = [{config!r}]\nraise RuntimeError('a bug in the config code')\n")
+    result = run_failing([TRAIN, str(buggy)], str(root))
+    assert 'Traceback' in result.stderr and 'a bug in the config code' in result.stderr
+
+
+def test_test_tool_reports_user_errors_in_one_line(tiny, tmp_path):
+    root, config = tiny
+    result = run_failing([TEST, config, str(tmp_path / 'missing.pth')], str(root))
+    assert 'Traceback' not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f'test.py: error: FileNotFoundError: checkpoint {tmp_path}/missing.pth does not exist')
+    (tmp_path / 'any.pth').write_bytes(b'')  # the data are checked before it is loaded
+    result = run_failing([TEST, config, str(tmp_path / 'any.pth'), '--cfg-options',
+                          'test_dataloader.dataset.ann_file=annotations/gone.json'], str(root))
+    assert 'Traceback' not in result.stderr and 'gone.json' in result.stderr
+
+
+# --------------------------------------- the run's work dir marker and skipped images list
+
+def test_a_finished_run_leaves_its_skipped_images_list_and_no_marker(focal_run):
+    work_dir, _ = focal_run
+    assert not osp.exists(osp.join(work_dir, '.running'))
+    with open(osp.join(work_dir, 'skipped_images.json')) as f:
+        assert json.load(f) == dict(images=[])
+
+
+def test_a_training_run_holds_its_work_dir_until_sigterm_ends_it(tiny, tmp_path):
+    """While it trains, the work dir is marked in use (a second run there is refused in one
+    line); a SIGTERM ends it: marker removed, data loader workers gone."""
+    import signal
+    import time
+    root, config = tiny
+    work_dir = str(tmp_path / 'long')
+    marker = osp.join(work_dir, '.running')
+    log = open(tmp_path / 'long.log', 'w')
+    run = subprocess.Popen([sys.executable, TRAIN, config, '--work-dir', work_dir,
+                            '--cfg-options', 'train_cfg.max_iters=100000',
+                            'train_dataloader.num_workers=1',
+                            'train_dataloader.persistent_workers=True'],
+                           cwd=str(root), env=tool_env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while 'Iter(train)' not in open(tmp_path / 'long.log').read():
+            assert run.poll() is None and time.monotonic() < deadline, open(
+                tmp_path / 'long.log').read()[-3000:]
+            time.sleep(0.5)
+        info = json.load(open(marker))
+        assert info['pid'] == run.pid
+        workers = open(f'/proc/{run.pid}/task/{run.pid}/children').read().split()
+        assert workers  # the data loader's
+        second = run_failing([TRAIN, config, '--work-dir', work_dir], str(root))
+        assert 'Traceback' not in second.stderr
+        assert f'is in use by another training run: pid {run.pid}' in second.stderr
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(60) == -signal.SIGTERM
+        assert not osp.exists(marker)
+        time.sleep(1.0)
+        for pid in workers:
+            assert not osp.exists(f'/proc/{pid}') or open(f'/proc/{pid}/stat').read().rsplit(
+                ')', 1)[1].split()[0] == 'Z'
+    finally:
+        run.kill()
+        run.wait()
+        log.close()

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from asl_det.atomic_files import write_json_atomic
 from asl_det.validation import check_number
 
 #: Bumped when the drop rule changes, so a cached split is rewritten.
@@ -76,10 +77,7 @@ def write_missing_annotation_split(ann_file: str, fraction: float, seed: int = 0
     coco['annotations'] = drop_annotations(coco['annotations'], fraction, seed)
     coco.setdefault('info', {})
     coco['info'] = dict(coco['info'], missing_annotations=key)
-    tmp_file = f'{out_file}.tmp'
-    with open(tmp_file, 'w') as f:
-        json.dump(coco, f, separators=(',', ':'))
-    os.replace(tmp_file, out_file)
+    write_json_atomic(coco, out_file, separators=(',', ':'))
     return _summary(out_file, key, coco)
 
 

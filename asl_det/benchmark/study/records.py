@@ -1,14 +1,16 @@
 """Study records: one small JSON file per finished run, the unit the study resumes by.
 
 Layout: ``<records_dir>/<condition>/<variant>_seed<seed>.json``. A record is written only after
-its run has been trained and evaluated, through a temporary file and a rename, so a killed study
-leaves either a complete record or none.
+its run has been trained and evaluated, through a temporary file and a rename
+(:func:`asl_det.atomic_files.write_atomic`), so a killed study leaves either a complete record or
+none, and two studies writing one record at once leave one of theirs.
 """
 import glob
 import json
-import os
 import os.path as osp
 from typing import Dict, List
+
+from asl_det.atomic_files import write_atomic
 
 #: Keys every record has (``tests`` and the statistics rely on them).
 RECORD_KEYS = ('variant', 'condition', 'seed', 'metrics', 'loss_cls', 'iterations',
@@ -26,13 +28,7 @@ def write_record(records_dir: str, record: Dict) -> str:
     if missing:
         raise ValueError(f'record lacks the keys {missing}')
     path = record_path(records_dir, record['condition'], record['variant'], record['seed'])
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp_path = f'{path}.tmp'
-    with open(tmp_path, 'w') as f:
-        json.dump(record, f, indent=1, sort_keys=True)
-        f.write('\n')
-    os.replace(tmp_path, path)
-    return path
+    return write_atomic(json.dumps(record, indent=1, sort_keys=True) + '\n', path)
 
 
 def load_records(records_dir: str) -> List[Dict]:

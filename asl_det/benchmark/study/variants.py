@@ -36,18 +36,18 @@ from asl_det.models.losses.asymmetric_loss import ASL_DEFAULTS
 
 FOCAL = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
 
-
-def _asl(gamma_pos: float, gamma_neg: float, clip: float, alpha=None) -> Dict:
-    loss = dict(type='AsymmetricLoss', use_sigmoid=True, gamma_pos=gamma_pos,
-                gamma_neg=gamma_neg, clip=clip, loss_weight=1.0)
-    if alpha is not None:
-        loss['alpha'] = alpha
-    return loss
-
-
 #: The paper's setting (:data:`~asl_det.models.losses.asymmetric_loss.ASL_DEFAULTS`), what the
-#: ``configs/*_asl.py`` and ``--asl`` start from.
-ASL = _asl(ASL_DEFAULTS['gamma_pos'], ASL_DEFAULTS['gamma_neg'], ASL_DEFAULTS['clip'])
+#: ``configs/*_asl.py`` (through ``configs/_asl_loss.py``) and ``--asl`` start from.
+ASL = dict(type='AsymmetricLoss', use_sigmoid=True, gamma_pos=ASL_DEFAULTS['gamma_pos'],
+           gamma_neg=ASL_DEFAULTS['gamma_neg'], clip=ASL_DEFAULTS['clip'], loss_weight=1.0)
+#: Focal loss's focusing and balance as ASL arguments: its gamma on both sides, its alpha.
+FOCAL_GAMMAS_AND_ALPHA = dict(gamma_pos=FOCAL['gamma'], gamma_neg=FOCAL['gamma'],
+                              alpha=FOCAL['alpha'])
+
+
+def _asl(**changes) -> Dict:
+    """:data:`ASL` with ``changes`` (AsymmetricLoss arguments), a new dict."""
+    return dict(ASL, **changes)
 
 
 #: Classification prior above the default margin: the head's own ``init_cfg`` (the config's,
@@ -63,24 +63,25 @@ ADAPTIVE = dict(type='AdaptiveAsymmetryHook', target_gap=0.1, step_size=2e-3, in
 VARIANTS: Dict[str, Dict] = {
     'focal': dict(loss_cls=FOCAL),
     'asl_paper': dict(loss_cls=ASL),
-    'focal_margin': dict(loss_cls=_asl(2.0, 2.0, 0.05, alpha=0.25)),
-    'focal_asym': dict(loss_cls=_asl(0.0, 4.0, 0.0, alpha=0.25)),
-    'asl_alpha': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25)),
+    'focal_margin': dict(loss_cls=_asl(**FOCAL_GAMMAS_AND_ALPHA)),
+    'focal_asym': dict(loss_cls=_asl(clip=0.0, alpha=FOCAL['alpha'])),
+    'asl_alpha': dict(loss_cls=_asl(alpha=FOCAL['alpha'])),
     'asl_paper_prior10': dict(loss_cls=ASL, prior=PRIOR_ABOVE_MARGIN),
     'focal_prior10': dict(loss_cls=FOCAL, prior=PRIOR_ABOVE_MARGIN),
-    'asl_alpha_prior10': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25), prior=PRIOR_ABOVE_MARGIN),
-    'focal_margin_prior10': dict(loss_cls=_asl(2.0, 2.0, 0.05, alpha=0.25),
+    'asl_alpha_prior10': dict(loss_cls=_asl(alpha=FOCAL['alpha']), prior=PRIOR_ABOVE_MARGIN),
+    'focal_margin_prior10': dict(loss_cls=_asl(**FOCAL_GAMMAS_AND_ALPHA),
                                  prior=PRIOR_ABOVE_MARGIN),
-    'focal_asym_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.0, alpha=0.25), hooks=[ADAPTIVE]),
-    'asl_alpha_adaptive': dict(loss_cls=_asl(0.0, 4.0, 0.05, alpha=0.25), hooks=[ADAPTIVE]),
+    'focal_asym_adaptive': dict(loss_cls=_asl(clip=0.0, alpha=FOCAL['alpha']), hooks=[ADAPTIVE]),
+    'asl_alpha_adaptive': dict(loss_cls=_asl(alpha=FOCAL['alpha']), hooks=[ADAPTIVE]),
     'asl_paper_prior10_adaptive': dict(loss_cls=ASL, prior=PRIOR_ABOVE_MARGIN,
                                        hooks=[ADAPTIVE]),
 }
 #: The variant every paired difference is taken against.
 BASELINE = 'focal'
 #: The comparisons named before the runs, each against ``BASELINE``: what ``--asl`` gives
-#: (``asl_paper``), what the ``configs/*_asl.py`` ship (``asl_paper_prior10``) and the recipe
-#: (``focal_margin_prior10``). The report keeps them in their own table (Holm within it).
+#: (``asl_paper``), what the ``configs/*_asl.py`` ship (``asl_paper_prior10``) and the
+#: ``configs/*_focal_margin_prior10.py`` (``focal_margin_prior10``). The report keeps them in
+#: their own table (Holm within it).
 PRIMARY_VARIANTS = ('asl_paper', 'asl_paper_prior10', 'focal_margin_prior10')
 #: What ``tools/study.py`` trains when no ``--variants`` are given, in this order.
 DEFAULT_VARIANTS = ('focal', 'asl_paper', 'asl_paper_prior10', 'asl_alpha_prior10',

@@ -1,8 +1,13 @@
+"""ASL's hooks, registered by ``import asl_det``: probability statistics and adaptive asymmetry.
+
+The other hooks here register when their module is imported, by the tools
+(:mod:`asl_det.launch.runtime`) or by a config's ``custom_imports`` that names it:
+``asl_det.engine.hooks.channels_last_hook`` (``ChannelsLastHook``),
+``asl_det.engine.hooks.main_process_logger_hook`` (``MainProcessLoggerHook``) and
+``asl_det.engine.hooks.unlabelled_anchor_probability_hook`` (``UnlabelledAnchorProbabilityHook``).
+"""
 from .adaptive_asymmetry_hook import AdaptiveAsymmetryHook, adapt_gamma_neg
-from .channels_last_hook import ChannelsLastHook, to_channels_last
-from .main_process_logger_hook import MainProcessLoggerHook
 from .probability_statistics_hook import ProbabilityStatisticsHook, find_classification_losses
 
-__all__ = ['AdaptiveAsymmetryHook', 'ChannelsLastHook', 'MainProcessLoggerHook',
-           'ProbabilityStatisticsHook', 'adapt_gamma_neg', 'find_classification_losses',
-           'to_channels_last']
+__all__ = ['AdaptiveAsymmetryHook', 'ProbabilityStatisticsHook', 'adapt_gamma_neg',
+           'find_classification_losses']

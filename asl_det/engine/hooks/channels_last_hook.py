@@ -1,4 +1,10 @@
-"""Train and evaluate a detector with its 4-D weights in channels-last (NHWC) memory layout."""
+"""Train and evaluate a detector with its 4-D weights in channels-last (NHWC) memory layout.
+
+Registered on import of this module only (not by ``import asl_det``); a config that uses the hook
+names the module: ``custom_imports = dict(imports=['asl_det',
+'asl_det.engine.hooks.channels_last_hook'])`` and
+``custom_hooks = [dict(type='ChannelsLastHook')]`` (as ``configs/bccd/retinanet_bccd_focal.py``).
+"""
 import torch
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook

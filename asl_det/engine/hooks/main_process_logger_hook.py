@@ -1,4 +1,8 @@
-"""mmengine's LoggerHook with the test metrics file written by the main process only."""
+"""mmengine's LoggerHook with the test metrics file written by the main process only.
+
+Registered on import of this module (not by ``import asl_det``); ``tools/test.py`` puts it in
+place of the config's ``LoggerHook`` (:func:`asl_det.launch.runtime.log_test_metrics_once`).
+"""
 from typing import Dict, Optional
 
 from mmdet.registry import HOOKS

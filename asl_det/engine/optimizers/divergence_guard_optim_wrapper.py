@@ -34,7 +34,10 @@ class DivergenceGuardOptimWrapper(OptimWrapper):
     Every step logs ``train/skipped_steps`` (skips so far); the counters are saved with the
     optimizer state under ``'divergence_guard'``, so they survive ``--resume``.
 
-    Config: ``optim_wrapper = dict(type='DivergenceGuardOptimWrapper', on_nonfinite='raise',
+    Config (the module registers the wrapper on import; ``import asl_det`` does not):
+    ``custom_imports = dict(imports=['asl_det',
+    'asl_det.engine.optimizers.divergence_guard_optim_wrapper'])`` and
+    ``optim_wrapper = dict(type='DivergenceGuardOptimWrapper', on_nonfinite='raise',
     optimizer=..., clip_grad=...)``. Use it for fp32 (or bf16 autocast) training; AMP's loss
     scaler already skips overflowing fp16 steps by design.
     """

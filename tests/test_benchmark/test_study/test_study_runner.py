@@ -4,6 +4,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -83,6 +84,9 @@ def test_a_few_iteration_study_records_every_run_then_resumes_without_training(t
         expected = 'FocalLoss' if r['variant'] == 'focal' else 'AsymmetricLoss'
         assert r['loss_cls']['type'] == expected
         assert r['command'].startswith('OMP_NUM_THREADS=')
+        # the command as it reads anywhere: no interpreter or checkout path of this machine
+        assert ' python tools/train.py ' in r['command'] and REPO not in r['command']
+        assert r['train_args'] == [] and r['skipped_images'] == []  # pre-flight ran, kept all
         log = osp.join(settings.work_root, r['condition'], f"{r['variant']}_seed0",
                        'console.log')
         assert 'Iter(train)' in open(log).read()
@@ -107,6 +111,14 @@ def test_a_few_iteration_study_records_every_run_then_resumes_without_training(t
     again = []
     assert run_study(settings, log=again.append) == []
     assert any('4 recorded already, 0 to train' in line for line in again)
+    # a finished run without its record (say, trained from --print-commands) is collected
+    os.remove(record_path(settings.records_dir, 'clean', 'focal', 0))
+    again = []
+    (collected,) = run_study(settings, log=again.append)
+    (first,) = [r for r in records if (r['condition'], r['variant']) == ('clean', 'focal')]
+    assert json.dumps(collected['metrics']) == json.dumps(first['metrics'])
+    assert any('collected clean focal seed 0: trained earlier' in line for line in again)
+    assert not any('] start ' in line for line in again)
     paths = write_study_report(load_records(settings.records_dir), str(tmp_path / 'out'),
                                'python tools/study.py --report-only')
     report = open(paths['report']).read()
@@ -119,10 +131,13 @@ def test_a_few_iteration_study_records_every_run_then_resumes_without_training(t
                             work_root=str(tmp_path / 'work2'), variants=['asl_paper'],
                             missing_fractions=[0.5])
     commands = print_commands(printed, log=lambda line: None)
-    assert len(commands) == 1 and 'tools/train.py' in commands[0]
+    assert len(commands) == 1
+    # runs as printed, from anywhere: this checkout, this interpreter
+    assert commands[0].startswith(f'cd {REPO} && OMP_NUM_THREADS=')
+    assert f' {sys.executable} tools/train.py ' in commands[0]
     for command in commands:
-        subprocess.run(command.replace('python ', f'{sys.executable} ', 1), shell=True,
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(command, shell=True, check=True, cwd=str(tmp_path),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     collected = collect_study(printed, log=lambda line: None)
     assert len(collected) == 1 and print_commands(printed, log=lambda line: None) == []
     (ours,), theirs = [r for r in missing if r['variant'] == 'asl_paper'], collected[0]
@@ -155,7 +170,8 @@ def test_only_runs_without_a_record_are_trained(tmp_path, glyphs):
 
 
 @pytest.mark.parametrize('changes', [dict(iterations=5), dict(config='fcos_glyphs_focal.py'),
-                                     dict(data_seed=1), dict(data='other labels')])
+                                     dict(data_seed=1), dict(data='other labels'),
+                                     dict(train_args=['--amp'])])
 def test_records_of_another_config_schedule_or_data_are_refused(tmp_path, glyphs, changes):
     settings = tiny_settings(tmp_path, glyphs, missing_fractions=[0.0])
     data = StudyPlan(settings, log=lambda line: None).conditions['clean'].as_record()
@@ -248,7 +264,8 @@ def test_every_variant_builds_its_detector(tmp_path, glyphs, config, classifier)
 
 
 def test_a_variant_hook_replaces_only_the_config_hooks_its_class_extends():
-    import asl_det  # noqa: F401  (registers the hooks)
+    import asl_det  # noqa: F401  (registers ASL's hooks)
+    import asl_det.engine.hooks.channels_last_hook  # noqa: F401  (registers ChannelsLastHook)
     from asl_det.benchmark.study.plan import with_variant_hooks
     from asl_det.benchmark.study.variants import ADAPTIVE
     config_hooks = [dict(type='ProbabilityStatisticsHook'), dict(type='ChannelsLastHook'),
@@ -267,6 +284,7 @@ def test_a_variant_hook_replaces_only_the_config_hooks_its_class_extends():
 
 
 def test_an_adaptive_variant_keeps_the_configs_channels_last_hook(tmp_path, glyphs):
+    import asl_det.engine.hooks.channels_last_hook  # noqa: F401  (registers ChannelsLastHook)
     from asl_det.benchmark.study import Job
     from asl_det.benchmark.study.plan import load_base_config, run_config
     base = load_base_config(tiny_settings(tmp_path, glyphs))
@@ -274,3 +292,153 @@ def test_an_adaptive_variant_keeps_the_configs_channels_last_hook(tmp_path, glyp
     cfg = run_config(tiny_settings(tmp_path, glyphs), base,
                      Job('clean', 0.0, 'asl_paper_prior10_adaptive', 0), data=None)
     assert [h['type'] for h in cfg.custom_hooks] == ['ChannelsLastHook', 'AdaptiveAsymmetryHook']
+
+
+# ------------------------------------------------------- work dirs in use, stopping runs
+
+def test_a_work_dir_in_use_is_skipped_and_left_as_it_is(tmp_path, glyphs, monkeypatch):
+    from asl_det.benchmark.study import runner
+    from asl_det.launch.work_dir_lock import MARKER, hold_work_dir
+    settings = tiny_settings(tmp_path, glyphs, missing_fractions=[0.0])
+    started = []
+    monkeypatch.setattr(runner, '_start', lambda *args: started.append(args))
+    ours = osp.join(settings.work_root, 'clean', 'focal_seed0')
+    cluster = osp.join(settings.work_root, 'clean', 'asl_paper_seed0')
+    os.makedirs(cluster)
+    with open(osp.join(cluster, MARKER), 'w') as f:  # a run on a cluster node
+        json.dump(dict(pid=4242, host='node-17', started='2026-01-01T10:00:00'), f)
+    lines = []
+    with hold_work_dir(ours):  # a run of this machine, started by hand
+        open(osp.join(ours, 'iter_100.pth'), 'w').close()
+        assert run_study(settings, log=lines.append) == []
+        assert sorted(os.listdir(ours)) == [MARKER, 'iter_100.pth']
+    assert started == [] and load_records(settings.records_dir) == []
+    assert osp.isfile(osp.join(cluster, MARKER))
+    skips = [line for line in lines if '] skip ' in line]
+    assert len(skips) == 2
+    assert f'pid {os.getpid()} on ' in skips[0] and 'clean focal seed 0' in skips[0]
+    assert 'pid 4242 on node-17' in skips[1] and '--collect' in skips[1]
+    # a cluster run still evaluating (its last checkpoint saved) is not collected either
+    with open(osp.join(cluster, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(cluster, 'iter_4.pth'))
+    lines = []
+    assert collect_study(settings, log=lines.append) == []
+    assert 'not finished yet: clean focal seed 0, clean asl_paper seed 0' in lines[-1]
+
+
+def test_a_stale_marker_is_cleared_and_the_run_trained_afresh(tmp_path, glyphs, monkeypatch):
+    import socket
+
+    from asl_det.benchmark.study import StudyRunsFailed, runner
+    from asl_det.launch.work_dir_lock import MARKER
+    settings = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0],
+                             workers=1)
+    directory = osp.join(settings.work_root, 'clean', 'focal_seed0')
+    os.makedirs(directory)
+    with open(osp.join(directory, MARKER), 'w') as f:  # its writer died without removing it
+        json.dump(dict(pid=999999, host=socket.gethostname(), started='x'), f)
+    open(osp.join(directory, 'iter_2.pth'), 'w').close()
+    monkeypatch.setattr(runner, 'POLL_S', 0.1)
+    monkeypatch.setattr(runner, 'train_command',
+                        lambda *args, **kwargs: [sys.executable, '-c', 'pass'])
+    with pytest.raises(StudyRunsFailed, match='clean focal seed 0'):  # it trained nothing
+        run_study(settings, log=lambda line: None)
+    assert os.listdir(directory) == ['console.log']  # cleared, then started
+
+
+GROUP = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])
+print(child.pid, flush=True)
+if sys.argv[1] == 'stubborn':
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+time.sleep(300)
+"""
+
+
+def alive(pid, wait_s=5.0):
+    """Whether ``pid`` still runs after up to ``wait_s`` seconds (a signal takes a moment; a
+    zombie waiting for its reaper counts as gone)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                running = f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+        except FileNotFoundError:
+            running = False
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize('kind', ['plain', 'stubborn'])
+def test_stopping_a_run_ends_every_process_it_started(tmp_path, kind):
+    """A run's data loader workers (or any child) go with it, also when the run itself
+    ignores SIGTERM: the study kills its whole process group."""
+    from asl_det.benchmark.study import runner
+    with open(tmp_path / 'console.log', 'w+') as console:
+        process = runner._start([sys.executable, '-c', GROUP, kind], console, dict(os.environ))
+        for _ in range(100):
+            console.seek(0)
+            text = console.read()
+            if text.endswith('\n'):
+                break
+            time.sleep(0.1)
+        grandchild = int(text)
+        assert os.getpgid(grandchild) == process.pid != os.getpgid(0)
+        started = time.monotonic()
+        runner._stop(process, grace_s=2.0)
+        stopped_s = time.monotonic() - started
+    assert process.returncode is not None and not alive(grandchild)
+    assert stopped_s < (10 if kind == 'stubborn' else 2)
+
+
+# ----------------------------------------------------------- options for tools/train.py
+
+def test_train_args_the_study_sets_itself_are_refused():
+    from asl_det.benchmark.study.plan import check_train_args
+    assert check_train_args(('--skip-bad-images', '--amp')) == ['--skip-bad-images', '--amp']
+    for bad in (['--work-dir', 'x'], ['--cfg-options=a=1'], ['--resume'], ['--launcher=slurm']):
+        with pytest.raises(ValueError, match=f'train_args: {bad[0]} is set by the study'):
+            check_train_args(bad)
+    with pytest.raises(ValueError, match='list of strings'):
+        check_train_args('--amp')
+
+
+def test_a_study_with_a_truncated_image_trains_with_skip_bad_images(tmp_path, monkeypatch):
+    """Without the option the run's pre-flight stops it; with it the run trains without the
+    image, and its record names the image and the option."""
+    data = generate_glyph_detection(str(tmp_path / 'glyphs'), num_train=8, num_val=4)
+    bad = sorted(os.listdir(data['train_img_dir']))[1]
+    with open(osp.join(data['train_img_dir'], bad), 'r+b') as f:
+        f.truncate(300)
+    options = dict(TINY)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options[f'{loader}.dataset.data_root'] = data['root'] + '/'
+    options['val_evaluator.ann_file'] = data['val_ann']
+    monkeypatch.setenv('ASL_DET_CACHE', str(tmp_path / 'cache'))
+    settings = StudySettings(config_file=CONFIG, records_dir=str(tmp_path / 'records'),
+                             work_root=str(tmp_path / 'work'), variants=['focal'], seeds=[0],
+                             missing_fractions=[0.0], max_iters=2, evaluations=1, workers=1,
+                             cfg_options=options)
+    from asl_det.benchmark.study import StudyRunsFailed
+    with pytest.raises(StudyRunsFailed, match='exited with 1'):
+        run_study(settings, log=lambda line: None)
+    console = open(osp.join(settings.work_root, 'clean', 'focal_seed0', 'console.log')).read()
+    assert 'pre-flight check failed' in console and bad in console
+    assert 'Traceback' not in console
+
+    (record,) = run_study(settings, log=lambda line: None, train_args=['--skip-bad-images'])
+    assert record['train_args'] == ['--skip-bad-images']
+    assert ' --skip-bad-images --cfg-options randomness.seed=0' in record['command']
+    (skipped,) = record['skipped_images']
+    assert (skipped['dataset'], skipped['file_name']) == ('train_dataloader.dataset', bad)
+    assert osp.samefile(skipped['ann_file'], data['train_ann'])
+    (stored,) = load_records(settings.records_dir)
+    assert (stored['train_args'], stored['skipped_images']) == (['--skip-bad-images'], [skipped])
+    # the printed commands pass it on too
+    printed = tiny_settings(tmp_path, (data, options), variants=['asl_paper'],
+                            missing_fractions=[0.0], records_dir=str(tmp_path / 'printed'))
+    lines = print_commands(printed, log=lambda line: None, train_args=['--skip-bad-images'])
+    assert len(lines) == 1 and ' --skip-bad-images --cfg-options ' in lines[0]

@@ -34,8 +34,8 @@ def test_a_command_line_variant_starts_from_the_asl_defaults():
 
 
 def test_a_command_line_variant_can_start_from_a_named_one_or_another_loss():
-    spec = parse_variant('recipe_reject', ['base=focal_margin_prior10', 'reject_above=0.5',
-                                           'mirror_weight=1.0'])
+    spec = parse_variant('focal_margin_prior10_reject', ['base=focal_margin_prior10',
+                                                         'reject_above=0.5', 'mirror_weight=1.0'])
     expected = dict(VARIANTS['focal_margin_prior10']['loss_cls'], reject_above=0.5,
                     mirror_weight=1.0)
     assert spec['loss_cls'] == expected and spec['prior'] == 0.1
