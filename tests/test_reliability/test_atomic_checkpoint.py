@@ -12,7 +12,7 @@ from mmengine.fileio import LocalBackend, get_file_backend
 from reliability_helpers import load_checkpoint, toy_runner
 from tiny_detection import REPO
 
-import asl_det.checkpoint.atomic_backend as atomic
+import asl_det.atomic_files as atomic_files
 from asl_det.checkpoint import checkpoint_is_intact
 from asl_det.checkpoint.atomic_backend import (
     ATOMIC_LOCAL_BACKEND,
@@ -46,7 +46,7 @@ class FailingFile:
 
 def fail_writes(monkeypatch, error, limit=10):
     real_fdopen = os.fdopen
-    monkeypatch.setattr(atomic.os, 'fdopen',
+    monkeypatch.setattr(atomic_files.os, 'fdopen',
                         lambda fd, mode: FailingFile(real_fdopen(fd, mode), limit, error))
 
 
