@@ -140,7 +140,7 @@ def settings_of(args) -> StudySettings:
         variants=variants, seeds=args.seeds, missing_fractions=args.missing_fractions,
         max_iters=args.iters, evaluations=args.evaluations, data_seed=args.data_seed,
         workers=args.workers or default_workers(args.device), device=args.device,
-        cfg_options=dict(args.cfg_options))
+        cfg_options=dict(args.cfg_options), train_args=train_args_of(args))
 
 
 def train_args_of(args) -> list:
@@ -160,13 +160,13 @@ def main(argv=None):
     log = print if not args.print_commands else (lambda line: print(line, file=sys.stderr))
     try:
         if args.print_commands:
-            print('\n'.join(print_commands(settings_of(args), log, train_args_of(args))))
+            print('\n'.join(print_commands(settings_of(args), log)))
             return
         if args.collect:
-            collect_study(settings_of(args), log, train_args_of(args))
+            collect_study(settings_of(args), log)
         elif not args.report_only:
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
-            run_study(settings_of(args), log, train_args_of(args))
+            run_study(settings_of(args), log)
     except (ValueError, FileNotFoundError, StudyRunsFailed) as error:
         sys.exit(f'[study] {error}')
     records_dir = osp.join(args.study_dir, 'records')

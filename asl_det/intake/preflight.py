@@ -271,15 +271,22 @@ def preflight_config(cfg: Config, skip_bad_images: bool = False, workers: int = 
 
 
 def raise_for(reports: List[DatasetReport], skip_bad_images: bool) -> None:
-    """PreflightError naming the problems that stop training, if any."""
-    problems = []
+    """PreflightError naming the problems that stop training, if any. The message suggests
+    ``--skip-bad-images`` only where some problem is bad images (those it skips), and says
+    whether other problems stay."""
+    problems, bad_images, other_problems = [], False, False
     for report in reports:
         problems += [f'{report.name}: {error}' for error in report.errors]
+        other_problems = other_problems or bool(report.errors)
         if report.bad_images and not skip_bad_images:
+            bad_images = True
             problems.append(
                 f'{report.name}: {len(report.bad_images)} images under {report.img_prefix} '
                 'cannot be used: ' + name_some([f'{f} ({why})' for f, why in report.bad_images]))
     if problems:
-        hint = '' if skip_bad_images else (
-            '\nTo train without bad images, pass --skip-bad-images (skip_bad_images=True).')
+        hint = ''
+        if bad_images:
+            hint = ('\nTo train without the images that cannot be used, pass --skip-bad-images '
+                    '(skip_bad_images=True)' + ('; it does not skip the other problems: fix '
+                                                'them in the data.' if other_problems else '.'))
         raise PreflightError('pre-flight check failed:\n' + '\n'.join(problems) + hint)

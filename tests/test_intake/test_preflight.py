@@ -8,7 +8,8 @@ import pytest
 from intake_fixtures import coco_config, snapshot, truncate, write_coco, write_image
 
 from asl_det.intake import image_decoding
-from asl_det.intake.preflight import PreflightError, preflight_coco, preflight_config
+from asl_det.intake.coco_checks import DatasetReport
+from asl_det.intake.preflight import PreflightError, preflight_coco, preflight_config, raise_for
 
 CLEAN = [(1, 1, [2, 2, 20, 20]), (2, 2, [10, 5, 30, 30]), (3, 1, [0, 0, 64, 48])]
 
@@ -116,9 +117,36 @@ def test_annotation_errors_name_the_file_and_ids(tmp_path):
                              'in annotations 4']  # as the config check refuses it
     with open(ann, 'w') as f:
         f.write('{"images": [')
-    with pytest.raises(PreflightError, match=rf'{ann} is not valid JSON'):
+    with pytest.raises(PreflightError, match=rf'{ann} is not valid JSON') as error:
         preflight_config(coco_config(tmp_path), workers=1, cache_dir=str(tmp_path / 'c'),
                          log=lambda line: None)
+    assert '--skip-bad-images' not in str(error.value)  # it would not skip a broken json
+
+
+def test_skip_bad_images_is_suggested_only_for_the_problems_it_skips():
+    def report(name, errors=(), bad_images=()):
+        return DatasetReport(name=name, ann_file=f'{name}.json', img_prefix='images',
+                             errors=list(errors), bad_images=[list(b) for b in bad_images])
+
+    broken_json = report('val', errors=['val.json is not valid JSON: Expecting value'])
+    unknown_id = report('test', errors=['test.json: 1 annotations name an unknown image_id'])
+    cut = report('train', bad_images=[('2.jpg', 'truncated JPEG')])
+
+    def message(reports, skip_bad_images=False):
+        with pytest.raises(PreflightError) as error:
+            raise_for(reports, skip_bad_images)
+        return str(error.value)
+
+    for reports in ([broken_json], [unknown_id], [broken_json, unknown_id]):
+        assert '--skip-bad-images' not in message(reports)
+    assert message([cut]).endswith('pass --skip-bad-images (skip_bad_images=True).')
+    mixed = message([broken_json, cut])
+    assert 'val.json is not valid JSON' in mixed and '2.jpg (truncated JPEG)' in mixed
+    assert mixed.endswith('--skip-bad-images (skip_bad_images=True); it does not skip the '
+                          'other problems: fix them in the data.')
+    # with the option the bad images are no problem; the broken json still is, with no hint
+    assert '--skip-bad-images' not in message([broken_json, cut], skip_bad_images=True)
+    raise_for([cut], skip_bad_images=True)  # nothing left to raise
 
 
 def test_boxes_mmdet_drops_outside_boxes_and_near_duplicates_are_reported(tmp_path):

@@ -122,8 +122,10 @@ def test_train_options_reach_every_run(tmp_path):
     tool = runpy.run_path(STUDY)
     args = tool['parse_args'](['--study-dir', str(tmp_path), '--skip-bad-images',
                                '--train-args=--amp --asl "gamma_neg=3"'])
-    assert tool['train_args_of'](args) == ['--skip-bad-images', '--amp', '--asl', 'gamma_neg=3']
-    assert tool['train_args_of'](tool['parse_args'](['--study-dir', str(tmp_path)])) == []
+    assert tool['settings_of'](args).train_args == ['--skip-bad-images', '--amp', '--asl',
+                                                    'gamma_neg=3']
+    assert tool['settings_of'](tool['parse_args'](['--study-dir', str(tmp_path)])).train_args \
+        == []
 
 
 def test_printed_commands_run_as_printed_and_no_pkg_resources_warning(tmp_path):

@@ -55,7 +55,9 @@ class StudySettings:
     scaled); None keeps the config's. ``evaluations``: evaluations spread over the schedule (the
     learning curve); None keeps the config's ``val_interval``. ``defined_variants``: the user's
     own variants by name (:func:`~.variants.parse_variant`, :func:`~.variants.load_variant_file`)
-    beside the named :data:`~.variants.VARIANTS`. ``workers`` runs train at once,
+    beside the named :data:`~.variants.VARIANTS`. ``train_args``: options every run passes to
+    ``tools/train.py`` (e.g. ``['--skip-bad-images']``; :func:`check_train_args`), part of each
+    record. ``workers`` runs train at once,
     each with ``cpu_count // workers`` threads on CPU, one GPU each on CUDA. ``work_root``: the
     run configs and work dirs; None: ``work_dirs/study/<config name>-<8 hex digits of the
     records dir>``, one per study, so another study of the same config (other schedule, data or
@@ -74,6 +76,7 @@ class StudySettings:
     device: str = 'cpu'
     cfg_options: Dict = field(default_factory=dict)
     defined_variants: Dict[str, Dict] = field(default_factory=dict)
+    train_args: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if self.work_root is None:
@@ -99,6 +102,7 @@ class StudySettings:
         check_int('data_seed', self.data_seed, 0)
         if self.device not in ('cpu', 'cuda'):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        self.train_args = check_train_args(self.train_args)
 
     @property
     def config_name(self) -> str:
@@ -330,12 +334,12 @@ def check_train_args(train_args: Sequence[str]) -> List[str]:
 
 
 def train_command(settings: StudySettings, job: Job, python: str = 'python',
-                  train_args: Sequence[str] = (), path=lambda path: path) -> List[str]:
-    """The ``tools/train.py`` command line of ``job``: ``python`` the interpreter to name,
-    ``train_args`` options for ``tools/train.py`` (:func:`check_train_args`), ``path`` how to
-    write the paths (the tool, the run config, the work dir; default: as they are)."""
+                  path=lambda path: path) -> List[str]:
+    """The ``tools/train.py`` command line of ``job`` (with ``settings.train_args``):
+    ``python`` the interpreter to name, ``path`` how to write the paths (the tool, the run
+    config, the work dir; default: as they are)."""
     return [python, path(TRAIN_TOOL), path(run_config_path(settings, job)), '--work-dir',
-            path(work_dir(settings, job)), *check_train_args(train_args), '--cfg-options',
+            path(work_dir(settings, job)), *settings.train_args, '--cfg-options',
             f'randomness.seed={job.seed}']
 
 
@@ -346,8 +350,7 @@ def repo_relative(path: str) -> str:
     return osp.relpath(path, REPO_ROOT) if inside else path
 
 
-def shell_line(settings: StudySettings, job: Job, train_args: Sequence[str] = (),
-               python: Optional[str] = None) -> str:
+def shell_line(settings: StudySettings, job: Job, python: Optional[str] = None) -> str:
     """``job``'s command as one shell line, with the thread count for CPU runs and every path
     relative to the repository root (outside the checkout: absolute).
 
@@ -356,8 +359,7 @@ def shell_line(settings: StudySettings, job: Job, train_args: Sequence[str] = ()
     ``sys.executable``) it runs as printed from any directory, as a scheduler job does:
     ``cd <repo root> && OMP_NUM_THREADS=2 <python> tools/train.py work_dirs/...``.
     """
-    command = shlex.join(train_command(settings, job, python or 'python', train_args,
-                                       repo_relative))
+    command = shlex.join(train_command(settings, job, python or 'python', repo_relative))
     if settings.device == 'cpu':
         command = f'OMP_NUM_THREADS={settings.threads} {command}'
     return command if python is None else f'cd {shlex.quote(REPO_ROOT)} && {command}'

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional
 
 from asl_det.benchmark.analysis import load_run
 from asl_det.launch.skipped_images import read_skipped_images
@@ -30,7 +30,6 @@ from .plan import (
     ConditionData,
     Job,
     StudySettings,
-    check_train_args,
     final_checkpoint_name,
     load_base_config,
     prepare_conditions,
@@ -72,17 +71,11 @@ def _versions() -> Dict[str, str]:
 
 
 class StudyPlan:
-    """The grid of ``settings`` made ready to run: run configs written, conditions hashed.
+    """The grid of ``settings`` made ready to run: run configs written, conditions hashed."""
 
-    ``train_args``: options every run passes to ``tools/train.py`` (e.g.
-    ``['--skip-bad-images']``; :func:`~.plan.check_train_args`), part of each record.
-    """
-
-    def __init__(self, settings: StudySettings, log: Callable[[str], None] = print,
-                 train_args: Sequence[str] = ()):
+    def __init__(self, settings: StudySettings, log: Callable[[str], None] = print):
         settings.validate()
         self.settings = settings
-        self.train_args = check_train_args(train_args)
         self.base = load_base_config(settings)
         self.conditions: Dict[str, ConditionData] = prepare_conditions(settings, self.base, log)
         self.config_paths = write_run_configs(settings, self.base, self.conditions)
@@ -95,7 +88,7 @@ class StudyPlan:
         loop = self.base.train_cfg
         return dict(config=self.settings.config_name, data_seed=self.settings.data_seed,
                     iterations=loop.get('max_iters') if 'max_epochs' not in loop else None,
-                    max_epochs=loop.get('max_epochs'), train_args=self.train_args)
+                    max_epochs=loop.get('max_epochs'), train_args=self.settings.train_args)
 
     def check_resumable(self) -> None:
         """Refuse records of another config (by file name), schedule, data (annotation file
@@ -179,7 +172,7 @@ class StudyPlan:
             probabilities={k: round(v, 4) for k, v in run.probabilities.items()},
             data=self.conditions[job.condition].as_record(), data_seed=settings.data_seed,
             missing_fraction=job.missing_fraction,
-            command=shell_line(settings, job, self.train_args), train_args=self.train_args,
+            command=shell_line(settings, job), train_args=settings.train_args,
             skipped_images=read_skipped_images(directory),
             unlabelled_anchors=unlabelled_anchor_record(directory),
             device=settings.device, threads=settings.threads if settings.device == 'cpu' else None,
@@ -268,19 +261,17 @@ def _unwind(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def run_study(settings: StudySettings, log: Callable[[str], None] = print,
-              train_args: Sequence[str] = ()) -> List[Dict]:
+def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> List[Dict]:
     """Train every job of the grid that has no record yet, ``settings.workers`` at a time, and
     collect each into its record; returns the new records.
 
-    ``train_args``: options every run passes to ``tools/train.py`` (see :class:`StudyPlan`).
     A run that fails is reported and the others go on; at the end :class:`StudyRunsFailed`
     names every failed run (their records are missing, so the next call retries them). A job
     whose work dir another run holds (:func:`~asl_det.launch.work_dir_lock.work_dir_user`) is
     skipped with a message; one whose work dir holds a finished run is collected, not trained.
     """
     from asl_det.benchmark.progress import ProgressReporter
-    plan = StudyPlan(settings, log, train_args)
+    plan = StudyPlan(settings, log)
     jobs, todo = settings.jobs(), plan.pending()
     log(f'[study] {len(jobs)} runs in the grid, {len(jobs) - len(todo)} recorded already, '
         f'{len(todo)} to train ({settings.workers} at a time); logs under {settings.work_root}')
@@ -313,8 +304,7 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print,
                     shutil.rmtree(directory, ignore_errors=True)  # a run killed earlier: afresh
                     os.makedirs(directory)
                     console = open(osp.join(directory, 'console.log'), 'w')
-                    process = _start(train_command(settings, job, python=sys.executable,
-                                                   train_args=plan.train_args),
+                    process = _start(train_command(settings, job, python=sys.executable),
                                      console, _worker_env(settings, slot))
                     running[job] = (process, slot, console, time.perf_counter())
                     log(f'[study] start {len(todo) - len(queue)}/{len(todo)}: {job.name}')
@@ -356,22 +346,20 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print,
     return records
 
 
-def print_commands(settings: StudySettings, log: Callable[[str], None] = print,
-                   train_args: Sequence[str] = ()) -> List[str]:
+def print_commands(settings: StudySettings, log: Callable[[str], None] = print) -> List[str]:
     """Write the run configs and return one shell line per pending run (for a job array): each
     runs as printed from any directory, with this study's interpreter (``sys.executable``), see
-    :func:`~.plan.shell_line`. ``train_args`` as for :func:`run_study`."""
-    plan = StudyPlan(settings, log, train_args)
-    return [shell_line(settings, job, plan.train_args, python=sys.executable)
-            for job in plan.pending()]
+    :func:`~.plan.shell_line`."""
+    plan = StudyPlan(settings, log)
+    return [shell_line(settings, job, python=sys.executable) for job in plan.pending()]
 
 
-def collect_study(settings: StudySettings, log: Callable[[str], None] = print,
-                  train_args: Sequence[str] = ()) -> List[Dict]:
+def collect_study(settings: StudySettings, log: Callable[[str], None] = print) -> List[Dict]:
     """Record every pending run whose work dir holds a finished run (and no live run: one in its
-    final evaluation has saved its last checkpoint already); returns the new records.
-    ``train_args``: those the runs were given (:func:`print_commands`), for the records."""
-    plan = StudyPlan(settings, log, train_args)
+    final evaluation has saved its last checkpoint already); returns the new records. Pass the
+    settings the runs were printed with (:func:`print_commands`): their ``train_args`` go into
+    the records."""
+    plan = StudyPlan(settings, log)
     records, unfinished = [], []
     for job in plan.pending():
         if plan.is_finished(job) and work_dir_user(work_dir(settings, job)) is None:

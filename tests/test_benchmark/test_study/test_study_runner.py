@@ -200,7 +200,8 @@ def test_a_record_is_written_atomically_and_must_be_complete(tmp_path):
     (dict(variants=['focal', 'dice']), 'variants'), (dict(seeds=[]), 'seeds'),
     (dict(missing_fractions=[1.0]), 'missing_fractions'), (dict(max_iters=0), 'max_iters'),
     (dict(evaluations=0), 'evaluations'), (dict(workers=0), 'workers'),
-    (dict(device='tpu'), 'device')])
+    (dict(device='tpu'), 'device'), (dict(train_args=['--resume']), 'train_args'),
+    (dict(train_args='--amp'), 'train_args')])
 def test_invalid_settings_name_the_parameter(tmp_path, glyphs, changes, match):
     with pytest.raises(ValueError, match=match):
         tiny_settings(tmp_path, glyphs, **changes).validate()
@@ -434,7 +435,8 @@ def test_a_study_with_a_truncated_image_trains_with_skip_bad_images(tmp_path, mo
     assert 'pre-flight check failed' in console and bad in console
     assert 'Traceback' not in console
 
-    (record,) = run_study(settings, log=lambda line: None, train_args=['--skip-bad-images'])
+    settings.train_args = ('--skip-bad-images',)
+    (record,) = run_study(settings, log=lambda line: None)
     assert record['train_args'] == ['--skip-bad-images']
     assert ' --skip-bad-images --cfg-options randomness.seed=0' in record['command']
     (skipped,) = record['skipped_images']
@@ -444,6 +446,7 @@ def test_a_study_with_a_truncated_image_trains_with_skip_bad_images(tmp_path, mo
     assert (stored['train_args'], stored['skipped_images']) == (['--skip-bad-images'], [skipped])
     # the printed commands pass it on too
     printed = tiny_settings(tmp_path, (data, options), variants=['asl_paper'],
-                            missing_fractions=[0.0], records_dir=str(tmp_path / 'printed'))
-    lines = print_commands(printed, log=lambda line: None, train_args=['--skip-bad-images'])
+                            missing_fractions=[0.0], records_dir=str(tmp_path / 'printed'),
+                            train_args=['--skip-bad-images'])
+    lines = print_commands(printed, log=lambda line: None)
     assert len(lines) == 1 and ' --skip-bad-images --cfg-options ' in lines[0]
