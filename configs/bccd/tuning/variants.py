@@ -6,6 +6,9 @@ _margin = dict(type='AsymmetricLoss', use_sigmoid=True, gamma_pos=2.0, gamma_neg
 variants = dict(
     # negatives above p 0.5 ignored (zero loss and gradient)
     focal_margin_prior10_reject50=dict(loss_cls=dict(_margin, reject_above=0.5), prior=0.1),
+    # negatives above p 0.3 ignored: where focal's own unlabelled-object anchors sit (their
+    # 75th-90th percentile over training, seed 0 of the missing50 probe), background's 99.9th
+    focal_margin_prior10_reject30=dict(loss_cls=dict(_margin, reject_above=0.3), prior=0.1),
     # negatives above p 0.5 pushed up as positives (BRL's mirror, beta 1)
     focal_margin_prior10_mirror50=dict(loss_cls=dict(_margin, reject_above=0.5, mirror_weight=1.0),
                                        prior=0.1),
