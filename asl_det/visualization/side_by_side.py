@@ -13,6 +13,7 @@ each model's caption counts how many it found. Images are chosen the same way fo
 ``index.md`` / ``index.json`` (thresholds, images and counts).
 """
 import json
+import os
 import os.path as osp
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Set
@@ -299,8 +300,9 @@ def write_pages(runs, shown: LabelledImages, dropped: Dict[int, Set[int]], chose
             pages.append(path)
             rows = []
     index = dict(
-        runs=[dict(name=run.name, work_dir=run.work_dir, config=run.config,
-                   checkpoint=run.checkpoint, threshold=asdict(thresholds[run.name]))
+        runs=[dict(name=run.name, work_dir=_shown_path(run.work_dir),
+                   config=_shown_path(run.config), checkpoint=_shown_path(run.checkpoint),
+                   threshold=asdict(thresholds[run.name]))
               for run in runs],
         thresholds_on=dict(ann_file=val.ann_file, img_dir=val.img_dir),
         drawn=dict(ann_file=shown.ann_file, img_dir=shown.img_dir, train_ann=train_ann),
@@ -366,3 +368,9 @@ def index_markdown(index: Dict, runs) -> str:
     lines += ['', *[f'![page {i + 1}]({name})' for i, name in enumerate(index['pages'])], '']
     return '\n'.join(lines)
 
+
+def _shown_path(path: str) -> str:
+    """``path`` relative to the working directory where it lies below it (the index names no
+    absolute checkout path), else as given."""
+    relative = osp.relpath(osp.abspath(path), os.getcwd())
+    return path if relative.startswith('..') else relative
