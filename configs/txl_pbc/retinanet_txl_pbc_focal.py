@@ -15,20 +15,14 @@ _base_ = ['../bccd/retinanet_bccd_focal.py']
 data_root = 'data/TXL-PBC_Dataset/TXL_PBC/'
 metainfo = dict(classes=('WBC', 'RBC', 'Platelets'))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=(320, 320), keep_ratio=True),
-    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(320, 320), keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
+# BCCD's pipelines, each image resized to fit 320 x 320
+train_pipeline = _base_.train_pipeline
+test_pipeline = _base_.test_pipeline
+for _pipeline in (train_pipeline, test_pipeline):
+    for _step in _pipeline:
+        if _step['type'] == 'Resize':
+            _step['scale'] = (320, 320)
+del _pipeline, _step
 train_dataloader = dict(
     dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations_coco/train.json',
                  pipeline=train_pipeline))
