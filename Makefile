@@ -9,8 +9,10 @@ setup:
 lint: setup
 	.venv/bin/ruff check .
 
+# One process per core (pytest-xdist), a file's tests together (its module fixtures are shared),
+# one BLAS/OpenMP thread each.
 test: lint
-	$(PY) -m pytest tests -q -p no:cacheprovider
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q -p no:cacheprovider -n auto --dist loadfile
 
 demo: setup
 	$(PY) tools/demo.py $(ARGS)

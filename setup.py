@@ -33,7 +33,7 @@ setup(
         # the glyph benchmark and the study: data, plots, the statistics over seeds
         'benchmark': ['matplotlib>=3.7', 'scikit-learn>=1.3', 'scikit-image>=0.22', 'scipy>=1.10',
                       'statsmodels>=0.14'],
-        'tests': ['pytest>=7', 'ruff>=0.6'],
+        'tests': ['pytest>=7', 'pytest-xdist>=3', 'ruff>=0.6'],
     },
     license='Apache-2.0',
 )

@@ -6,10 +6,28 @@ import torch
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.hub import get_config
+from mmengine.runner import CheckpointLoader
 
 import asl_det  # noqa: F401  (registers the plugin)
+from asl_det.checkpoint import safe_loading
 
 register_all_modules(init_default_scope=True)
+
+#: mmengine's checkpoint loaders as they are before any test: tests that run a tool's main
+#: in-process leave asl_det's safe loader installed process-wide (as the tool does).
+MMENGINE_CHECKPOINT_SCHEMES = dict(CheckpointLoader._schemes)
+
+
+@pytest.fixture
+def mmengine_checkpoint_loading():
+    """mmengine's own checkpoint loaders (and asl_det's default trust) for one test, whatever
+    earlier tests in this process installed; the state before is put back afterwards."""
+    schemes, trust = CheckpointLoader._schemes, safe_loading._trust_by_default
+    CheckpointLoader._schemes = type(schemes)(MMENGINE_CHECKPOINT_SCHEMES)
+    safe_loading.set_trust_by_default(False)
+    yield
+    CheckpointLoader._schemes = schemes
+    safe_loading.set_trust_by_default(trust)
 
 ASL_LOSS = dict(type='AsymmetricLoss', use_sigmoid=True, gamma_pos=0.0, gamma_neg=4.0,
                 clip=0.05)

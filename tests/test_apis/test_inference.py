@@ -41,6 +41,7 @@ def assert_same(a, b):
         assert x.shape == y.shape and np.allclose(x, y, rtol=0, atol=1e-5)
 
 
+@pytest.mark.usefixtures('mmengine_checkpoint_loading')
 def test_mmdet_api_refuses_the_checkpoint_asl_det_api_loads_it(asl_run):
     with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
         mmdet_apis.init_detector(asl_run['config'], asl_run['checkpoint'], device='cpu')

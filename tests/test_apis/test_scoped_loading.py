@@ -27,6 +27,7 @@ def history_checkpoint(tmp_path):
     return path
 
 
+@pytest.mark.usefixtures('mmengine_checkpoint_loading')
 def test_block_loads_safely_and_restores_the_loaders(history_checkpoint):
     before = loader_state()
     with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
