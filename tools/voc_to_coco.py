@@ -15,10 +15,8 @@ relative to VOC_ROOT, so a config uses ``data_root='VOC_ROOT/'``, ``data_prefix=
 where each image has its XML beside it. A read-only VOC_ROOT takes ``--out`` elsewhere.
 """
 import argparse
-import sys
 
-from asl_det.intake.coco_output import ConversionError, preflight_converted
-from asl_det.intake.preflight import PreflightError
+from asl_det.intake.coco_output import run_conversion
 from asl_det.intake.voc_conversion import DIFFICULT_MODES, convert_voc_to_coco
 
 
@@ -63,17 +61,11 @@ def parse_args():
 
 def main():
     args = parse_args()
-    try:
-        summary = convert_voc_to_coco(
-            args.voc_root, args.out, args.img_dir, args.splits,
-            dict(args.split_ratios) if args.split_ratios else None, args.seed, args.classes,
-            args.skip_unknown_classes, args.skip_bad_files, args.difficult, args.ann_dir)
-        for line in summary.lines():
-            print(line)
-        if not args.no_preflight:
-            preflight_converted(summary, args.voc_root, args.workers)
-    except (ConversionError, PreflightError) as error:
-        sys.exit(f'error: {error}')
+    run_conversion(lambda: convert_voc_to_coco(
+        args.voc_root, args.out, args.img_dir, args.splits,
+        dict(args.split_ratios) if args.split_ratios else None, args.seed, args.classes,
+        args.skip_unknown_classes, args.skip_bad_files, args.difficult, args.ann_dir),
+        root=args.voc_root, preflight=not args.no_preflight, workers=args.workers)
 
 
 if __name__ == '__main__':

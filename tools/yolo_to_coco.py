@@ -14,10 +14,8 @@ see ``asl_det/intake/yolo_conversion.py``. A read-only data set takes ``--out`` 
 absolute ``ann_file``s in the config).
 """
 import argparse
-import sys
 
-from asl_det.intake.coco_output import ConversionError, preflight_converted
-from asl_det.intake.preflight import PreflightError
+from asl_det.intake.coco_output import run_conversion
 from asl_det.intake.yolo_conversion import YAML_SPLITS, convert_yolo_folder, convert_yolo_to_coco
 
 
@@ -59,21 +57,17 @@ def parse_args():
 
 def main():
     args = parse_args()
-    try:
-        if args.data_yaml is not None:
-            summary = convert_yolo_to_coco(args.data_yaml, args.out, args.splits, args.classes,
-                                           args.root, args.skip_unknown_classes,
-                                           args.skip_bad_files)
-        else:
-            summary = convert_yolo_folder(args.images, args.labels, args.split, args.out,
-                                          args.classes, args.root, args.skip_unknown_classes,
-                                          args.skip_bad_files)
-        for line in summary.lines():
-            print(line)
-        if not args.no_preflight:
-            preflight_converted(summary, summary.root, args.workers)
-    except (ConversionError, PreflightError) as error:
-        sys.exit(f'error: {error}')
+    if args.data_yaml is not None:
+        def convert():
+            return convert_yolo_to_coco(args.data_yaml, args.out, args.splits, args.classes,
+                                        args.root, args.skip_unknown_classes,
+                                        args.skip_bad_files)
+    else:
+        def convert():
+            return convert_yolo_folder(args.images, args.labels, args.split, args.out,
+                                       args.classes, args.root, args.skip_unknown_classes,
+                                       args.skip_bad_files)
+    run_conversion(convert, preflight=not args.no_preflight, workers=args.workers)
 
 
 if __name__ == '__main__':

@@ -1,9 +1,10 @@
 """What every converter to COCO shares: the annotations it writes (through the box rule), one
 json per split, the summary it reports and the pre-flight of the files it wrote."""
 import os.path as osp
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .box_rule import DROPPED, PARTLY_OUTSIDE, box_fate
 from .json_files import write_json_atomic
@@ -140,3 +141,22 @@ def preflight_converted(summary: ConversionSummary, root: str, workers: int = 0,
             log(line)
     raise_for(reports, skip_bad_images=False)
     return reports
+
+
+def run_conversion(convert: Callable[[], ConversionSummary], root: Optional[str] = None,
+                   preflight: bool = True, workers: int = 0, log=print) -> ConversionSummary:
+    """What the converter tools do: ``convert()``, log its summary, then (unless ``preflight``
+    is False) :func:`preflight_converted` with ``file_name``s relative to ``root`` (default: the
+    summary's own root). Exits the process with ``error: <message>`` on a
+    :class:`ConversionError` or a pre-flight failure."""
+    from .preflight import PreflightError
+    try:
+        summary = convert()
+        for line in summary.lines():
+            log(line)
+        if preflight:
+            preflight_converted(summary, summary.root if root is None else root, workers,
+                                log=log)
+    except (ConversionError, PreflightError) as error:
+        sys.exit(f'error: {error}')
+    return summary
