@@ -49,6 +49,7 @@ from asl_det.benchmark.loss_speed import (  # noqa: E402
     timing_table,
 )
 from asl_det.models.losses import AsymmetricLoss, asl_math  # noqa: E402
+from asl_det.models.losses.asymmetric_loss import ASL_DEFAULTS  # noqa: E402
 
 DTYPES = dict(float32=torch.float32, float16=torch.float16, bfloat16=torch.bfloat16)
 
@@ -114,7 +115,8 @@ def fused_call(math_module, labels, weight, avg_factor, detach, compiled):
     with the training defaults, straight through ``math_module.AsymmetricLossFunction``."""
     # the single module before the split into asl_math called the hyper-parameters Hyper
     parameters = getattr(math_module, 'AslHyperParameters', None) or math_module.Hyper
-    hyper = parameters(0.0, 4.0, 0.05, None, detach, 1e-8)
+    hyper = parameters(ASL_DEFAULTS['gamma_pos'], ASL_DEFAULTS['gamma_neg'], ASL_DEFAULTS['clip'],
+                       None, detach, ASL_DEFAULTS['eps'])
     function = math_module.AsymmetricLossFunction
     return lambda x: function.apply(x, labels, weight, True, hyper, False, compiled) / avg_factor
 

@@ -6,12 +6,12 @@ Holm's adjustment runs within each table. Then per-class AP (exploratory), the l
 and whether AP was still rising at the end of the schedule.
 """
 import math
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 from asl_det.benchmark.analysis.tables import format_table
 
+from .plotting import condition_panels, save_png
 from .statistics import CellSummary, paired_test, summarise
 from .unlabelled_anchors import last_evaluation_table, plot_unlabelled_anchors
 from .variants import BASELINE, PRIMARY_VARIANTS, VARIANTS
@@ -160,21 +160,12 @@ def plateau_table(records: Sequence[Dict], markdown: bool = True) -> Optional[st
     return format_table(header, rows, markdown=markdown)
 
 
-def _plot_setup():
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def plot_study(records: Sequence[Dict], path: str, baseline: str = BASELINE) -> str:
     """Box AP per variant, one panel per condition: each seed a point, mean ± std a bar."""
-    plt = _plot_setup()
     cells = summarise(records, 'bbox_mAP', baseline, _all_variants(records))
     conditions = sorted({cell.condition for cell in cells})
-    fig, axes = plt.subplots(1, len(conditions), figsize=(5.5 * len(conditions), 4.2),
-                             squeeze=False, sharey=True)
-    for ax, condition in zip(axes[0], conditions):
+    fig, axes = condition_panels(conditions)
+    for ax, condition in zip(axes, conditions):
         row = [c for c in cells if c.condition == condition]
         for x, cell in enumerate(row):
             ax.scatter([x] * len(cell.values), cell.values, s=14, color='0.4', zorder=3)
@@ -182,10 +173,9 @@ def plot_study(records: Sequence[Dict], path: str, baseline: str = BASELINE) -> 
                         fmt='o', color='C0' if cell.variant == baseline else 'C1', capsize=4)
         ax.set_xticks(range(len(row)))
         ax.set_xticklabels([c.variant for c in row], rotation=35, ha='right', fontsize=8)
-        ax.set_title(condition)
         ax.grid(axis='y', alpha=0.3)
-    axes[0][0].set_ylabel('COCO box AP (evaluation split)')
-    return _save(fig, plt, path)
+    axes[0].set_ylabel('COCO box AP (evaluation split)')
+    return save_png(fig, path)
 
 
 def plot_curves(records: Sequence[Dict], path: str) -> Optional[str]:
@@ -194,12 +184,10 @@ def plot_curves(records: Sequence[Dict], path: str) -> Optional[str]:
     curves = curves_of(records)
     if not curves:
         return None
-    plt = _plot_setup()
     conditions = sorted({condition for condition, _ in curves})
     variants = _all_variants([dict(variant=v) for _, v in curves])
-    fig, axes = plt.subplots(1, len(conditions), figsize=(5.5 * len(conditions), 4.2),
-                             squeeze=False, sharey=True)
-    for ax, condition in zip(axes[0], conditions):
+    fig, axes = condition_panels(conditions)
+    for ax, condition in zip(axes, conditions):
         for colour, variant in enumerate(variants):
             by_seed = curves.get((condition, variant))
             if not by_seed:
@@ -212,20 +200,11 @@ def plot_curves(records: Sequence[Dict], path: str) -> Optional[str]:
                     label=f'{variant} ({len(by_seed)} seeds)')
             ax.fill_between(iters, [min(v) for v in values], [max(v) for v in values],
                             color=f'C{colour}', alpha=0.15)
-        ax.set_title(condition)
         ax.set_xlabel('training iteration')
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    axes[0][0].set_ylabel('COCO box AP (evaluation split)')
-    return _save(fig, plt, path)
-
-
-def _save(fig, plt, path: str) -> str:
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    axes[0].set_ylabel('COCO box AP (evaluation split)')
+    return save_png(fig, path)
 
 
 def _machines(records: Sequence[Dict]) -> str:

@@ -8,6 +8,8 @@ measured at each evaluation of a missing-annotation run).
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .plotting import condition_panels, save_png
+
 #: Columns of the table at the last evaluation: (series key, header).
 COLUMNS = (('unlabelled_p25', 'unlabelled p25'), ('unlabelled_p50', 'unlabelled p50'),
            ('unlabelled_p75', 'unlabelled p75'), ('unlabelled_p90', 'unlabelled p90'),
@@ -57,16 +59,15 @@ def plot_unlabelled_anchors(records: Sequence[Dict], path: str,
     """Probability against training iteration, one panel per missing-annotation condition: per
     variant the seeds' mean median of the unlabelled-object anchors (solid, with the mean
     25-75% band) and the background anchors' 99th percentile (dashed). None without probes."""
-    from .report import _plot_setup, _save
     cells = probed(records)
     if not cells:
         return None
-    plt = _plot_setup()
     conditions = sorted({condition for condition, _ in cells})
     variants = [v for v in order if any((c, v) in cells for c in conditions)]
-    fig, axes = plt.subplots(1, len(conditions), figsize=(6 * len(conditions), 4.4),
-                             squeeze=False, sharey=True)
-    for ax, condition in zip(axes[0], conditions):
+    fig, axes = condition_panels(
+        [f'{condition}: anchors of the dropped boxes vs background' for condition in conditions],
+        width=6, height=4.4)
+    for ax, condition in zip(axes, conditions):
         for colour, variant in enumerate(variants):
             runs = cells.get((condition, variant))
             if not runs:
@@ -82,10 +83,9 @@ def plot_unlabelled_anchors(records: Sequence[Dict], path: str,
                             color=f'C{colour}', alpha=0.15)
             ax.plot(iters, mean_series('background_p99'), color=f'C{colour}', linestyle='--',
                     label=f'{variant}: background 99th pct')
-        ax.set_title(f'{condition}: anchors of the dropped boxes vs background')
         ax.set_xlabel('training iteration')
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    axes[0][0].set_ylabel('predicted probability (sigmoid)')
-    return _save(fig, plt, path)
+    axes[0].set_ylabel('predicted probability (sigmoid)')
+    return save_png(fig, path)
