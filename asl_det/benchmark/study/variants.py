@@ -23,6 +23,9 @@ Why these numbers:
   gradient from all negatives; at 0.10 they sit above the margin from the start.
   ``focal_prior10`` is focal loss with that start: the control that separates the prior's own
   effect from the margin's.
+- ``focal_margin_prior10_reject30``: ``focal_margin_prior10`` that also stops pushing down the
+  negatives the detector already scores above 0.3, where unlabelled objects' anchors sit
+  (docs/rejection.md).
 - ``*_adaptive``: adaptive asymmetry (paper section 2.7) on top, with the demo's step size.
 """
 import copy
@@ -54,6 +57,10 @@ def _asl(**changes) -> Dict:
 #: else its class default) with ``bias_prob`` 0.10 instead of 0.01
 #: (:func:`asl_det.config.classifier_prior.init_cfg_with_prior`).
 PRIOR_ABOVE_MARGIN = 0.10
+#: Negatives scored above this are rejected (zero loss and gradient; ``reject_above`` of
+#: AsymmetricLoss): where the anchors of unlabelled objects sit under focal loss, chosen on
+#: BCCD's tuning split (configs/bccd/tuning, configs/PREREGISTRATION.md).
+REJECT_ABOVE = 0.3
 #: The demo's adaptive-asymmetry settings (configs/demo/retinanet_glyphs_asl_adaptive.py).
 ADAPTIVE = dict(type='AdaptiveAsymmetryHook', target_gap=0.1, step_size=2e-3, interval=1,
                 momentum=0.9, gamma_neg_bounds=(0.0, 8.0))
@@ -71,6 +78,9 @@ VARIANTS: Dict[str, Dict] = {
     'asl_alpha_prior10': dict(loss_cls=_asl(alpha=FOCAL['alpha']), prior=PRIOR_ABOVE_MARGIN),
     'focal_margin_prior10': dict(loss_cls=_asl(**FOCAL_GAMMAS_AND_ALPHA),
                                  prior=PRIOR_ABOVE_MARGIN),
+    'focal_margin_prior10_reject30': dict(
+        loss_cls=_asl(**FOCAL_GAMMAS_AND_ALPHA, reject_above=REJECT_ABOVE),
+        prior=PRIOR_ABOVE_MARGIN),
     'focal_asym_adaptive': dict(loss_cls=_asl(clip=0.0, alpha=FOCAL['alpha']), hooks=[ADAPTIVE]),
     'asl_alpha_adaptive': dict(loss_cls=_asl(alpha=FOCAL['alpha']), hooks=[ADAPTIVE]),
     'asl_paper_prior10_adaptive': dict(loss_cls=ASL, prior=PRIOR_ABOVE_MARGIN,
