@@ -1,6 +1,6 @@
 # BCCD's tuning split: the focal-loss detector of retinanet_bccd_focal.py trained on `train`
 # (205 images) and evaluated on `val` (87). Settings are chosen here; `test` is kept for the
-# confirmation (configs/bccd/study/PREREGISTRATION.md). Same model, schedule and data pipeline.
+# confirmation (configs/PREREGISTRATION.md). Same model, schedule and data pipeline.
 _base_ = ['./retinanet_bccd_focal.py']
 
 train_dataloader = dict(dataset=dict(ann_file='annotations_coco/train.json'))
