@@ -19,11 +19,12 @@ def _check_path(path: str) -> None:
         raise ValueError(f'path must end with .png, got {path!r}')
 
 
-def _save(fig: Figure, path: str) -> str:
+def save_figure(fig: Figure, path: str, dpi: int = 100) -> str:
+    """Write ``fig`` to ``path`` on the Agg canvas (folders made as needed); returns ``path``."""
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=dpi)
     return str(path)
 
 
@@ -35,7 +36,7 @@ def plot_map_curves(runs: Sequence[Run], path: str,
                     metrics: Sequence[str] = ('bbox_mAP', 'bbox_mAP_50')) -> str:
     """Write :func:`map_curves_figure` to the PNG ``path``; returns ``path``."""
     _check_path(path)
-    return _save(map_curves_figure(runs, metrics), path)
+    return save_figure(map_curves_figure(runs, metrics), path)
 
 
 def map_curves_figure(runs: Sequence[Run],
@@ -69,7 +70,7 @@ def map_curves_figure(runs: Sequence[Run],
 def plot_probabilities(runs: Sequence[Run], path: str) -> str:
     """Write :func:`probabilities_figure` to the PNG ``path``; returns ``path``."""
     _check_path(path)
-    return _save(probabilities_figure(runs), path)
+    return save_figure(probabilities_figure(runs), path)
 
 
 def probabilities_figure(runs: Sequence[Run]) -> Figure:

@@ -1,16 +1,16 @@
 """The study report's figures: one panel per annotation condition, saved as PNG.
 
-Drawn on matplotlib's Agg canvas directly (no pyplot, no global backend switch), as
-:mod:`asl_det.benchmark.analysis.plots` does, so a report works headless and leaves an
+Drawn on matplotlib's Agg canvas directly (no pyplot, no global backend switch) and written by
+:func:`asl_det.benchmark.analysis.plots.save_figure`, so a report works headless and leaves an
 interactive session's backend alone.
 """
-import os
-import os.path as osp
 from typing import List, Sequence, Tuple
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from asl_det.benchmark.analysis.plots import save_figure
 
 
 def condition_panels(conditions: Sequence[str], width: float = 5.5,
@@ -26,8 +26,6 @@ def condition_panels(conditions: Sequence[str], width: float = 5.5,
 
 def save_png(fig: Figure, path: str) -> str:
     """Lay ``fig`` out and write it to ``path`` (folders made as needed); returns ``path``."""
-    FigureCanvasAgg(fig)
+    FigureCanvasAgg(fig)  # the renderer tight_layout measures with
     fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
