@@ -14,6 +14,7 @@ see ``asl_det/intake/yolo_conversion.py``. A read-only data set takes ``--out`` 
 absolute ``ann_file``s in the config).
 """
 import argparse
+from functools import partial
 
 from asl_det.intake.coco_output import run_conversion
 from asl_det.intake.yolo_conversion import YAML_SPLITS, convert_yolo_folder, convert_yolo_to_coco
@@ -58,15 +59,11 @@ def parse_args():
 def main():
     args = parse_args()
     if args.data_yaml is not None:
-        def convert():
-            return convert_yolo_to_coco(args.data_yaml, args.out, args.splits, args.classes,
-                                        args.root, args.skip_unknown_classes,
-                                        args.skip_bad_files)
+        convert = partial(convert_yolo_to_coco, args.data_yaml, args.out, args.splits,
+                          args.classes, args.root, args.skip_unknown_classes, args.skip_bad_files)
     else:
-        def convert():
-            return convert_yolo_folder(args.images, args.labels, args.split, args.out,
-                                       args.classes, args.root, args.skip_unknown_classes,
-                                       args.skip_bad_files)
+        convert = partial(convert_yolo_folder, args.images, args.labels, args.split, args.out,
+                          args.classes, args.root, args.skip_unknown_classes, args.skip_bad_files)
     run_conversion(convert, preflight=not args.no_preflight, workers=args.workers)
 
 
