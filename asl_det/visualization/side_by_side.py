@@ -29,6 +29,7 @@ from asl_det.inference.trained_runs import TrainedRun
 from asl_det.intake.json_files import write_json_atomic
 from asl_det.intake.preflight import find_datasets, resolve_paths
 from asl_det.launch.runtime import load_config
+from asl_det.relative_paths import relative_if_inside
 from asl_det.validation import check_int, check_number
 
 from .panels import draw_boxes, for_display, make_visualizer, page, with_caption
@@ -300,8 +301,9 @@ def write_pages(runs, shown: LabelledImages, dropped: Dict[int, Set[int]], chose
             pages.append(path)
             rows = []
     index = dict(
-        runs=[dict(name=run.name, work_dir=_shown_path(run.work_dir),
-                   config=_shown_path(run.config), checkpoint=_shown_path(run.checkpoint),
+        runs=[dict(name=run.name, work_dir=relative_if_inside(run.work_dir, os.getcwd()),
+                   config=relative_if_inside(run.config, os.getcwd()),
+                   checkpoint=relative_if_inside(run.checkpoint, os.getcwd()),
                    threshold=asdict(thresholds[run.name]))
               for run in runs],
         thresholds_on=dict(ann_file=val.ann_file, img_dir=val.img_dir),
@@ -367,10 +369,3 @@ def index_markdown(index: Dict, runs) -> str:
         lines.append('| ' + ' | '.join(cells) + ' |')
     lines += ['', *[f'![page {i + 1}]({name})' for i, name in enumerate(index['pages'])], '']
     return '\n'.join(lines)
-
-
-def _shown_path(path: str) -> str:
-    """``path`` relative to the working directory where it lies below it (the index names no
-    absolute checkout path), else as given."""
-    relative = osp.relpath(osp.abspath(path), os.getcwd())
-    return path if relative.startswith('..') else relative

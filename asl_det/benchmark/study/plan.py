@@ -25,6 +25,7 @@ from mmengine.config import Config, ConfigDict
 from asl_det.config.classifier_prior import init_cfg_with_prior
 from asl_det.intake.json_files import file_sha256
 from asl_det.intake.preflight import find_datasets, resolve_paths
+from asl_det.relative_paths import relative_if_inside
 from asl_det.validation import check_int, check_number
 
 from .missing_annotations import write_missing_annotation_split
@@ -217,7 +218,10 @@ class ConditionData:
     dropped_fraction: float = 0.0
 
     def as_record(self) -> Dict:
-        return dict(self.__dict__)
+        """The fields as a record keeps them: the files named by :func:`repo_relative` (no
+        checkout path of this machine when they lie inside it), the hashes as they are."""
+        return {key: repo_relative(value) if key.endswith('_file') else value
+                for key, value in self.__dict__.items()}
 
 
 def prepare_conditions(settings: StudySettings, cfg: Config, log=print) -> Dict[str, ConditionData]:
@@ -345,9 +349,7 @@ def train_command(settings: StudySettings, job: Job, python: str = 'python',
 
 def repo_relative(path: str) -> str:
     """``path`` relative to :data:`REPO_ROOT` if it lies inside the checkout, else absolute."""
-    path = osp.abspath(path)
-    inside = osp.commonpath([path, REPO_ROOT]) == REPO_ROOT
-    return osp.relpath(path, REPO_ROOT) if inside else path
+    return relative_if_inside(path, REPO_ROOT)
 
 
 def shell_line(settings: StudySettings, job: Job, python: Optional[str] = None) -> str:

@@ -20,7 +20,7 @@ from asl_det.benchmark.study import (
     write_record,
     write_study_report,
 )
-from asl_det.benchmark.study.plan import set_schedule
+from asl_det.benchmark.study.plan import REPO_ROOT, ConditionData, set_schedule
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIG = osp.join(REPO, 'configs', 'demo', 'retinanet_glyphs_focal.py')
@@ -450,3 +450,26 @@ def test_a_study_with_a_truncated_image_trains_with_skip_bad_images(tmp_path, mo
                             train_args=['--skip-bad-images'])
     lines = print_commands(printed, log=lambda line: None)
     assert len(lines) == 1 and ' --skip-bad-images --cfg-options ' in lines[0]
+
+
+def test_a_record_names_annotation_files_inside_the_checkout_relative_to_it(tmp_path):
+    inside = osp.join(REPO_ROOT, 'data', 'x', 'train.json')
+    outside = str(tmp_path / 'val.json')
+    record = ConditionData(inside, 'a' * 64, outside, 'b' * 64, 0.5).as_record()
+    assert record == dict(train_ann_file=osp.join('data', 'x', 'train.json'),
+                          train_ann_sha256='a' * 64, val_ann_file=outside,
+                          val_ann_sha256='b' * 64, dropped_fraction=0.5)
+
+
+def test_a_records_probe_config_names_its_files_as_the_record_does(tmp_path):
+    from asl_det.benchmark.study.runner import unlabelled_anchor_record
+    from asl_det.engine.hooks.unlabelled_anchor_probability_hook import OUT_FILE
+    inside = osp.join(REPO_ROOT, 'data', 'x', 'train.json')
+    config = dict(full_ann_file=inside, train_ann_file=str(tmp_path / 'train_missing50.json'),
+                  image_ids=[1, 2], pos_iou_thr=0.5)
+    with open(tmp_path / OUT_FILE, 'w') as f:
+        json.dump(dict(config=config, evaluations=[]), f)
+    assert unlabelled_anchor_record(str(tmp_path))['config'] == dict(
+        full_ann_file=osp.join('data', 'x', 'train.json'),
+        train_ann_file=str(tmp_path / 'train_missing50.json'), pos_iou_thr=0.5)
+    assert unlabelled_anchor_record(str(tmp_path / 'nothing')) is None
