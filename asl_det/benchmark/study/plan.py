@@ -220,8 +220,7 @@ class ConditionData:
     def as_record(self) -> Dict:
         """The fields as a record keeps them: the files named by :func:`repo_relative` (no
         checkout path of this machine when they lie inside it), the hashes as they are."""
-        return {key: repo_relative(value) if key.endswith('_file') else value
-                for key, value in self.__dict__.items()}
+        return repo_relative_files(self.__dict__)
 
 
 def prepare_conditions(settings: StudySettings, cfg: Config, log=print) -> Dict[str, ConditionData]:
@@ -350,6 +349,12 @@ def train_command(settings: StudySettings, job: Job, python: str = 'python',
 def repo_relative(path: str) -> str:
     """``path`` relative to :data:`REPO_ROOT` if it lies inside the checkout, else absolute."""
     return relative_if_inside(path, REPO_ROOT)
+
+
+def repo_relative_files(fields: Dict) -> Dict:
+    """``fields`` with each ``*_file`` value named by :func:`repo_relative`, the rest as is."""
+    return {key: repo_relative(value) if key.endswith('_file') else value
+            for key, value in fields.items()}
 
 
 def shell_line(settings: StudySettings, job: Job, python: Optional[str] = None) -> str:

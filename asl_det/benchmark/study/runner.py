@@ -33,7 +33,7 @@ from .plan import (
     final_checkpoint_name,
     load_base_config,
     prepare_conditions,
-    repo_relative,
+    repo_relative_files,
     shell_line,
     train_command,
     work_dir,
@@ -187,7 +187,7 @@ def unlabelled_anchor_record(directory: str) -> Optional[Dict]:
     """What the run's :data:`~.plan.PROBE_HOOK` measured (None without its file): the
     evaluations' ``iters``, the ``series`` of quantiles, shares above each threshold and the
     separating threshold, rounded to 4 digits, and the probe's ``config`` (less its image ids;
-    its files named by :func:`~.plan.repo_relative`)."""
+    its files named by :func:`~.plan.repo_relative_files`)."""
     from asl_det.engine.hooks.unlabelled_anchor_probability_hook import (
         OUT_FILE,
         summarise_probe_file,
@@ -196,8 +196,8 @@ def unlabelled_anchor_record(directory: str) -> Optional[Dict]:
     if not osp.isfile(path):
         return None
     summary = summarise_probe_file(path)
-    config = {k: repo_relative(v) if k.endswith('_file') else v
-              for k, v in summary['config'].items() if k != 'image_ids'}
+    config = repo_relative_files({k: v for k, v in summary['config'].items()
+                                  if k != 'image_ids'})
     series = {key: [None if v is None else round(v, 4) for v in values]
               for key, values in summary['series'].items()}
     return dict(iters=summary['iters'], series=series, config=config)
