@@ -166,7 +166,7 @@ class StudyPlan:
             loss_cls=head.loss_cls.to_dict(),
             variant_spec=variant_config(job.variant, settings.defined_variants),
             init_cfg=head.init_cfg.to_dict() if head.get('init_cfg') else None,
-            hooks=[dict(h) for h in cfg.get('custom_hooks', [])],
+            hooks=recorded_hooks(cfg.get('custom_hooks', [])),
             iterations=run.last_iter, max_epochs=self.expected['max_epochs'],
             wall_time_s=None if wall_time_s is None else round(wall_time_s, 1),
             train_time_s=round(run.train_time_s, 1) if run.train_time_s else None,
@@ -181,6 +181,12 @@ class StudyPlan:
                 timespec='seconds'), versions=_versions())
         write_record(settings.records_dir, record)
         return record
+
+
+def recorded_hooks(custom_hooks: List[Dict]) -> List[Dict]:
+    """A run's ``custom_hooks`` as its record keeps them: each a plain dict, its ``*_file``
+    arguments named by :func:`~.plan.repo_relative_files` (the probe's ``full_ann_file``)."""
+    return [repo_relative_files(dict(hook)) for hook in custom_hooks]
 
 
 def unlabelled_anchor_record(directory: str) -> Optional[Dict]:

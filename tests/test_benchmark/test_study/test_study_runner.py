@@ -473,3 +473,17 @@ def test_a_records_probe_config_names_its_files_as_the_record_does(tmp_path):
         full_ann_file=osp.join('data', 'x', 'train.json'),
         train_ann_file=str(tmp_path / 'train_missing50.json'), pos_iou_thr=0.5)
     assert unlabelled_anchor_record(str(tmp_path / 'nothing')) is None
+
+
+def test_a_records_hooks_name_their_files_as_the_record_does(tmp_path):
+    from asl_det.benchmark.study.runner import recorded_hooks
+    inside = osp.join(REPO_ROOT, 'data', 'x', 'train.json')
+    hooks = [dict(type='ChannelsLastHook'),
+             dict(type='UnlabelledAnchorProbabilityHook', full_ann_file=inside),
+             dict(type='UnlabelledAnchorProbabilityHook', full_ann_file=str(tmp_path / 'a.json'))]
+    probe = 'UnlabelledAnchorProbabilityHook'
+    assert recorded_hooks(hooks) == [
+        dict(type='ChannelsLastHook'),
+        dict(type=probe, full_ann_file=osp.join('data', 'x', 'train.json')),
+        dict(type=probe, full_ann_file=str(tmp_path / 'a.json'))]
+    assert hooks[1]['full_ann_file'] == inside  # the run's config is left as it was
