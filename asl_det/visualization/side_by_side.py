@@ -300,10 +300,11 @@ def write_pages(runs, shown: LabelledImages, dropped: Dict[int, Set[int]], chose
             mmcv.imwrite(page(rows)[..., ::-1], path)
             pages.append(path)
             rows = []
+    here = os.getcwd()
     index = dict(
-        runs=[dict(name=run.name, work_dir=relative_if_inside(run.work_dir, os.getcwd()),
-                   config=relative_if_inside(run.config, os.getcwd()),
-                   checkpoint=relative_if_inside(run.checkpoint, os.getcwd()),
+        runs=[dict(name=run.name, work_dir=relative_if_inside(run.work_dir, here),
+                   config=relative_if_inside(run.config, here),
+                   checkpoint=relative_if_inside(run.checkpoint, here),
                    threshold=asdict(thresholds[run.name]))
               for run in runs],
         thresholds_on=dict(ann_file=val.ann_file, img_dir=val.img_dir),
