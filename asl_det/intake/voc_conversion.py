@@ -122,27 +122,38 @@ def read_split_files(voc_root: str, splits: Optional[Sequence[str]]) -> Dict[str
     return result
 
 
-def find_image(img_dir: str, stem: str, tagged: Optional[str], listing: Dict[str, str]
-               ) -> Optional[str]:
+def find_image(xml_path: str, img_dir: str, tagged: Optional[str],
+               listing: Dict[str, List[str]]) -> Optional[str]:
     """The image's path relative to the VOC root: the XML's ``<filename>`` if that file is in
-    ``img_dir``, else ``<stem>`` with an image extension; None if neither exists.
-    ``listing``: the image files of ``img_dir`` by name without extension."""
+    ``img_dir``, else the one image named as the XML file with an image extension; None if
+    there is none. ``listing``: the image files of ``img_dir`` by name without extension.
+    BadFile when several images share that name and ``<filename>`` is none of them."""
+    stem = osp.splitext(osp.basename(xml_path))[0]
     tagged = osp.basename(tagged or '')
-    if tagged and listing.get(osp.splitext(tagged)[0]) == tagged:
+    if tagged and tagged in listing.get(osp.splitext(tagged)[0], ()):
         return osp.join(img_dir, tagged)
-    return listing.get(stem) and osp.join(img_dir, listing[stem])
+    candidates = listing.get(stem, [])
+    if len(candidates) > 1:
+        raise BadFile(xml_path, f'<filename> {tagged!r} is none of the images, and several '
+                      f'are named {stem}.*: {candidates}; which one it annotates is not known')
+    return osp.join(img_dir, candidates[0]) if candidates else None
 
 
-def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str, listing: Dict[str, str]
-                  ) -> VOCImage:
+def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str,
+                  listing: Dict[str, List[str]]) -> VOCImage:
     """One annotation file. Raises :class:`BadFile` naming the file when it is unparseable,
     lacks a coordinate or names no existing image."""
     stem = osp.splitext(osp.basename(xml_path))[0]
+    with open(xml_path, 'rb') as f:
+        content = f.read()
+    if b'<!ENTITY' in content:  # VOC annotations declare none; expansion is how XML bombs work
+        raise BadFile(xml_path, 'declares XML entities (<!ENTITY): refused, a VOC annotation '
+                      'has none')
     try:
-        root = ET.parse(xml_path).getroot()
+        root = ET.fromstring(content)
     except ET.ParseError as error:
         raise BadFile(xml_path, f'not well-formed XML ({error})') from error
-    file_name = find_image(img_dir, stem, root.findtext('filename'), listing)
+    file_name = find_image(xml_path, img_dir, root.findtext('filename'), listing)
     if file_name is None:
         raise BadFile(xml_path, f'no image {stem}.* (or <filename>) in '
                       f'{osp.join(voc_root, img_dir)}')
@@ -245,8 +256,10 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
         members = random_split(stems, split_ratios, seed)
         summary.split_source = f'a random split {split_ratios} of {len(stems)} XML files ' \
                                f'(seed {seed})'
-    listing = {osp.splitext(f)[0]: f for f in sorted(os.listdir(image_folder))
-               if osp.splitext(f)[1].lower() in IMAGE_EXTENSIONS}
+    listing: Dict[str, List[str]] = {}
+    for name in sorted(os.listdir(image_folder)):
+        if osp.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+            listing.setdefault(osp.splitext(name)[0], []).append(name)
     parsed: Dict[str, VOCImage] = {}
     xml_names = {osp.splitext(f)[0]: f for f in os.listdir(ann_folder)
                  if f.lower().endswith('.xml')}

@@ -223,6 +223,7 @@ def convert_yolo_to_coco(data_yaml: str, out_dir: Optional[str] = None,
                                       'data root (root, --root)')
     elif not osp.isdir(root):
         raise YOLOConversionError(f'root (--root) {root} is not a folder')
+    root = osp.abspath(root)
     present = [key for key in YAML_SPLITS if data.get(key)]
     if splits is None:
         splits = present
@@ -247,7 +248,8 @@ def convert_yolo_folder(images: str, labels: Optional[str] = None, split: Option
                         root: Optional[str] = None, skip_unknown_classes: bool = False,
                         skip_bad_files: bool = False) -> YOLOSummary:
     """Convert the images under ``images`` (recursively) with their label files in ``labels``
-    (same relative paths, ``.txt``; default: Ultralytics' rule, ``images/x`` -> ``labels/x``)
+    (same relative paths, ``.txt``; default: Ultralytics' rule for each image, the last
+    ``images/`` of its path -> ``labels/``, which may lie below ``images``)
     into ``<out_dir>/<split>.json`` (default ``<root>/annotations_coco/``).
 
     ``split``: the json's name (default: the images folder's name, ``train`` if that is
@@ -256,6 +258,7 @@ def convert_yolo_folder(images: str, labels: Optional[str] = None, split: Option
     ``labels`` or one folder up. The rest as :func:`convert_yolo_to_coco`.
     """
     images = osp.normpath(osp.abspath(images))
+    given_labels = labels
     labels = osp.normpath(osp.abspath(labels)) if labels else label_folder(images)
     for key, path in (('images (--images)', images), ('labels (--labels)', labels)):
         if not osp.isdir(path):
@@ -267,8 +270,12 @@ def convert_yolo_folder(images: str, labels: Optional[str] = None, split: Option
     if split is None:
         split = osp.basename(images) if osp.basename(images) != 'images' else 'train'
     found = images_under(images)
-    source = YOLOSplit(found, [osp.join(labels, osp.splitext(osp.relpath(p, images))[0] + '.txt')
-                               for p in found], [labels], f'the images under {images}')
+    if given_labels:  # the same relative path under the labels folder
+        label_files = [osp.join(labels, osp.splitext(osp.relpath(p, images))[0] + '.txt')
+                       for p in found]
+    else:  # Ultralytics' rule, image by image (images/ may lie below the folder given)
+        label_files = [label_path(p) for p in found]
+    source = YOLOSplit(found, label_files, [labels], f'the images under {images}')
     names, names_source, notes = class_names(
         None, classes, [osp.join(labels, CLASS_LIST), osp.join(osp.dirname(labels), CLASS_LIST)],
         None)
@@ -370,10 +377,10 @@ def convert_splits(split_sources: Dict[str, YOLOSplit], root: str, out_dir: Opti
         bad += [BadFile(path, f'no image of split {split!r} ({source.source}) has this '
                               'label file')
                 for folder in source.label_folders for path in label_files_under(folder)
-                if path not in expected]
+                if osp.abspath(path) not in expected]
         if source.images and all(label is None for _, _, _, label, _ in parsed[split]):
             summary.notes.append(f'warning: no image of split {split!r} has a label file '
-                                 f'(looked for {label_path(source.images[0])} and the like): '
+                                 f'(looked for {source.labels[0]} and the like): '
                                  'is this the layout Ultralytics reads?')
     if bad and not skip_bad_files:
         shown = ''.join(f'\n  {error}' for error in bad[:10])

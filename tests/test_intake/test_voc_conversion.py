@@ -220,3 +220,26 @@ def test_a_split_left_without_images_is_warned_about_and_refused(tmp_path):
     assert report.errors == [f'{summary.written["test"]} has 0 images: a data set built from it '
                              'is empty, nothing to train or evaluate on (convert with more files, '
                              'or point the config to another split)']
+
+
+def test_images_sharing_a_name_pair_by_filename_or_are_refused(tmp_path):
+    root = tmp_path / 'flat'
+    write_image(str(root / 'a.jpg'), seed=0)
+    write_image(str(root / 'a.png'), seed=1)  # e.g. a mask beside the photograph
+    (root / 'a.xml').write_text(voc_xml('a.jpg', [('cat', 11, 21, 30, 40)]))
+    convert = dict(ann_dir='.', img_dir='.', split_ratios={'all': 1})
+    summary = convert_voc_to_coco(str(root), **convert)
+    assert [i['file_name'] for i in load(summary.written['all'])['images']] == ['a.jpg']
+    (root / 'a.xml').write_text(voc_xml('elsewhere/a.tif', [('cat', 11, 21, 30, 40)]))
+    with pytest.raises(VOCConversionError, match=r"a\.xml: <filename> 'a\.tif' is none of the "
+                                                 r"images, and several are named a\.\*"):
+        convert_voc_to_coco(str(root), **convert)
+
+
+def test_xml_declaring_entities_is_refused(tmp_path):
+    bomb = ('<?xml version="1.0"?><!DOCTYPE annotation [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            + voc_xml('d.jpg', []).replace('<filename>', '<folder>&b;</folder><filename>'))
+    root = write_voc(tmp_path / 'voc', dict(IMAGES, d=bomb), {'train': ['a', 'd']})
+    with pytest.raises(VOCConversionError, match=r'd\.xml: declares XML entities'):
+        convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'))

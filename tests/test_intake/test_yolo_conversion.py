@@ -166,6 +166,33 @@ def test_txt_lists_roboflow_paths_and_list_names(tmp_path):
     assert summary.classes == ['cell']
 
 
+def roboflow_split(root, names=('x.jpg', 'y.jpg')):
+    """``root/train/{images,labels}/`` with one box per image."""
+    for name in names:
+        write_image(str(root / 'train' / 'images' / name))
+        os.makedirs(root / 'train' / 'labels', exist_ok=True)
+        (root / 'train' / 'labels' / (osp.splitext(name)[0] + '.txt')).write_text(
+            '0 0.5 0.5 0.5 0.5\n')
+
+
+def test_a_folder_above_images_takes_each_images_label_by_ultralytics_rule(tmp_path):
+    roboflow_split(tmp_path / 'rf')
+    summary = convert_yolo_folder(str(tmp_path / 'rf' / 'train'), classes=['cell'],
+                                  out_dir=str(tmp_path / 'out'))
+    assert summary.boxes == {'train': {'cell': 2}} and summary.skipped_files == []
+
+
+def test_a_relative_root_finds_every_label_file(tmp_path, monkeypatch):
+    roboflow_split(tmp_path / 'rf')
+    (tmp_path / 'rf' / 'data.yaml').write_text('path: ../elsewhere\ntrain: train/images\n'
+                                               'names: [cell]\n')
+    monkeypatch.chdir(tmp_path)
+    summary = convert_yolo_to_coco('rf/data.yaml', root='rf', out_dir='out')
+    assert summary.boxes == {'train': {'cell': 2}} and summary.skipped_files == []
+    assert [i['file_name'] for i in load('out/train.json')['images']] == [
+        'train/images/x.jpg', 'train/images/y.jpg']
+
+
 def test_exif_orientation_sizes_as_the_loader_sees_them(tmp_path):
     root = tmp_path / 'exif'
     write_yolo(root, {'train/r.jpg': '0 0.5 0.5 0.5 0.5\n'}, names=['cell'])
