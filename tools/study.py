@@ -36,6 +36,7 @@ from asl_det.benchmark.study import (
     run_study,
     write_study_report,
 )
+from asl_det.benchmark.study.report import check_primary
 from asl_det.benchmark.study.variants import load_variant_file, parse_variant
 from asl_det.benchmark.study.verdict_blocks import update_documents
 
@@ -134,6 +135,13 @@ def settings_of(args) -> StudySettings:
     variants = args.variants
     if variants is None:
         variants = [args.baseline, *defined] if defined else list(DEFAULT_VARIANTS)
+    unused = [name for name, *_ in args.variant if name not in variants]
+    if unused:
+        raise ValueError(f'variant (--variant) {", ".join(unused)} is defined but not among '
+                         f'variants (--variants {" ".join(variants)}): add it there or leave '
+                         'out --variants')
+    if args.primary is not None:
+        check_primary(args.primary, variants, args.baseline)
     return StudySettings(
         config_file=args.config, records_dir=osp.join(args.study_dir, 'records'),
         work_root=args.work_dir, defined_variants=defined,
@@ -180,6 +188,8 @@ def main(argv=None):
     if args.primary is not None:
         command += ' --primary ' + ' '.join(args.primary)
     try:
+        if args.primary is not None:
+            check_primary(args.primary, sorted({r['variant'] for r in records}), args.baseline)
         paths = write_study_report(records, args.study_dir, command, baseline=args.baseline,
                                    primary=primary)
         for doc in update_documents(REPO, args.study_dir, records, args.baseline, primary):

@@ -93,10 +93,10 @@ def check_model(cfg) -> None:
 
 def _warn_if_prior_below_margin(path: str, head_cfg: dict, head: str, clip: float) -> None:
     prior = classifier_prior(head_cfg, head)
-    if prior is not None and prior < clip:
+    if prior is not None and prior <= clip:
         warnings.warn(
-            f'{path}: {head} initialises its classifier to p = {prior}, below clip={clip}, '
-            'where every negative gives exactly zero ASL loss and gradient, so training starts '
+            f'{path}: {head} initialises its classifier to p = {prior}, at or below '
+            f'clip={clip}, where negatives give zero ASL loss and gradient, so training starts '
             'on the positives alone (on the glyph study this cost 0.08 box AP). Set the head\'s '
             'init_cfg override bias_prob above clip, as configs/retinanet_asl.py does',
             UserWarning, stacklevel=3)

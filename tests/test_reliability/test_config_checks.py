@@ -267,6 +267,7 @@ def test_train_tool_prints_the_key_to_the_user(tiny):
 @pytest.mark.parametrize('config,prior,warns', [
     ('retinanet/retinanet_r50_fpn_1x_coco.py', None, True),   # RetinaHead's default 0.01
     ('atss/atss_r50_fpn_1x_coco.py', 0.10, False),
+    ('atss/atss_r50_fpn_1x_coco.py', 0.05, True),   # at clip: p_m = 0, no gradient either
     ('gfl/gfl_r50_fpn_1x_coco.py', None, True)])
 def test_a_classifier_prior_below_the_margin_is_warned_about(config, prior, warns, recwarn):
     cfg = load_config(f'mmdet::{config}')
@@ -279,7 +280,7 @@ def test_a_classifier_prior_below_the_margin_is_warned_about(config, prior, warn
     assert bool(messages) == warns
     if warns:
         assert messages[0].startswith('model.bbox_head.loss_cls: ')
-        assert 'p = 0.01, below clip=0.05' in messages[0]
+        assert f'p = {prior or 0.01}, at or below clip=0.05' in messages[0]
 
 
 def test_the_shipped_asl_configs_start_above_the_margin(recwarn):

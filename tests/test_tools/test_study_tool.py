@@ -68,6 +68,16 @@ def test_a_baseline_without_records_is_refused(tmp_path):
         study_main(['--report-only', '--study-dir', study, '--baseline', 'asl_alpha'])
 
 
+def test_a_primary_name_without_records_is_refused(tmp_path):
+    study = str(tmp_path / 'study')
+    write_records(osp.join(study, 'records'))
+    with pytest.raises(SystemExit, match=r'primary \(--primary\): asl_papr is not a variant '
+                                         r'compared with the baseline focal in this study '
+                                         r'\(asl_paper, focal_margin\)'):
+        study_main(['--report-only', '--study-dir', study, '--primary', 'asl_paper', 'asl_papr'])
+    assert not osp.exists(osp.join(study, 'results.md'))
+
+
 def test_no_records_is_an_error_naming_the_folder(tmp_path):
     with pytest.raises(SystemExit, match='no records in .*records'):
         study_main(['--report-only', '--study-dir', str(tmp_path)])

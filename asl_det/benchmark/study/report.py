@@ -213,6 +213,18 @@ def _machines(records: Sequence[Dict]) -> str:
         + f", torch {r['versions']['torch']}" for r in records}))
 
 
+def check_primary(primary: Sequence[str], variants: Sequence[str],
+                  baseline: str = BASELINE) -> None:
+    """ValueError naming ``primary`` (``--primary``) when one of its names is the baseline or
+    not among ``variants``: a misspelt name would turn a comparison named before the runs into
+    an exploratory one without a word."""
+    unknown = [v for v in primary if v not in variants or v == baseline]
+    if unknown:
+        choices = ', '.join(v for v in variants if v != baseline)
+        raise ValueError(f'primary (--primary): {", ".join(unknown)} is not a variant compared '
+                         f'with the baseline {baseline} in this study ({choices})')
+
+
 def write_study_report(records: Sequence[Dict], out_dir: str, command: str,
                        baseline: str = BASELINE,
                        primary: Sequence[str] = PRIMARY_VARIANTS) -> Dict[str, str]:

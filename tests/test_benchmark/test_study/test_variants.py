@@ -89,6 +89,24 @@ def test_the_study_tool_takes_defined_variants_and_trains_them_beside_the_baseli
     unknown = parse_args(['--study-dir', str(tmp_path), '--variants', 'focal', 'nope'])
     with pytest.raises(ValueError, match='unknown'):
         settings_of(unknown).validate()
+    left_out = parse_args(['--study-dir', str(tmp_path), '--variants', 'focal', 'asl_paper',
+                           '--variant', 'mine', 'gamma_neg=3'])
+    with pytest.raises(ValueError, match=r'variant \(--variant\) mine is defined but not among '
+                                         r'variants \(--variants focal asl_paper\)'):
+        settings_of(left_out)
+
+
+@pytest.mark.parametrize('primary', [['asl_g3', 'asl_g33'], ['focal']])
+def test_primary_names_must_be_variants_compared_with_the_baseline(tmp_path, primary):
+    args = parse_args(['--study-dir', str(tmp_path), '--variant', 'asl_g3', 'gamma_neg=3',
+                       '--primary', *primary])
+    with pytest.raises(ValueError, match=rf'primary \(--primary\): {primary[-1]} is not a '
+                                         r'variant compared with the baseline focal in this '
+                                         r'study \(asl_g3\)'):
+        settings_of(args)
+    ok = parse_args(['--study-dir', str(tmp_path), '--variant', 'asl_g3', 'gamma_neg=3',
+                     '--primary', 'asl_g3'])
+    assert settings_of(ok).variants == ['focal', 'asl_g3']
 
 
 @pytest.fixture
