@@ -129,11 +129,28 @@ def variant_config(name: str, defined: Optional[Dict[str, Dict]] = None) -> Dict
                 hooks=variant.get('hooks'))
 
 
+def check_loss_builds(name: str, loss_cls: Dict) -> None:
+    """ValueError naming variant ``name`` when mmdet's ``MODELS`` cannot build ``loss_cls``
+    (an unknown argument, a value out of its range). A type not registered yet is left to the
+    run, whose config may register it (``custom_imports``)."""
+    import mmdet.models  # noqa: F401  (registers mmdet's losses)
+    from mmdet.registry import MODELS
+
+    import asl_det  # noqa: F401  (registers AsymmetricLoss)
+    if MODELS.get(loss_cls['type']) is None:
+        return
+    try:
+        MODELS.build(copy.deepcopy(loss_cls))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f'variant {name}: loss_cls {loss_cls} cannot be built: {error}') from None
+
+
 def check_variant_spec(name: str, spec: Dict) -> Dict:
     """Validate one user-defined variant and return it with every key (see
     :func:`variant_config`): a file-safe ``name`` that is not a named variant, ``loss_cls`` a
     dict with a ``type``, ``prior`` None or in (0, 1), ``hooks`` None or a list of dicts with a
-    ``type``. The loss's own arguments are checked when the run builds it."""
+    ``type``; the loss is built once (mmdet's ``MODELS``), so that a bad argument is an error
+    here, naming the variant, and not in every run."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ValueError(f'variant name must match {NAME_PATTERN.pattern} (it names files), '
                          f'got {name!r}')
@@ -146,6 +163,7 @@ def check_variant_spec(name: str, spec: Dict) -> Dict:
     loss = spec.get('loss_cls')
     if not isinstance(loss, dict) or not isinstance(loss.get('type'), str):
         raise ValueError(f'variant {name}: loss_cls must be a dict with a type, got {loss!r}')
+    check_loss_builds(name, loss)
     prior = spec.get('prior')
     if prior is not None:
         check_prior(prior, f'variant {name}: prior')

@@ -24,6 +24,21 @@ parse_args, settings_of = STUDY_TOOL['parse_args'], STUDY_TOOL['settings_of']
 defined_variants = STUDY_TOOL['defined_variants']
 
 
+@pytest.mark.parametrize('assignments,match', [
+    (['reject_above=1.5'], r'variant bad: loss_cls .* cannot be built: reject_above must be None '
+                           r'\(off\) or in \(0, 1\), got 1\.5'),
+    (['gama_neg=3'], "cannot be built: .*unexpected keyword argument 'gama_neg'"),
+    (['type=FocalLoss', 'gamma=2', 'alfa=0.3'], "unexpected keyword argument 'alfa'")])
+def test_a_variant_whose_loss_cannot_be_built_is_refused_before_any_run(assignments, match):
+    with pytest.raises(ValueError, match=match):
+        parse_variant('bad', assignments)
+
+
+def test_a_loss_type_registered_by_the_config_is_left_to_the_run():
+    spec = parse_variant('mine', ['type=MyLossOfACustomImport', 'beta=2'])
+    assert spec['loss_cls'] == dict(type='MyLossOfACustomImport', use_sigmoid=True, beta=2)
+
+
 def test_a_command_line_variant_starts_from_the_asl_defaults():
     spec = parse_variant('asl_g3_c10', ['gamma_neg=3', 'clip=0.1', 'prior=0.1'])
     assert spec == dict(loss_cls=dict(type='AsymmetricLoss', use_sigmoid=True,
