@@ -102,14 +102,25 @@ def random_split(stems: Sequence[str], ratios: Dict[str, float], seed: int) -> D
     return splits
 
 
+def is_per_class_list(path: str) -> bool:
+    """Whether ``path`` reads as VOC's per-class ``<class>_<split>.txt``: every line an image
+    name and a flag -1, 0 or 1."""
+    with open(path) as f:
+        lines = [line.split() for line in f if line.strip()]
+    return bool(lines) and all(len(t) == 2 and t[1] in ('-1', '0', '1') for t in lines)
+
+
 def read_split_files(voc_root: str, splits: Optional[Sequence[str]]) -> Dict[str, list]:
     """``ImageSets/Main/<split>.txt`` (first token per line) for the asked splits, or for every
-    split file there (not VOC's per-class ``<class>_<split>.txt``). {} when there are none."""
+    split file there: not VOC's per-class ``<class>_<split>.txt`` (named after another split
+    file and written as :func:`is_per_class_list`). {} when there are none."""
     folder = osp.join(voc_root, 'ImageSets', 'Main')
     present = sorted(f[:-4] for f in os.listdir(folder) if f.endswith('.txt')) \
         if osp.isdir(folder) else []
     if splits is None:
-        splits = [s for s in present if not any(s.endswith('_' + t) for t in present)]
+        splits = [s for s in present
+                  if not (any(s.endswith('_' + t) for t in present)
+                          and is_per_class_list(osp.join(folder, s + '.txt')))]
     missing = [s for s in splits if s not in present]
     if missing:
         raise VOCConversionError(

@@ -243,3 +243,12 @@ def test_xml_declaring_entities_is_refused(tmp_path):
     root = write_voc(tmp_path / 'voc', dict(IMAGES, d=bomb), {'train': ['a', 'd']})
     with pytest.raises(VOCConversionError, match=r'd\.xml: declares XML entities'):
         convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'))
+
+
+def test_per_class_lists_are_not_splits_but_a_split_named_like_one_is(tmp_path):
+    root = write_voc(tmp_path / 'voc', IMAGES, {'val': ['a', 'b'], 'mini_val': ['c']})
+    main = osp.join(root, 'ImageSets', 'Main')
+    with open(osp.join(main, 'cat_val.txt'), 'w') as f:  # VOC's per-class list of val
+        f.write('a  1\nb -1\n')
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'))
+    assert summary.images == {'mini_val': 1, 'val': 2}
