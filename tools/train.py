@@ -79,11 +79,13 @@ def main():
     setup_cache_size_limit_of_dynamo()
     use_safe_checkpoint_loader(trust=args.trust_checkpoint)
 
-    cfg = runtime.prepare_config(args.config, args.launcher, args.cfg_options, args.work_dir)
-    use_atomic_checkpoint_writes(cfg)
-    if args.asl is not None:
+    def swap(cfg):  # before --cfg-options, so that their settings of the loss stay
         replaced = swap_in_asl(cfg, **args.asl)
         print_log(f'AsymmetricLoss in {", ".join(replaced)}', logger='current')
+
+    cfg = runtime.prepare_config(args.config, args.launcher, args.cfg_options, args.work_dir,
+                                 edit=swap if args.asl is not None else None)
+    use_atomic_checkpoint_writes(cfg)
     if args.amp:
         runtime.enable_amp(cfg)
     if args.auto_scale_lr:

@@ -63,10 +63,12 @@ _REFUSALS = {
 _REFUSALS['VarifocalLoss'] = _REFUSALS['VFNetHead']  # VFNet's own loss, for the same reason
 REFUSALS = MappingProxyType(_REFUSALS)
 
-#: Keys of the original loss kept in the swap: they are the head's calling contract (FSAF reduces
-#: the elementwise loss itself with ``reduction='none'``; TOOD's losses take probabilities,
-#: ``activated=True``), not loss hyper-parameters.
-CONTRACT_KEYS = ('reduction', 'activated')
+#: Keys of the original loss kept in the swap: the head's calling contract (FSAF reduces the
+#: elementwise loss itself with ``reduction='none'``; TOOD's losses take probabilities,
+#: ``activated=True``) and the loss's weight in the detector's sum (2.0 in Deformable DETR,
+#: DINO-improved, Sparse R-CNN: the box losses and the matcher's costs are tuned against it), not
+#: focal's hyper-parameters.
+CARRIED_KEYS = ('reduction', 'activated', 'loss_weight')
 
 #: Model keys the swap does not walk into: a distillation teacher is a trained model whose loss
 #: is not trained (LAD's teacher PAA head scores its label assignment with its own FocalLoss).
@@ -165,15 +167,16 @@ def _definer(cls: type, method: str) -> str:
 def swap_in_asl(cfg, **overrides) -> List[str]:
     """Replace every sigmoid classifier loss under ``cfg.model`` by ASL, in place.
 
-    Each ``loss_cls`` / ``initial_loss_cls`` that is a ``FocalLoss``, ``QualityFocalLoss``,
-    sigmoid ``CrossEntropyLoss`` or ``AsymmetricLoss`` becomes :data:`ASL_LOSS_CFG` updated with
-    ``overrides``; the whole dict is replaced, so focal's ``alpha`` / ``gamma`` and QFL's ``beta``
-    do not survive. Only the head's calling-contract keys ``reduction`` and ``activated`` are
-    carried over. Integer-label heads (RetinaNet, FCOS, ATSS, FSAF, PAA, the DETR family, ...),
-    quality-target heads (:data:`QUALITY_TARGET_HEADS`: GFL, TOOD's two losses, RTMDet) and
-    soft-target heads (YOLOX) all take it. Softmax losses (a two-stage detector's RoI head,
-    DETR's) and the other losses (``loss_bbox``, ``loss_dfl``, ``loss_obj``, ...) are left
-    alone, and so is a distillation teacher (:data:`FROZEN_PREFIX`).
+    Each ``loss_cls`` / ``initial_loss_cls`` that is a ``FocalLoss``, ``QualityFocalLoss`` or
+    sigmoid ``CrossEntropyLoss`` becomes :data:`ASL_LOSS_CFG` with the old loss's
+    :data:`CARRIED_KEYS` (``reduction``, ``activated``, ``loss_weight``), updated with
+    ``overrides``; focal's ``alpha`` / ``gamma`` and QFL's ``beta`` do not survive. An
+    ``AsymmetricLoss`` keeps its arguments, updated with ``overrides``. Integer-label heads
+    (RetinaNet, FCOS, ATSS, FSAF, PAA, the DETR family, ...), quality-target heads
+    (:data:`QUALITY_TARGET_HEADS`: GFL, TOOD's two losses, RTMDet) and soft-target heads (YOLOX)
+    all take it. Softmax losses (a two-stage detector's RoI head, DETR's) and the other losses
+    (``loss_bbox``, ``loss_dfl``, ``loss_obj``, ...) are left alone, and so is a distillation
+    teacher (:data:`FROZEN_PREFIX`).
 
     Args:
         cfg: an mmengine ``Config`` (or dict) with a ``model`` entry.
@@ -214,8 +217,12 @@ def swap_in_asl(cfg, **overrides) -> List[str]:
                          f'{", ".join(SWAPPABLE_LOSSES)}; CrossEntropyLoss only with '
                          f'use_sigmoid=True) under cfg.model: {found}')
     for node, key, _ in targets:
-        new_cfg = dict(ASL_LOSS_CFG)
-        new_cfg.update({k: node[key][k] for k in CONTRACT_KEYS if k in node[key]})
+        old = dict(node[key])
+        if type_name(old.get('type')) == 'AsymmetricLoss':
+            new_cfg = old
+        else:
+            new_cfg = dict(ASL_LOSS_CFG)
+            new_cfg.update({k: old[k] for k in CARRIED_KEYS if k in old})
         new_cfg.update(overrides)
         node[key] = new_cfg
     return [path for _, _, path in targets]

@@ -21,7 +21,7 @@ import sys
 import warnings
 from contextlib import contextmanager
 from copy import deepcopy
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -232,9 +232,11 @@ def export_local_rank(args) -> None:
 
 
 def prepare_config(config_path: str, launcher: str = 'none', cfg_options: Optional[dict] = None,
-                   work_dir: Optional[str] = None) -> Config:
+                   work_dir: Optional[str] = None,
+                   edit: Optional[Callable[[Config], None]] = None) -> Config:
     """The config as mmdet's tools start from it: loaded (``mmdet::`` paths too), ``launcher``
-    set, ``--cfg-options`` merged, work dir chosen (:func:`set_work_dir`).
+    set, ``edit`` applied (``tools/train.py --asl``), then ``--cfg-options`` merged (the user's
+    explicit keys win, the swapped loss's too), work dir chosen (:func:`set_work_dir`).
 
     Raises:
         MissingFileError: the config file (or one it inherits from) does not exist.
@@ -247,6 +249,8 @@ def prepare_config(config_path: str, launcher: str = 'none', cfg_options: Option
         except (SyntaxError, NameError, ImportError, AttributeError) as error:  # in its code
             raise ConfigError(f'{config_path}: {error}') from error
     cfg.launcher = launcher
+    if edit is not None:
+        edit(cfg)
     if cfg_options is not None:
         with user_input('--cfg-options'):
             cfg.merge_from_dict(cfg_options)

@@ -68,7 +68,7 @@ def test_the_train_tools_help_shows_what_asl_writes(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize('name', SWAPPABLE)
-def test_swap_replaces_the_classifier_loss_whole(name):
+def test_swap_replaces_the_classifier_loss_keeping_contract_and_weight(name):
     cfg = load_config(f'mmdet::{name}')
     original = cfg.model.bbox_head.loss_cls.to_dict()
     replaced = swap_in_asl(cfg, gamma_neg=3, clip=0.1)
@@ -77,6 +77,8 @@ def test_swap_replaces_the_classifier_loss_whole(name):
     expected = dict(ASL_LOSS_CFG, gamma_neg=3, clip=0.1)
     if 'reduction' in original:  # FSAF: the head reduces the elementwise loss itself
         expected['reduction'] = original['reduction']
+    # the loss's weight in the detector's sum (2.0 in Deformable / Conditional DETR)
+    expected['loss_weight'] = original.get('loss_weight', 1.0)
     assert loss_cfg == expected
     assert not {'alpha', 'gamma', 'beta'} & set(loss_cfg)  # focal's and QFL's keys are gone
 
@@ -93,6 +95,37 @@ def test_swapped_head_builds_with_asl(name):
     assert type(head.loss_cls).__name__ == 'AsymmetricLoss'
     assert head.loss_cls.gamma_neg == 3.0 and head.loss_cls.clip == 0.1
     assert head.cls_out_channels == head.num_classes  # sigmoid: no background channel
+
+
+def test_swap_updates_an_asl_loss_instead_of_resetting_it():
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'retinanet_focal_margin_prior10.py'))
+    before = cfg.model.bbox_head.loss_cls.to_dict()
+    swap_in_asl(cfg, clip=0.1)
+    assert cfg.model.bbox_head.loss_cls.to_dict() == dict(before, clip=0.1)
+    assert before['gamma_pos'] == before['gamma_neg'] == 2.0 and before['alpha'] == 0.25
+
+
+def test_train_merges_cfg_options_after_the_swap(tmp_path, monkeypatch):
+    """``--cfg-options`` of the classifier loss survive ``--asl`` (they are merged after it)."""
+    from asl_det.launch import runtime
+    seen = {}
+    tool = runpy.run_path(osp.join(REPO, 'tools', 'train.py'))
+
+    def stop(cfg, *args, **kwargs):
+        seen['loss'] = cfg.model.bbox_head.loss_cls.to_dict()
+        raise SystemExit(0)
+
+    monkeypatch.setattr(runtime, 'enable_amp', stop)
+    for name in ('use_safe_checkpoint_loader', 'setup_cache_size_limit_of_dynamo'):
+        monkeypatch.setitem(tool['main'].__globals__, name, lambda *args, **kwargs: None)
+    monkeypatch.setattr(runtime, 'report_user_errors', lambda: None)  # process-wide hooks
+    monkeypatch.setattr(sys, 'argv', [
+        'train.py', 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', '--work-dir',
+        str(tmp_path), '--amp', '--asl', 'gamma_neg=3', '--cfg-options',
+        'model.bbox_head.loss_cls.compiled=True', 'model.bbox_head.loss_cls.loss_weight=2.0'])
+    with pytest.raises(SystemExit):
+        tool['main']()
+    assert seen['loss'] == dict(ASL_LOSS_CFG, gamma_neg=3, compiled=True, loss_weight=2.0)
 
 
 def test_swap_replaces_both_tood_losses_keeping_activated():
