@@ -90,10 +90,26 @@ def test_no_update_without_positives_and_state_round_trip():
 
     fresh_loss = AsymmetricLoss(gamma_neg=2.0)
     fresh = AdaptiveAsymmetryHook(step_size=0.5)
-    fresh.before_run(make_runner(fresh_loss))
-    fresh.after_load_checkpoint(runner, checkpoint)
+    fresh_runner = make_runner(fresh_loss)
+    fresh.before_run(fresh_runner)
+    fresh.after_load_checkpoint(fresh_runner, checkpoint)
+    fresh_runner.iter = 2  # mmengine's resume sets the iteration after loading
+    fresh.before_train(fresh_runner)
     assert fresh_loss.gamma_neg == loss.gamma_neg
     assert fresh.state_dict() == hook.state_dict()
+
+
+def test_weights_loaded_without_resuming_start_from_the_configs_gamma_neg():
+    checkpoint = dict(adaptive_asymmetry=dict(gamma_neg=6.5, smoothed_gap=0.3,
+                                              num_updates=5000))
+    loss = AsymmetricLoss(gamma_neg=4.0)
+    hook = AdaptiveAsymmetryHook()
+    runner = make_runner(loss)
+    hook.before_run(runner)
+    hook.after_load_checkpoint(runner, checkpoint)  # load_from: iteration stays 0
+    hook.before_train(runner)
+    assert loss.gamma_neg == 4.0 and hook.state_dict() == dict(
+        gamma_neg=4.0, smoothed_gap=None, num_updates=0)
 
 
 def test_statistics_hook_logs_for_focal_loss_too():

@@ -7,6 +7,7 @@ from mmdet.registry import HOOKS
 from asl_det.validation import check_number
 
 from .probability_statistics_hook import ProbabilityStatisticsHook
+from .resumed_state import ResumedState
 
 
 def adapt_gamma_neg(gamma_neg: float, gap: float, target_gap: float, step_size: float,
@@ -22,7 +23,7 @@ def adapt_gamma_neg(gamma_neg: float, gap: float, target_gap: float, step_size: 
 
 
 @HOOKS.register_module()
-class AdaptiveAsymmetryHook(ProbabilityStatisticsHook):
+class AdaptiveAsymmetryHook(ResumedState, ProbabilityStatisticsHook):
     """Adjust ``gamma_neg`` of every ``AsymmetricLoss`` in the model during training (both of
     TOOD's, ``loss_cls`` and ``initial_loss_cls``, where both are ASL).
 
@@ -34,7 +35,8 @@ class AdaptiveAsymmetryHook(ProbabilityStatisticsHook):
     ``gamma_neg <- clamp(gamma_neg + step_size * (smoothed_dp - target_gap), *gamma_neg_bounds)``.
     Iterations without positive elements do not update. The state (gamma_neg, smoothed gap,
     number of updates) is saved in checkpoints under ``'adaptive_asymmetry'`` and restored on
-    resume.
+    resume (``--resume``) only (:class:`~.resumed_state.ResumedState`): a run that starts from a
+    checkpoint's weights (``load_from``, fine-tuning) starts from the config's gamma_neg.
 
     Args:
         target_gap: dp the training steers to; the paper suggests 0.1.
@@ -45,6 +47,8 @@ class AdaptiveAsymmetryHook(ProbabilityStatisticsHook):
         momentum: EMA factor of the gap (0: use each iteration's gap as is), in [0, 1).
         gamma_neg_bounds: (low, high) range gamma_neg is kept in, 0 <= low <= high.
     """
+
+    STATE_KEY = 'adaptive_asymmetry'
 
     def __init__(self,
                  target_gap: float = 0.1,
@@ -100,11 +104,7 @@ class AdaptiveAsymmetryHook(ProbabilityStatisticsHook):
         return dict(gamma_neg=self.gamma_neg, smoothed_gap=self.smoothed_gap,
                     num_updates=self.num_updates)
 
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['adaptive_asymmetry'] = self.state_dict()
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        state = checkpoint.get('adaptive_asymmetry')
+    def load_state_dict(self, state: Optional[dict], runner) -> None:
         if state is None:
             runner.logger.warning('checkpoint has no adaptive_asymmetry state: gamma_neg starts '
                                   f'from the config value {self.gamma_neg}')

@@ -339,7 +339,9 @@ class UnlabelledAnchorProbabilityHook(Hook):
         full_ann_file: the complete COCO annotations of the train images (relative paths are
             joined with the train data set's ``data_root``).
         num_images: how many train images to probe (fewer if the set is smaller).
-        interval: probe at every ``interval``-th validation.
+        interval: probe at every ``interval``-th validation, counted from the start of this
+            process: after ``--resume`` the count starts again, so with ``interval`` > 1 the
+            probed validations shift (with 1, the default and the study's, every one is).
         batch_size: images per forward pass.
         out_file: file name under ``work_dir`` (or an absolute path).
         quantiles: quantiles recorded, each in [0, 1].
