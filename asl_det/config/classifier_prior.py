@@ -9,8 +9,11 @@ from asl_det.validation import check_number
 
 
 def head_init_cfg(head_cfg: dict, head: str) -> Optional[dict]:
-    """The head's ``init_cfg``: the config's, else the default of head class ``head`` (None when
-    neither has one, or ``head`` is not registered)."""
+    """The head's ``init_cfg``: the config's, else the default that head class ``head``
+    inherits: the ``init_cfg`` default of the first class in its MRO whose ``__init__`` takes
+    one (PAA's is ATSSHead's: PAAHead passes it on through ``**kwargs``). None when there is
+    none, ``head`` is not registered, or a class on the way defines ``init_weights`` (YOLOF,
+    DDOD, TOOD, AutoAssign set their classifier's bias there)."""
     init_cfg = head_cfg.get('init_cfg')
     if init_cfg is not None:
         return init_cfg
@@ -18,8 +21,14 @@ def head_init_cfg(head_cfg: dict, head: str) -> Optional[dict]:
     head_class = MODELS.get(head)
     if head_class is None:
         return None
-    parameter = inspect.signature(head_class.__init__).parameters.get('init_cfg')
-    return parameter.default if parameter is not None else None
+    for cls in head_class.__mro__:
+        if 'init_weights' in vars(cls):
+            return None
+        if '__init__' in vars(cls):
+            parameter = inspect.signature(cls.__init__).parameters.get('init_cfg')
+            if parameter is not None:
+                return parameter.default
+    return None
 
 
 def _prior_overrides(init_cfg) -> List[dict]:
