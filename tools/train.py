@@ -5,8 +5,9 @@
                           [--asl [k=v ...]] [--trust-checkpoint]
                           [--skip-bad-images] [--no-preflight]
 
-CONFIG is a file or an ``mmdet::`` path. ``--asl`` swaps the classification loss of any
-single-stage config for AsymmetricLoss (``asl_det.config.asl_swap.swap_in_asl``), e.g.
+CONFIG is a file or an ``mmdet::`` path. ``--asl`` swaps every sigmoid classification loss of a
+config for AsymmetricLoss (``asl_det.config.asl_swap.swap_in_asl``: dense and DETR-family heads;
+in a two-stage detector the RPN's sigmoid objectness loss, not the softmax RoI head), e.g.
 ``python tools/train.py mmdet::fsaf/fsaf_r50_fpn_1x_coco.py --asl gamma_neg=3 clip=0.1``.
 
 Checkpoints: this tool opts in to asl_det's safe loader (``load_from``, ``--resume`` and
