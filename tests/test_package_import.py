@@ -106,7 +106,8 @@ print(json.dumps(steps))
 
 ASL_MODULES = {'asl_det', 'asl_det.version', 'asl_det.validation', 'asl_det.engine',
                'asl_det.engine.hooks', 'asl_det.engine.hooks.probability_statistics_hook',
-               'asl_det.engine.hooks.adaptive_asymmetry_hook', 'asl_det.models',
+               'asl_det.engine.hooks.adaptive_asymmetry_hook',
+               'asl_det.engine.hooks.resumed_state', 'asl_det.models',
                'asl_det.models.losses'}
 BCCD_CONFIG = osp.join(REPO, 'configs', 'bccd', 'retinanet_bccd_focal.py')
 #: Each module that registers on its own import, and what it registers (registry key/type).
