@@ -9,26 +9,26 @@ from asl_det.validation import check_number
 
 
 def head_init_cfg(head_cfg: dict, head: str) -> Optional[dict]:
-    """The head's ``init_cfg``: the config's, else the default that head class ``head``
-    inherits: the ``init_cfg`` default of the first class in its MRO whose ``__init__`` takes
-    one (PAA's is ATSSHead's: PAAHead passes it on through ``**kwargs``). None when there is
-    none, ``head`` is not registered, or a class on the way defines ``init_weights`` (YOLOF,
-    DDOD, TOOD, AutoAssign set their classifier's bias there)."""
-    init_cfg = head_cfg.get('init_cfg')
-    if init_cfg is not None:
-        return init_cfg
+    """The ``init_cfg`` that initialises head class ``head``: the config's, else the default it
+    inherits, that of the first class in its MRO whose ``__init__`` takes one (PAA's is
+    ATSSHead's: PAAHead passes it on through ``**kwargs``). None when there is none, or when a
+    class on the way defines ``init_weights``: YOLOF, DDOD, TOOD, AutoAssign, RTMDet and the
+    DETR heads set their classifier's bias there, over any ``init_cfg``. An unregistered
+    ``head``: the config's."""
     from mmdet.registry import MODELS
     head_class = MODELS.get(head)
-    if head_class is None:
-        return None
-    for cls in head_class.__mro__:
+    for cls in head_class.__mro__ if head_class is not None else ():
         if 'init_weights' in vars(cls):
             return None
         if '__init__' in vars(cls):
             parameter = inspect.signature(cls.__init__).parameters.get('init_cfg')
             if parameter is not None:
-                return parameter.default
-    return None
+                default = parameter.default
+                break
+    else:
+        default = None
+    init_cfg = head_cfg.get('init_cfg')
+    return init_cfg if init_cfg is not None else default
 
 
 def _prior_overrides(init_cfg) -> List[dict]:
@@ -66,8 +66,9 @@ def init_cfg_with_prior(head_cfg: dict, head: str, prior: float) -> Dict:
     overrides = _prior_overrides(init_cfg)
     if not overrides:
         raise ValueError(f'{head}: its init_cfg ({init_cfg}) names no classifier override with '
-                         'bias_prob, so the prior cannot be set there; give the head an init_cfg '
-                         "with override=dict(name=<classifier conv>, bias_prob=...)")
+                         'bias_prob (None: the head sets its classifier bias in init_weights), so '
+                         'the prior cannot be set there; give the head an init_cfg with '
+                         "override=dict(name=<classifier conv>, bias_prob=...) where it reads one")
     for override in overrides:
         override['bias_prob'] = prior
     return dict(init_cfg)

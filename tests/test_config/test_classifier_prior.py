@@ -16,6 +16,8 @@ HEADS = [
     (dict(type='FCOSHead', stacked_convs=1, strides=[8, 16]), 'conv_cls'),
     (dict(type='ATSSHead', stacked_convs=1, anchor_generator=ONE_ANCHOR), 'atss_cls'),
     (dict(type='GFLHead', stacked_convs=1, anchor_generator=ONE_ANCHOR), 'gfl_cls'),
+    # PAAHead takes ATSSHead's init_cfg default through **kwargs
+    (dict(type='PAAHead', stacked_convs=1, anchor_generator=ONE_ANCHOR), 'atss_cls'),
 ]
 
 
@@ -63,3 +65,14 @@ def test_a_head_without_a_prior_override_is_named(head):
 def test_a_prior_outside_the_open_unit_interval_is_refused(prior):
     with pytest.raises(ValueError, match=r'prior must be .*'):
         init_cfg_with_prior({}, 'RetinaHead', prior)
+
+
+def test_a_head_that_sets_its_bias_in_init_weights_has_no_prior_to_read_or_set():
+    """TOODHead.init_weights sets its classifier's bias to p = 0.01 over any init_cfg."""
+    init_cfg = dict(type='Normal', layer='Conv2d', std=0.01,
+                    override=dict(type='Normal', name='tood_cls', std=0.01, bias_prob=0.2))
+    head_cfg = dict(type='TOODHead', init_cfg=init_cfg)
+    assert classifier_prior(head_cfg, 'TOODHead') is None
+    with pytest.raises(ValueError, match=r'TOODHead: its init_cfg \(None\) names no classifier '
+                                         r'.*sets its classifier bias in init_weights'):
+        init_cfg_with_prior(head_cfg, 'TOODHead', 0.2)
