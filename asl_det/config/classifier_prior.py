@@ -17,16 +17,15 @@ def head_init_cfg(head_cfg: dict, head: str) -> Optional[dict]:
     ``head``: the config's."""
     from mmdet.registry import MODELS
     head_class = MODELS.get(head)
+    default = None
     for cls in head_class.__mro__ if head_class is not None else ():
         if 'init_weights' in vars(cls):
             return None
-        if '__init__' in vars(cls):
-            parameter = inspect.signature(cls.__init__).parameters.get('init_cfg')
-            if parameter is not None:
-                default = parameter.default
-                break
-    else:
-        default = None
+        parameter = (inspect.signature(cls.__init__).parameters.get('init_cfg')
+                     if '__init__' in vars(cls) else None)
+        if parameter is not None:
+            default = parameter.default
+            break
     init_cfg = head_cfg.get('init_cfg')
     return init_cfg if init_cfg is not None else default
 

@@ -223,7 +223,6 @@ def convert_yolo_to_coco(data_yaml: str, out_dir: Optional[str] = None,
                                       'data root (root, --root)')
     elif not osp.isdir(root):
         raise YOLOConversionError(f'root (--root) {root} is not a folder')
-    root = osp.abspath(root)
     present = [key for key in YAML_SPLITS if data.get(key)]
     if splits is None:
         splits = present

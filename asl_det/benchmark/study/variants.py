@@ -133,10 +133,8 @@ def check_loss_builds(name: str, loss_cls: Dict) -> None:
     """ValueError naming variant ``name`` when mmdet's ``MODELS`` cannot build ``loss_cls``
     (an unknown argument, a value out of its range). A type not registered yet is left to the
     run, whose config may register it (``custom_imports``)."""
-    import mmdet.models  # noqa: F401  (registers mmdet's losses)
+    import mmdet.models  # noqa: F401  (registers mmdet's losses; asl_det's, this package, are)
     from mmdet.registry import MODELS
-
-    import asl_det  # noqa: F401  (registers AsymmetricLoss)
     if MODELS.get(loss_cls['type']) is None:
         return
     try:

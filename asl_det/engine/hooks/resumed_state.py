@@ -14,6 +14,7 @@ class ResumedState:
     methods; one that defines ``before_train`` too calls ``super().before_train(runner)``."""
 
     STATE_KEY: str = ''
+    _loaded_state: Optional[tuple] = None  # (the checkpoint's entry,) until before_train
 
     def state_dict(self) -> dict:
         raise NotImplementedError
@@ -28,7 +29,6 @@ class ResumedState:
         self._loaded_state = (checkpoint.get(self.STATE_KEY),)  # applied if training resumes
 
     def before_train(self, runner) -> None:
-        loaded = getattr(self, '_loaded_state', None)
-        self._loaded_state = None
+        loaded, self._loaded_state = self._loaded_state, None
         if loaded is not None and runner.iter > 0:
             self.load_state_dict(loaded[0], runner)
