@@ -75,6 +75,21 @@ class PauseHook(Hook):
 
 
 @HOOKS.register_module()
+class ExitHook(Hook):
+    """Before iteration ``at_iter`` write ``marker`` and end the process with exit code 3, as a
+    crash would (no cleanup). Only once: when ``marker`` exists it does nothing."""
+
+    def __init__(self, at_iter: int, marker: str):
+        self.at_iter = at_iter
+        self.marker = marker
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 == self.at_iter and not osp.exists(self.marker):
+            open(self.marker, 'w').close()
+            os._exit(3)
+
+
+@HOOKS.register_module()
 class PauseInSaveHook(Hook):
     """While saving the checkpoint of iteration ``at_iter``, pause inside the atomic write: after
     the bytes reach the temporary file, before ``fsync`` and the rename. Once, like PauseHook."""

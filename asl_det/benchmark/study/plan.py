@@ -160,8 +160,10 @@ def annotation_path(dataset: ConfigDict) -> str:
 
 def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[int]) -> None:
     """Set an ``IterBasedTrainLoop``'s length (schedulers ending at the old length end at the
-    new one, their milestones scaled; warm-up kept) and ``evaluations`` validation points; the
-    checkpoint hook saves the last checkpoint only (the run's completion mark)."""
+    new one, their milestones scaled; warm-up kept) and ``evaluations`` validation points. The
+    checkpoint hook saves at every validation, keeping the newest only: an interrupted run
+    resumes from its last one (:mod:`.interrupted_runs`), and the final one marks the run
+    finished."""
     loop = cfg.train_cfg
     iter_based = loop.get('type') == 'IterBasedTrainLoop' or (
         'max_iters' in loop and 'max_epochs' not in loop)
@@ -182,7 +184,7 @@ def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[in
         loop.val_interval = max(1, length // evaluations)
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint is not None:
-        checkpoint.interval = length
+        checkpoint.interval = loop.get('val_interval', length)
         checkpoint.max_keep_ckpts = 1
         checkpoint.save_last = True
 
@@ -337,12 +339,14 @@ def check_train_args(train_args: Sequence[str]) -> List[str]:
 
 
 def train_command(settings: StudySettings, job: Job, python: str = 'python',
-                  path=lambda path: path) -> List[str]:
+                  path=lambda path: path, resume_from: Optional[str] = None) -> List[str]:
     """The ``tools/train.py`` command line of ``job`` (with ``settings.train_args``):
     ``python`` the interpreter to name, ``path`` how to write the paths (the tool, the run
-    config, the work dir; default: as they are)."""
+    config, the work dir; default: as they are), ``resume_from`` a checkpoint to continue from
+    (``--resume``)."""
+    resume = ['--resume', path(resume_from)] if resume_from is not None else []
     return [python, path(TRAIN_TOOL), path(run_config_path(settings, job)), '--work-dir',
-            path(work_dir(settings, job)), *settings.train_args, '--cfg-options',
+            path(work_dir(settings, job)), *settings.train_args, *resume, '--cfg-options',
             f'randomness.seed={job.seed}']
 
 

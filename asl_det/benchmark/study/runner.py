@@ -4,7 +4,8 @@ Each run is the ``tools/train.py`` command of :mod:`.plan`. Locally, ``workers``
 once as subprocesses (console output in ``<work_dir>/console.log``), with one progress line per
 run at most every 30 s; a run whose command succeeded is collected into its record at once.
 Resumable: a (condition, variant, seed) with a record is skipped, so a study is built up over
-several sittings and a killed study loses only the runs in flight. A work dir that another run is
+several sittings, and a run a killed study left part-way continues from its last evaluation's
+checkpoint (:mod:`.interrupted_runs`). A work dir that another run is
 training in (it holds ``<work_dir>/.running``: a run started from ``--print-commands``, or by
 another study) is left alone and its job skipped; a finished one without a record is collected.
 Each local run is a process group of its own: stopping the study (Ctrl-C, SIGTERM, SIGHUP) stops
@@ -26,6 +27,7 @@ from asl_det.benchmark.analysis import load_run
 from asl_det.launch.skipped_images import read_skipped_images
 from asl_det.launch.work_dir_lock import work_dir_user
 
+from .interrupted_runs import checkpoint_to_resume, mark_started, resumed_from
 from .plan import (
     ConditionData,
     Job,
@@ -153,6 +155,9 @@ class StudyPlan:
         metrics = {name: run.metric(name) for name in RECORD_METRICS}
         if metrics['bbox_mAP'] is None:
             raise RuntimeError(f'{directory}: the run wrote no bbox_mAP (see console.log)')
+        if run.val[-1]['iter'] != run.last_iter:  # stopped in its final evaluation
+            raise RuntimeError(f'{directory}: the last evaluation is at iteration '
+                               f"{run.val[-1]['iter']}, training went on to {run.last_iter}")
         from mmengine.config import Config
         cfg = Config.fromfile(self.config_paths[(job.condition, job.variant)])
         head = cfg.model.bbox_head
@@ -169,6 +174,7 @@ class StudyPlan:
             hooks=recorded_hooks(cfg.get('custom_hooks', [])),
             iterations=run.last_iter, max_epochs=self.expected['max_epochs'],
             wall_time_s=None if wall_time_s is None else round(wall_time_s, 1),
+            resumed_from=resumed_from(directory),
             train_time_s=round(run.train_time_s, 1) if run.train_time_s else None,
             probabilities={k: round(v, 4) for k, v in run.probabilities.items()},
             data=self.conditions[job.condition].as_record(), data_seed=settings.data_seed,
@@ -300,6 +306,7 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> Li
                         log(f'[study] skip {job.name}: its work dir is in use by {user}; '
                             'collect it (--collect) when that run has finished')
                         continue
+                    resume_from = None
                     if plan.is_finished(job):
                         try:
                             records.append(plan.collect(job))
@@ -309,14 +316,21 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> Li
                         else:
                             log(f'[study] collected {job.name}: trained earlier in {directory}')
                             continue
+                    else:
+                        resume_from = checkpoint_to_resume(settings, job,
+                                                           final_checkpoint_name(plan.base))
                     slot = free_slots.pop(0)
-                    shutil.rmtree(directory, ignore_errors=True)  # a run killed earlier: afresh
-                    os.makedirs(directory)
-                    console = open(osp.join(directory, 'console.log'), 'w')
-                    process = _start(train_command(settings, job, python=sys.executable),
+                    if resume_from is None:  # a new run, or one that cannot continue: afresh
+                        shutil.rmtree(directory, ignore_errors=True)
+                        os.makedirs(directory)
+                    mark_started(settings, job, resume_from)
+                    console = open(osp.join(directory, 'console.log'), 'a' if resume_from else 'w')
+                    process = _start(train_command(settings, job, python=sys.executable,
+                                                   resume_from=resume_from),
                                      console, _worker_env(settings, slot))
                     running[job] = (process, slot, console, time.perf_counter())
-                    log(f'[study] start {len(todo) - len(queue)}/{len(todo)}: {job.name}')
+                    how = f' (resumed from {osp.basename(resume_from)})' if resume_from else ''
+                    log(f'[study] start {len(todo) - len(queue)}/{len(todo)}: {job.name}{how}')
                 if running:
                     time.sleep(POLL_S)
                 progress.report({job.name: work_dir(settings, job) for job in running},

@@ -1,4 +1,5 @@
 """The study on a few iterations: local runs, printed commands collected, resumption, report."""
+import glob
 import json
 import os
 import os.path as osp
@@ -20,7 +21,12 @@ from asl_det.benchmark.study import (
     write_record,
     write_study_report,
 )
-from asl_det.benchmark.study.plan import REPO_ROOT, ConditionData, set_schedule
+from asl_det.benchmark.study.interrupted_runs import (
+    RUN_FILE,
+    checkpoint_to_resume,
+    mark_started,
+)
+from asl_det.benchmark.study.plan import REPO_ROOT, ConditionData, Job, set_schedule, work_dir
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIG = osp.join(REPO, 'configs', 'demo', 'retinanet_glyphs_focal.py')
@@ -238,7 +244,7 @@ def test_the_schedule_is_scaled_and_evaluated_as_asked():
     assert (cfg.train_cfg.max_iters, cfg.train_cfg.val_interval) == (800, 100)
     assert cfg.param_scheduler[0].end == 200
     assert (cfg.param_scheduler[1].end, cfg.param_scheduler[1].milestones) == (800, [640, 760])
-    assert cfg.default_hooks.checkpoint.interval == 800
+    assert cfg.default_hooks.checkpoint.interval == 100  # at every evaluation: resumable
     epoch_based = Config(dict(train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=12)))
     with pytest.raises(ValueError, match='max_iters needs an IterBasedTrainLoop'):
         set_schedule(epoch_based, max_iters=100, evaluations=None)
@@ -349,7 +355,8 @@ def test_a_stale_marker_is_cleared_and_the_run_trained_afresh(tmp_path, glyphs, 
                         lambda *args, **kwargs: [sys.executable, '-c', 'pass'])
     with pytest.raises(StudyRunsFailed, match='clean focal seed 0'):  # it trained nothing
         run_study(settings, log=lambda line: None)
-    assert os.listdir(directory) == ['console.log']  # cleared, then started
+    # cleared (no run file: not one the study can resume), then started
+    assert sorted(os.listdir(directory)) == ['console.log', RUN_FILE]
 
 
 GROUP = """
@@ -487,3 +494,103 @@ def test_a_records_hooks_name_their_files_as_the_record_does(tmp_path):
         dict(type=probe, full_ann_file=osp.join('data', 'x', 'train.json')),
         dict(type=probe, full_ann_file=str(tmp_path / 'a.json'))]
     assert hooks[1]['full_ann_file'] == inside  # the run's config is left as it was
+
+
+def stopping_options(glyphs, marker):
+    """The glyph options with reliability_hooks' ExitHook: the run exits before iteration 3
+    (after the checkpoint and evaluation of iteration 2) unless ``marker`` exists."""
+    imports = ['asl_det', 'asl_det.datasets.glyph_dataset', 'reliability_hooks']
+    return dict(glyphs[1], custom_imports=dict(imports=imports, allow_failed_imports=False),
+                custom_hooks=[dict(type='ExitHook', at_iter=3, marker=str(marker))])
+
+
+def test_an_interrupted_run_resumes_from_its_last_evaluation_and_ends_as_if_uninterrupted(
+        tmp_path, glyphs, monkeypatch):
+    import torch
+
+    from asl_det.benchmark.study import StudyRunsFailed, runner
+    from asl_det.checkpoint import load_checkpoint_file
+    hooks = osp.join(REPO, 'tests', 'test_reliability')
+    monkeypatch.syspath_prepend(hooks)  # the study builds the run configs here, the runs there
+    monkeypatch.setenv('PYTHONPATH', hooks + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    marker = tmp_path / 'exited'
+    options = stopping_options(glyphs, marker)
+    settings = {name: tiny_settings(tmp_path, glyphs, variants=['asl_paper'],
+                                    missing_fractions=[0.0], workers=1, cfg_options=options,
+                                    records_dir=str(tmp_path / name / 'records'),
+                                    work_root=str(tmp_path / name / 'work'))
+                for name in ('whole', 'interrupted')}
+    job = Job('clean', 0.0, 'asl_paper', 0)
+    marker.touch()  # the hook does nothing: trained in one go
+    (whole,) = run_study(settings['whole'], log=lambda line: None)
+    assert whole['resumed_from'] == []
+
+    marker.unlink()
+    lines = []
+    with pytest.raises(StudyRunsFailed, match='exited with 3'):
+        run_study(settings['interrupted'], log=lines.append)
+    directory = work_dir(settings['interrupted'], job)
+    assert 'iter_2.pth' in os.listdir(directory) and 'iter_4.pth' not in os.listdir(directory)
+    lines = []
+    (resumed,) = run_study(settings['interrupted'], log=lines.append)
+    assert any('start 1/1: clean asl_paper seed 0 (resumed from iter_2.pth)' in line
+               for line in lines)
+    assert resumed['resumed_from'] == ['iter_2.pth']
+    assert [point['iter'] for point in resumed['curve']] == [2, 4]
+    assert json.dumps(resumed['curve']) == json.dumps(whole['curve'])
+    assert json.dumps(resumed['metrics']) == json.dumps(whole['metrics'])
+    # the run's command, not the resuming one
+    assert resumed['command'] == whole['command'].replace('/whole/', '/interrupted/')
+    states = [load_checkpoint_file(osp.join(work_dir(settings[name], job), 'iter_4.pth'),
+                                   map_location='cpu')['state_dict'] for name in settings]
+    assert states[0].keys() == states[1].keys()
+    assert all(torch.equal(states[0][key], states[1][key]) for key in states[0])  # bitwise
+
+    # a run stopped in its final evaluation (its final checkpoint saved) is not collected with
+    # the evaluation before it: it trains again
+    (scalars,) = glob.glob(osp.join(work_dir(settings['whole'], job), '*', 'vis_data',
+                                    'scalars.json'))
+    with open(scalars) as f:
+        kept = [line for line in f if 'coco/bbox_mAP' not in line or '"step": 2' in line]
+    with open(scalars, 'w') as f:
+        f.writelines(kept)
+    os.remove(record_path(settings['whole'].records_dir, 'clean', 'asl_paper', 0))
+    monkeypatch.setattr(runner, 'POLL_S', 0.1)
+    monkeypatch.setattr(runner, 'train_command',
+                        lambda *args, **kwargs: [sys.executable, '-c', 'pass'])
+    lines = []
+    with pytest.raises(StudyRunsFailed):
+        run_study(settings['whole'], log=lines.append)
+    assert any('cannot be collected' in line and 'last evaluation is at iteration 2, '
+               'training went on to 4' in line for line in lines)
+    assert 'iter_4.pth' not in os.listdir(work_dir(settings['whole'], job))  # afresh
+
+
+def test_only_the_same_run_is_resumed_and_never_from_its_final_checkpoint(tmp_path, glyphs):
+    import torch
+    settings = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0])
+    StudyPlan(settings, log=lambda line: None)  # writes the run configs
+    job = Job('clean', 0.0, 'focal', 0)
+    directory = work_dir(settings, job)
+    os.makedirs(directory)
+    for name in ('iter_2.pth', 'iter_4.pth'):
+        torch.save(dict(meta=dict(iter=int(name[5]))), osp.join(directory, name))
+    with open(osp.join(directory, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(directory, 'iter_2.pth'))
+    assert checkpoint_to_resume(settings, job, 'iter_4.pth') is None  # not started by a study
+    mark_started(settings, job)
+    assert checkpoint_to_resume(settings, job, 'iter_4.pth') == osp.join(directory, 'iter_2.pth')
+    mark_started(settings, job, resumed_from=osp.join(directory, 'iter_2.pth'))
+    with open(osp.join(directory, RUN_FILE)) as f:
+        assert json.load(f)['resumed_from'] == ['iter_2.pth']
+    # the final checkpoint: the run stopped in its final evaluation, which resuming skips
+    with open(osp.join(directory, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(directory, 'iter_4.pth'))
+    assert checkpoint_to_resume(settings, job, 'iter_4.pth') is None
+    os.remove(osp.join(directory, 'iter_4.pth'))
+    assert checkpoint_to_resume(settings, job, 'iter_4.pth') == osp.join(directory, 'iter_2.pth')
+    # the run config changed since: not resumed
+    other = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0],
+                          cfg_options=dict(glyphs[1], **{'model.test_cfg.score_thr': -2.0}))
+    StudyPlan(other, log=lambda line: None)
+    assert checkpoint_to_resume(other, job, 'iter_4.pth') is None

@@ -1,0 +1,70 @@
+"""Continue a study run that was stopped part-way (the study killed, the machine gone) from its
+last checkpoint instead of training it again.
+
+The study saves a checkpoint at every evaluation (:func:`~.plan.set_schedule`) and, when it
+starts a run, writes :data:`RUN_FILE` into its work dir: the sha256 of the run config and the
+run's command. A later study resumes the run (``tools/train.py --resume <checkpoint>``) only
+where both are unchanged and an intact checkpoint is there
+(:func:`~asl_det.checkpoint.find_resumable_checkpoint`); else it trains afresh. mmengine's
+resume continues bitwise as an uninterrupted run would (``tests/test_reliability/
+test_resume.py``). The record names the checkpoints a run was resumed from (``resumed_from``);
+its ``wall_time_s`` is that of the last sitting.
+"""
+import json
+import os.path as osp
+from typing import Dict, List, Optional
+
+from asl_det.atomic_files import write_json_atomic
+from asl_det.checkpoint import find_resumable_checkpoint
+from asl_det.intake.json_files import file_sha256
+
+from .plan import Job, StudySettings, run_config_path, shell_line, work_dir
+
+#: What the study started in a work dir: ``{'config_sha256', 'command', 'resumed_from'}``.
+RUN_FILE = 'study_run.json'
+
+
+def run_identity(settings: StudySettings, job: Job) -> Dict[str, str]:
+    """What a checkpoint must have been trained by to be resumed: the run config's sha256 and
+    the run's command (:func:`~.plan.shell_line`, seed included)."""
+    return dict(config_sha256=file_sha256(run_config_path(settings, job)),
+                command=shell_line(settings, job))
+
+
+def read_run_file(directory: str) -> Optional[Dict]:
+    """The :data:`RUN_FILE` of a work dir, or None (absent or unreadable)."""
+    try:
+        with open(osp.join(directory, RUN_FILE)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def checkpoint_to_resume(settings: StudySettings, job: Job, final_name: str) -> Optional[str]:
+    """The checkpoint an interrupted run of ``job`` continues from, or None (train afresh):
+    the study started this same run in its work dir and left an intact checkpoint there other
+    than the final one, ``final_name`` (a run stopped after saving it missed its final
+    evaluation, which resuming from it would not run)."""
+    directory = work_dir(settings, job)
+    started = read_run_file(directory)
+    if started is None or {key: started.get(key) for key in ('config_sha256', 'command')} \
+            != run_identity(settings, job):
+        return None
+    checkpoint = find_resumable_checkpoint(directory)
+    return None if checkpoint is None or osp.basename(checkpoint) == final_name else checkpoint
+
+
+def mark_started(settings: StudySettings, job: Job, resumed_from: Optional[str] = None) -> None:
+    """Write (or, for a resumed run, extend) the work dir's :data:`RUN_FILE`."""
+    directory = work_dir(settings, job)
+    previous = (read_run_file(directory) or {}) if resumed_from else {}
+    resumes = previous.get('resumed_from', []) + ([osp.basename(resumed_from)]
+                                                  if resumed_from else [])
+    write_json_atomic(dict(run_identity(settings, job), resumed_from=resumes),
+                      osp.join(directory, RUN_FILE), indent=1)
+
+
+def resumed_from(directory: str) -> List[str]:
+    """The checkpoint file names the run in ``directory`` was resumed from, in order ([] for a
+    run trained in one go, or one the study did not start)."""
+    return (read_run_file(directory) or {}).get('resumed_from', [])
