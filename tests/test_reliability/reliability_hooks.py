@@ -71,22 +71,20 @@ class PauseHook(Hook):
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         if runner.iter + 1 == self.at_iter and not osp.exists(self.marker):
-            _pause(self.marker)
+            self.stop()
+
+    def stop(self) -> None:
+        _pause(self.marker)
 
 
 @HOOKS.register_module()
-class ExitHook(Hook):
+class ExitHook(PauseHook):
     """Before iteration ``at_iter`` write ``marker`` and end the process with exit code 3, as a
-    crash would (no cleanup). Only once: when ``marker`` exists it does nothing."""
+    crash would (no cleanup). Only once, like PauseHook."""
 
-    def __init__(self, at_iter: int, marker: str):
-        self.at_iter = at_iter
-        self.marker = marker
-
-    def before_train_iter(self, runner, batch_idx, data_batch=None):
-        if runner.iter + 1 == self.at_iter and not osp.exists(self.marker):
-            open(self.marker, 'w').close()
-            os._exit(3)
+    def stop(self) -> None:
+        open(self.marker, 'w').close()
+        os._exit(3)
 
 
 @HOOKS.register_module()

@@ -54,12 +54,11 @@ def checkpoint_to_resume(settings: StudySettings, job: Job, final_name: str) -> 
     return None if checkpoint is None or osp.basename(checkpoint) == final_name else checkpoint
 
 
-def mark_started(settings: StudySettings, job: Job, resumed_from: Optional[str] = None) -> None:
-    """Write (or, for a resumed run, extend) the work dir's :data:`RUN_FILE`."""
+def mark_started(settings: StudySettings, job: Job, checkpoint: Optional[str] = None) -> None:
+    """Write the work dir's :data:`RUN_FILE` for a run started afresh, or extend its
+    ``resumed_from`` for one resumed from ``checkpoint``."""
     directory = work_dir(settings, job)
-    previous = (read_run_file(directory) or {}) if resumed_from else {}
-    resumes = previous.get('resumed_from', []) + ([osp.basename(resumed_from)]
-                                                  if resumed_from else [])
+    resumes = resumed_from(directory) + [osp.basename(checkpoint)] if checkpoint else []
     write_json_atomic(dict(run_identity(settings, job), resumed_from=resumes),
                       osp.join(directory, RUN_FILE), indent=1)
 

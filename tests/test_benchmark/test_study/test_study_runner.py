@@ -580,7 +580,7 @@ def test_only_the_same_run_is_resumed_and_never_from_its_final_checkpoint(tmp_pa
     assert checkpoint_to_resume(settings, job, 'iter_4.pth') is None  # not started by a study
     mark_started(settings, job)
     assert checkpoint_to_resume(settings, job, 'iter_4.pth') == osp.join(directory, 'iter_2.pth')
-    mark_started(settings, job, resumed_from=osp.join(directory, 'iter_2.pth'))
+    mark_started(settings, job, checkpoint=osp.join(directory, 'iter_2.pth'))
     with open(osp.join(directory, RUN_FILE)) as f:
         assert json.load(f)['resumed_from'] == ['iter_2.pth']
     # the final checkpoint: the run stopped in its final evaluation, which resuming skips
