@@ -104,7 +104,8 @@ def parse_args(argv=None):
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--print-commands', action='store_true',
                       help='write the run configs and print one tools/train.py line per pending '
-                      'run (for a job array or any queue); train nothing')
+                      'run (for a job array or any queue; a run stopped part-way gets --resume '
+                      'from its last checkpoint, a finished one is collected); train nothing')
     mode.add_argument('--collect', action='store_true',
                       help='train nothing: record the finished work dirs, then report')
     mode.add_argument('--report-only', action='store_true',

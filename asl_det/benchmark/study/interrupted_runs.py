@@ -1,12 +1,13 @@
-"""Continue a study run that was stopped part-way (the study killed, the machine gone) from its
-last checkpoint instead of training it again.
+"""Continue a study run that was stopped part-way (the study killed, the machine gone, a
+queue's job preempted) from its last checkpoint instead of training it again.
 
 The study saves a checkpoint at every evaluation (:func:`~.plan.set_schedule`) and, when it
 starts a run, writes :data:`RUN_FILE` into its work dir: the sha256 of the run config and the
 run's command. A later study resumes the run (``tools/train.py --resume <checkpoint>``) only
 where both are unchanged and an intact checkpoint is there
-(:func:`~asl_det.checkpoint.find_resumable_checkpoint`); else it trains afresh. mmengine's
-resume continues bitwise as an uninterrupted run would (``tests/test_reliability/
+(:func:`~asl_det.checkpoint.find_resumable_checkpoint`); else it trains afresh. Commands printed
+for a queue (``--print-commands``) carry that ``--resume`` too, decided when they are printed.
+mmengine's resume continues bitwise as an uninterrupted run would (``tests/test_reliability/
 test_resume.py``). The record names the checkpoints a run was resumed from (``resumed_from``);
 its ``wall_time_s`` is that of the last sitting.
 """
@@ -56,9 +57,12 @@ def checkpoint_to_resume(settings: StudySettings, job: Job, final_name: str) -> 
 
 def mark_started(settings: StudySettings, job: Job, checkpoint: Optional[str] = None) -> None:
     """Write the work dir's :data:`RUN_FILE` for a run started afresh, or extend its
-    ``resumed_from`` for one resumed from ``checkpoint``."""
+    ``resumed_from`` for one resumed from ``checkpoint`` (unless that is its last entry
+    already: commands printed twice, a run stopped again before its next checkpoint)."""
     directory = work_dir(settings, job)
-    resumes = resumed_from(directory) + [osp.basename(checkpoint)] if checkpoint else []
+    resumes = resumed_from(directory) if checkpoint else []
+    if checkpoint and resumes[-1:] != [osp.basename(checkpoint)]:
+        resumes.append(osp.basename(checkpoint))
     write_json_atomic(dict(run_identity(settings, job), resumed_from=resumes),
                       osp.join(directory, RUN_FILE), indent=1)
 

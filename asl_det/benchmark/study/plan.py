@@ -361,16 +361,19 @@ def repo_relative_files(fields: Dict) -> Dict:
             for key, value in fields.items()}
 
 
-def shell_line(settings: StudySettings, job: Job, python: Optional[str] = None) -> str:
+def shell_line(settings: StudySettings, job: Job, python: Optional[str] = None,
+               resume_from: Optional[str] = None) -> str:
     """``job``'s command as one shell line, with the thread count for CPU runs and every path
-    relative to the repository root (outside the checkout: absolute).
+    relative to the repository root (outside the checkout: absolute); ``resume_from`` as in
+    :func:`train_command`.
 
     Without ``python`` the line names ``python`` and no checkout (``OMP_NUM_THREADS=2 python
     tools/train.py work_dirs/...``): the form a record keeps. With an interpreter (e.g.
     ``sys.executable``) it runs as printed from any directory, as a scheduler job does:
     ``cd <repo root> && OMP_NUM_THREADS=2 <python> tools/train.py work_dirs/...``.
     """
-    command = shlex.join(train_command(settings, job, python or 'python', repo_relative))
+    command = shlex.join(train_command(settings, job, python or 'python', repo_relative,
+                                       resume_from))
     if settings.device == 'cpu':
         command = f'OMP_NUM_THREADS={settings.threads} {command}'
     return command if python is None else f'cd {shlex.quote(REPO_ROOT)} && {command}'

@@ -4,8 +4,8 @@ Each run is the ``tools/train.py`` command of :mod:`.plan`. Locally, ``workers``
 once as subprocesses (console output in ``<work_dir>/console.log``), with one progress line per
 run at most every 30 s; a run whose command succeeded is collected into its record at once.
 Resumable: a (condition, variant, seed) with a record is skipped, so a study is built up over
-several sittings, and a run a killed study left part-way continues from its last evaluation's
-checkpoint (:mod:`.interrupted_runs`). A work dir that another run is
+several sittings, and a run a killed study (or a stopped queue job) left part-way continues
+from its last evaluation's checkpoint (:mod:`.interrupted_runs`). A work dir that another run is
 training in (it holds ``<work_dir>/.running``: a run started from ``--print-commands``, or by
 another study) is left alone and its job skipped; a finished one without a record is collected.
 Each local run is a process group of its own: stopping the study (Ctrl-C, SIGTERM, SIGHUP) stops
@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from asl_det.benchmark.analysis import load_run
 from asl_det.launch.skipped_images import read_skipped_images
@@ -133,6 +133,42 @@ class StudyPlan:
                 f"{record['seed']} trained with loss_cls {record['loss_cls']} and init_cfg "
                 f"{record.get('init_cfg')}, but this study defines {record['variant']} as "
                 f'{loss_cls} and {init_cfg}: give the new variant another name')
+
+    def prepare_work_dir(self, job: Job, collected: List[Dict],
+                         log: Callable[[str], None] = print) -> Tuple[bool, Optional[str]]:
+        """Make ``job``'s work dir ready for its ``tools/train.py`` command; returns (whether to
+        train it, the checkpoint to resume from or None).
+
+        Not trained: a work dir another process holds (:func:`~asl_det.launch.work_dir_lock.
+        work_dir_user`; said in ``log``), or one that holds a finished run, which is collected
+        into its record (appended to ``collected``). Else the run continues from its last
+        checkpoint where :func:`~.interrupted_runs.checkpoint_to_resume` allows, or trains afresh
+        in an emptied work dir; :func:`~.interrupted_runs.mark_started` notes which.
+        """
+        directory = work_dir(self.settings, job)
+        user = work_dir_user(directory)
+        if user is not None:
+            log(f'[study] skip {job.name}: its work dir is in use by {user}; collect it '
+                '(--collect) when that run has finished')
+            return False, None
+        resume_from = None
+        if self.is_finished(job):
+            try:
+                collected.append(self.collect(job))
+            except Exception as error:  # an unusable run: trained again
+                log(f'[study] {job.name}: the finished run in {directory} cannot be collected '
+                    f'({error}): training it again')
+            else:
+                log(f'[study] collected {job.name}: trained earlier in {directory}')
+                return False, None
+        else:
+            resume_from = checkpoint_to_resume(self.settings, job,
+                                               final_checkpoint_name(self.base))
+        if resume_from is None:  # a new run, or one that cannot continue: afresh
+            shutil.rmtree(directory, ignore_errors=True)
+            os.makedirs(directory)
+        mark_started(self.settings, job, resume_from)
+        return True, resume_from
 
     def pending(self) -> List[Job]:
         """The jobs of the grid without a record yet."""
@@ -300,30 +336,11 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> Li
             while queue or running:
                 while queue and free_slots:
                     job = queue.pop(0)
-                    directory = work_dir(settings, job)
-                    user = work_dir_user(directory)
-                    if user is not None:
-                        log(f'[study] skip {job.name}: its work dir is in use by {user}; '
-                            'collect it (--collect) when that run has finished')
+                    train, resume_from = plan.prepare_work_dir(job, records, log)
+                    if not train:
                         continue
-                    resume_from = None
-                    if plan.is_finished(job):
-                        try:
-                            records.append(plan.collect(job))
-                        except Exception as error:  # an unusable run: trained again below
-                            log(f'[study] {job.name}: the finished run in {directory} cannot be '
-                                f'collected ({error}): training it again')
-                        else:
-                            log(f'[study] collected {job.name}: trained earlier in {directory}')
-                            continue
-                    else:
-                        resume_from = checkpoint_to_resume(settings, job,
-                                                           final_checkpoint_name(plan.base))
+                    directory = work_dir(settings, job)
                     slot = free_slots.pop(0)
-                    if resume_from is None:  # a new run, or one that cannot continue: afresh
-                        shutil.rmtree(directory, ignore_errors=True)
-                        os.makedirs(directory)
-                    mark_started(settings, job, resume_from)
                     console = open(osp.join(directory, 'console.log'), 'a' if resume_from else 'w')
                     process = _start(train_command(settings, job, python=sys.executable,
                                                    resume_from=resume_from),
@@ -372,9 +389,21 @@ def run_study(settings: StudySettings, log: Callable[[str], None] = print) -> Li
 def print_commands(settings: StudySettings, log: Callable[[str], None] = print) -> List[str]:
     """Write the run configs and return one shell line per pending run (for a job array): each
     runs as printed from any directory, with this study's interpreter (``sys.executable``), see
-    :func:`~.plan.shell_line`."""
+    :func:`~.plan.shell_line`.
+
+    Each work dir is made ready as a local study would (:meth:`StudyPlan.prepare_work_dir`): a
+    run stopped part-way (a job preempted) gets ``--resume <its last checkpoint>``, a finished
+    one is collected instead of printed, one in use is skipped, any other is emptied for a run
+    afresh. Print again after a queue stopped some runs.
+    """
     plan = StudyPlan(settings, log)
-    return [shell_line(settings, job, python=sys.executable) for job in plan.pending()]
+    lines, collected = [], []
+    for job in plan.pending():
+        train, resume_from = plan.prepare_work_dir(job, collected, log)
+        if train:
+            lines.append(shell_line(settings, job, python=sys.executable,
+                                    resume_from=resume_from))
+    return lines
 
 
 def collect_study(settings: StudySettings, log: Callable[[str], None] = print) -> List[Dict]:

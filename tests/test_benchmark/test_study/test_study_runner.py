@@ -158,9 +158,8 @@ def test_a_few_iteration_study_records_every_run_then_resumes_without_training(t
 
 def test_unfinished_work_dirs_are_not_collected(tmp_path, glyphs):
     settings = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0])
-    print_commands(settings, log=lambda line: None)
+    print_commands(settings, log=lambda line: None)  # makes the work dir ready
     directory = osp.join(settings.work_root, 'clean', 'focal_seed0')
-    os.makedirs(directory)
     with open(osp.join(directory, 'last_checkpoint'), 'w') as f:
         f.write(osp.join(directory, 'iter_2.pth'))  # a checkpoint before the last iteration
     lines = []
@@ -506,6 +505,8 @@ def stopping_options(glyphs, marker):
 
 def test_an_interrupted_run_resumes_from_its_last_evaluation_and_ends_as_if_uninterrupted(
         tmp_path, glyphs, monkeypatch):
+    """A missing50 run (with the unlabelled-anchor probe) stopped before iteration 3 and
+    resumed: metrics, curve, probe series and final weights as trained in one go."""
     import torch
 
     from asl_det.benchmark.study import StudyRunsFailed, runner
@@ -516,11 +517,11 @@ def test_an_interrupted_run_resumes_from_its_last_evaluation_and_ends_as_if_unin
     marker = tmp_path / 'exited'
     options = stopping_options(glyphs, marker)
     settings = {name: tiny_settings(tmp_path, glyphs, variants=['asl_paper'],
-                                    missing_fractions=[0.0], workers=1, cfg_options=options,
+                                    missing_fractions=[0.5], workers=1, cfg_options=options,
                                     records_dir=str(tmp_path / name / 'records'),
                                     work_root=str(tmp_path / name / 'work'))
                 for name in ('whole', 'interrupted')}
-    job = Job('clean', 0.0, 'asl_paper', 0)
+    job = Job('missing50', 0.5, 'asl_paper', 0)
     marker.touch()  # the hook does nothing: trained in one go
     (whole,) = run_study(settings['whole'], log=lambda line: None)
     assert whole['resumed_from'] == []
@@ -533,12 +534,16 @@ def test_an_interrupted_run_resumes_from_its_last_evaluation_and_ends_as_if_unin
     assert 'iter_2.pth' in os.listdir(directory) and 'iter_4.pth' not in os.listdir(directory)
     lines = []
     (resumed,) = run_study(settings['interrupted'], log=lines.append)
-    assert any('start 1/1: clean asl_paper seed 0 (resumed from iter_2.pth)' in line
+    assert any('start 1/1: missing50 asl_paper seed 0 (resumed from iter_2.pth)' in line
                for line in lines)
     assert resumed['resumed_from'] == ['iter_2.pth']
     assert [point['iter'] for point in resumed['curve']] == [2, 4]
     assert json.dumps(resumed['curve']) == json.dumps(whole['curve'])
     assert json.dumps(resumed['metrics']) == json.dumps(whole['metrics'])
+    # the unlabelled-anchor probe too: the first sitting's evaluation kept, the second's added
+    assert resumed['unlabelled_anchors']['iters'] == [2, 4]
+    assert json.dumps(resumed['unlabelled_anchors']).replace('/interrupted/', '/whole/') \
+        == json.dumps(whole['unlabelled_anchors'])
     # the run's command, not the resuming one
     assert resumed['command'] == whole['command'].replace('/whole/', '/interrupted/')
     states = [load_checkpoint_file(osp.join(work_dir(settings[name], job), 'iter_4.pth'),
@@ -554,7 +559,7 @@ def test_an_interrupted_run_resumes_from_its_last_evaluation_and_ends_as_if_unin
         kept = [line for line in f if 'coco/bbox_mAP' not in line or '"step": 2' in line]
     with open(scalars, 'w') as f:
         f.writelines(kept)
-    os.remove(record_path(settings['whole'].records_dir, 'clean', 'asl_paper', 0))
+    os.remove(record_path(settings['whole'].records_dir, 'missing50', 'asl_paper', 0))
     monkeypatch.setattr(runner, 'POLL_S', 0.1)
     monkeypatch.setattr(runner, 'train_command',
                         lambda *args, **kwargs: [sys.executable, '-c', 'pass'])
@@ -594,3 +599,37 @@ def test_only_the_same_run_is_resumed_and_never_from_its_final_checkpoint(tmp_pa
                           cfg_options=dict(glyphs[1], **{'model.test_cfg.score_thr': -2.0}))
     StudyPlan(other, log=lambda line: None)
     assert checkpoint_to_resume(other, job, 'iter_4.pth') is None
+
+
+def test_printed_commands_resume_a_stopped_run_and_leave_busy_work_dirs_alone(tmp_path, glyphs):
+    """--print-commands prepares each work dir as run_study does: the same run stopped
+    part-way gets --resume, a work dir of another run config is emptied for a fresh line, one
+    in use is skipped."""
+    import torch
+
+    from asl_det.launch.work_dir_lock import hold_work_dir
+    settings = tiny_settings(tmp_path, glyphs, variants=['focal', 'asl_paper'],
+                             missing_fractions=[0.0])
+    StudyPlan(settings, log=lambda line: None)
+    focal, asl = Job('clean', 0.0, 'focal', 0), Job('clean', 0.0, 'asl_paper', 0)
+    for job in (focal, asl):
+        directory = work_dir(settings, job)
+        os.makedirs(directory)
+        torch.save(dict(meta=dict(iter=2)), osp.join(directory, 'iter_2.pth'))
+        with open(osp.join(directory, 'last_checkpoint'), 'w') as f:
+            f.write(osp.join(directory, 'iter_2.pth'))
+    mark_started(settings, focal)  # focal: started by this study; asl_paper: by no study
+    first, second = print_commands(settings, log=lambda line: None)
+    checkpoint = osp.join(work_dir(settings, focal), 'iter_2.pth')
+    assert first.endswith(f' --resume {checkpoint} --cfg-options randomness.seed=0')
+    assert ' --resume ' not in second
+    assert os.listdir(work_dir(settings, asl)) == [RUN_FILE]  # emptied, marked as started
+    for _ in range(2):  # printed twice: the resume is listed once
+        print_commands(settings, log=lambda line: None)
+    with open(osp.join(work_dir(settings, focal), RUN_FILE)) as f:
+        assert json.load(f)['resumed_from'] == ['iter_2.pth']
+    lines = []
+    with hold_work_dir(work_dir(settings, focal)):
+        assert print_commands(settings, log=lines.append) == [second]
+    assert any('skip clean focal seed 0: its work dir is in use' in line for line in lines)
+    assert osp.isfile(checkpoint)
