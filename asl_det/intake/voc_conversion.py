@@ -8,6 +8,10 @@ ymax, so a box is ``[xmin - 1, ymin - 1, xmax - xmin, ymax - ymin]`` (x, y, w, h
 Boxes narrower or lower than 1 px are reported and dropped (mmdet's ``CocoDataset`` would drop
 them silently); boxes with no overlap with the image too. Boxes partly outside the image are
 reported and kept unclipped, as mmdet's readers keep them (its ``Resize`` clips them).
+An image's width and height are those it has as loaded for training
+(:func:`~.image_decoding.loaded_size`, EXIF orientation applied), read from its header; an XML
+``<size>`` that differs is reported (its boxes may be in another frame: check them), and only an
+image that cannot be read keeps the XML's size (the pre-flight reports the image).
 ``difficult`` objects: ``difficult='keep'`` (default) writes them as ordinary boxes
 (``iscrowd=0``) with ``"difficult": 1``; ``'ignore'`` writes ``iscrowd=1`` as mmdet's
 converter does (ignored in training, crowd regions in COCO evaluation); ``'drop'`` leaves them
@@ -54,9 +58,10 @@ class VOCObject:
 class VOCImage:
     stem: str  # the XML file's name without .xml
     file_name: str  # relative to the VOC root, e.g. 'JPEGImages/BloodImage_00000.jpg'
-    width: int
+    width: int  # as loaded for training, or the XML's <size> for an image that cannot be read
     height: int
     objects: List[VOCObject]
+    xml_size: Optional[List[int]] = None  # the XML's [width, height] where it differs
 
 
 @dataclass
@@ -65,14 +70,18 @@ class VOCSummary(ConversionSummary):
     xml_boxes: int = 0  # objects read from the XML files in the splits
     difficult: int = 0
     skipped_objects: List[List[str]] = field(default_factory=list)  # [file, class]
+    size_mismatches: List[list] = field(default_factory=list)  # [file, xml wh, image wh]
 
     def read_lines(self) -> List[str]:
         return [f'{self.xml_boxes} objects in the XML files, {self.difficult} difficult']
 
     def problem_lists(self):
         found = super().problem_lists()
-        return found[:1] + [('skipped object of an unlisted class', self.skipped_objects)] \
-            + found[1:]
+        mismatches = [f'{xml}: <size> {xml_wh[0]}x{xml_wh[1]}, image {wh[0]}x{wh[1]} (width x '
+                      'height; the json has the image\'s: check the boxes)'
+                      for xml, xml_wh, wh in self.size_mismatches]
+        return found[:1] + [('skipped object of an unlisted class', self.skipped_objects),
+                            ('size mismatch', mismatches)] + found[1:]
 
 
 def parse_ratios(ratios: Dict[str, float]) -> Dict[str, float]:
@@ -169,16 +178,18 @@ def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str,
         raise BadFile(xml_path, f'no image {stem}.* (or <filename>) in '
                       f'{osp.join(voc_root, img_dir)}')
     try:
-        width = int(float(root.findtext('size/width') or 0))
-        height = int(float(root.findtext('size/height') or 0))
+        xml_size = [int(float(root.findtext(f'size/{k}') or 0)) for k in ('width', 'height')]
     except ValueError:
-        width = height = 0
-    if width <= 0 or height <= 0:  # no usable <size>: read the image's header
-        try:
-            width, height = loaded_size(osp.join(voc_root, file_name))
-        except OSError as error:
+        xml_size = [0, 0]
+    try:
+        width, height = loaded_size(osp.join(voc_root, file_name))
+    except OSError as error:
+        if min(xml_size) <= 0:
             raise BadFile(xml_path, f'no <size>, and its image {file_name} cannot be read '
                           f'({error})') from error
+        width, height = xml_size  # the pre-flight reports the image
+    if min(xml_size) <= 0 or xml_size == [width, height]:
+        xml_size = None
     objects = []
     for i, obj in enumerate(root.findall('object')):
         name = (obj.findtext('name') or '').strip()
@@ -193,7 +204,7 @@ def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str,
         box = [xmin - 1, ymin - 1, xmax - xmin, ymax - ymin]
         box = [int(v) if float(v).is_integer() else v for v in box]
         objects.append(VOCObject(name, box, (obj.findtext('difficult') or '0').strip() == '1'))
-    return VOCImage(stem, file_name, width, height, objects)
+    return VOCImage(stem, file_name, width, height, objects, xml_size)
 
 
 def folders_holding(root: str, extensions: Sequence[str]) -> List[str]:
@@ -324,6 +335,9 @@ def to_coco(images: List[VOCImage], classes: Sequence[str], difficult: str,
     for image in images:
         report = image.stem not in reported
         reported.add(image.stem)
+        if report and image.xml_size is not None:
+            summary.size_mismatches.append([f'{image.stem}.xml', image.xml_size,
+                                            [image.width, image.height]])
         entry = add_image(coco, image.file_name, image.width, image.height)
         for obj in image.objects:
             if obj.name not in category_ids or (obj.difficult and difficult == 'drop'):

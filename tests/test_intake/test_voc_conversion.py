@@ -142,6 +142,35 @@ def test_size_from_the_image_header_when_the_xml_has_none(tmp_path):
     assert [(i['width'], i['height']) for i in images['images']] == [(64, 48), (64, 48)]
 
 
+def test_an_xml_size_that_differs_from_the_image_is_reported_and_the_images_one_written(
+        tmp_path):
+    """The json holds each image's size as loaded for training (EXIF orientation applied);
+    an XML <size> that differs is listed; an unreadable image keeps the XML's size."""
+    from PIL import Image
+
+    from asl_det.intake.image_decoding import EXIF_ORIENTATION
+    root = write_voc(tmp_path / 'voc', {'wrong': ([('cat', 2, 2, 20, 20)], (100, 80)),
+                                        'turned': ([('cat', 2, 2, 20, 20)], (64, 48)),
+                                        'right': ([('cat', 2, 2, 20, 20)], (64, 48)),
+                                        'unreadable': ([('cat', 2, 2, 20, 20)], (30, 20))},
+                     {'train': ['right', 'turned', 'unreadable', 'wrong']})
+    path = osp.join(root, 'JPEGImages', 'turned.jpg')
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = 6  # stored 64 x 48, loaded turned a quarter: 48 x 64
+    with Image.open(path) as image:
+        image.load()
+        image.save(path, exif=exif)
+    with open(osp.join(root, 'JPEGImages', 'unreadable.jpg'), 'wb') as f:
+        f.write(b'not an image')
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'o'))
+    images = load(summary.written['train'])['images']
+    assert [(i['width'], i['height']) for i in images] == [(64, 48), (48, 64), (30, 20), (64, 48)]
+    assert summary.size_mismatches == [['turned.xml', [64, 48], [48, 64]],
+                                       ['wrong.xml', [100, 80], [64, 48]]]
+    assert 'size mismatch: wrong.xml: <size> 100x80, image 64x48 (width x height; the json ' \
+        "has the image's: check the boxes)" in summary.lines()
+
+
 @pytest.mark.parametrize('mode,expected', [('ignore', [0, 0, 1]), ('drop', [0, 0])])
 def test_difficult_modes(tmp_path, mode, expected):
     root = write_voc(tmp_path / 'voc', IMAGES, {'train': ['a', 'c']})
