@@ -191,6 +191,50 @@ def test_constructor_checks():
         UnlabelledAnchorProbabilityHook('')
 
 
+class FakeRunner:
+    """What the hook reads of a runner, for validations at chosen iterations."""
+
+    def __init__(self, work_dir):
+        from mmengine.logging import MessageHub
+        self.work_dir, self.iter, self.epoch, self.model = str(work_dir), 0, 0, None
+        self.cfg = None
+        self.message_hub = MessageHub.get_instance('fake_runner_probe')
+
+
+def sitting(work_dir, start, validations, interval=2):
+    """One process's training from iteration ``start``, validating at ``validations``: the
+    iterations the hook probed at, read back from its file."""
+    hook = UnlabelledAnchorProbabilityHook('full.json', interval=interval)
+    hook.prepare = lambda cfg: dict(config={})
+    hook.measure = lambda model: dict(images=0, kept_boxes=0, dropped_boxes=0, **{
+        kind: summarise_probabilities([]) for kind in ('unlabelled', 'background')})
+    runner = FakeRunner(work_dir)
+    runner.iter = start
+    hook.before_train(runner)
+    for iteration in validations:
+        runner.iter = iteration
+        hook.after_val_epoch(runner)
+    with open(osp.join(work_dir, 'unlabelled_anchor_probabilities.json')) as f:
+        saved = json.load(f)
+    return [e['iter'] for e in saved['evaluations']], saved['validation_iters']
+
+
+def test_every_interval_th_validation_of_the_run_is_probed_across_a_resume(tmp_path,
+                                                                          monkeypatch):
+    """Validations at 1, 2, 3, 4 with interval 2 probe 1 and 3, in one go or resumed from the
+    checkpoint of iteration 1 (the interrupted sitting validated at 2 already); a run from
+    iteration 0 starts the file afresh."""
+    import asl_det.engine.hooks.unlabelled_anchor_probability_hook as module
+    monkeypatch.setattr(module, 'probed_head', lambda model: (object(), None))
+    monkeypatch.setattr(module, 'assigner_thresholds', lambda assigner: (0.5, 0.4))
+    whole, resumed = tmp_path / 'whole', tmp_path / 'resumed'
+    whole.mkdir(), resumed.mkdir()
+    assert sitting(whole, 0, [1, 2, 3, 4]) == ([1, 3], [1, 2, 3, 4])
+    assert sitting(resumed, 0, [1, 2]) == ([1], [1, 2])
+    assert sitting(resumed, 1, [2, 3, 4]) == ([1, 3], [1, 2, 3, 4])
+    assert sitting(resumed, 0, [2, 4]) == ([2], [2, 4])  # afresh: another schedule
+
+
 # ---- end to end: a tiny RetinaNet trained on a missing50 split ----
 
 MAX_ITERS = 4

@@ -328,20 +328,21 @@ class UnlabelledAnchorProbabilityHook(Hook):
     training does, and :func:`unlabelled_anchor_probabilities` splits the negatives. Each
     probe appends ``{'iter', 'epoch', 'seconds', 'images', 'kept_boxes', 'dropped_boxes',
     'unlabelled': summary, 'background': summary}`` (:func:`summarise_probabilities`) to
-    ``{'config': ..., 'evaluations': [...]}`` in ``<work_dir>/<out_file>`` (atomically;
-    evaluations of a previous run at or after the current iteration are replaced, as on
-    resume) and logs ``val/unlabelled_p50``, ``val/unlabelled_p90``, ``val/background_p50``,
-    ``val/background_p99`` (dropped from the message hub at the validations it skips, so that
-    no log line repeats an old value). Main process only; the global random states are left
-    untouched. Needs a single-stage detector whose head assigns with a MaxIoUAssigner.
+    ``{'config': ..., 'evaluations': [...], 'validation_iters': [...]}`` in
+    ``<work_dir>/<out_file>`` (atomically, at every validation). A run resumed from iteration
+    N keeps the file's entries up to N and counts its validations on from there; a run trained
+    from iteration 0 starts the file afresh. It logs ``val/unlabelled_p50``,
+    ``val/unlabelled_p90``, ``val/background_p50``, ``val/background_p99`` (dropped from the
+    message hub at the validations it skips, so that no log line repeats an old value). Main
+    process only; the global random states are left untouched. Needs a single-stage detector
+    whose head assigns with a MaxIoUAssigner.
 
     Args:
         full_ann_file: the complete COCO annotations of the train images (relative paths are
             joined with the train data set's ``data_root``).
         num_images: how many train images to probe (fewer if the set is smaller).
-        interval: probe at every ``interval``-th validation, counted from the start of this
-            process: after ``--resume`` the count starts again, so with ``interval`` > 1 the
-            probed validations shift (with 1, the default and the study's, every one is).
+        interval: probe at the first validation and every ``interval``-th after it, counted
+            over the whole run (``--resume`` included: the file's ``validation_iters``).
         batch_size: images per forward pass.
         out_file: file name under ``work_dir`` (or an absolute path).
         quantiles: quantiles recorded, each in [0, 1].
@@ -365,17 +366,24 @@ class UnlabelledAnchorProbabilityHook(Hook):
         self.out_file = out_file
         self.quantiles = tuple(check_number('quantiles[]', q, 0.0, 1.0) for q in quantiles)
         self.thresholds = tuple(check_number('thresholds[]', t, 0.0, 1.0) for t in thresholds)
-        self._validations = 0
         self._probe = None
+        self._start_iter: Optional[int] = None  # where this process's training started
+        self._seen: List[int] = []  # the iterations this process validated at
+
+    def before_train(self, runner) -> None:
+        self._start_iter = runner.iter
 
     def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
-        self._validations += 1
         if not is_main_process():
             return
-        if (self._validations - 1) % self.interval:
+        saved = self.saved(runner)
+        self._seen.append(runner.iter)
+        validations = saved['validation_iters'] + [runner.iter]
+        if (len(validations) - 1) % self.interval:
             # else the validation's log line and scalars.json would repeat the last probe's values
             for kind, key in LOGGED_SCALARS:
                 runner.message_hub.log_scalars.pop(f'val/{kind}_{key}', None)
+            write_json_atomic(dict(saved, validation_iters=validations), self.path(runner))
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         start = time.perf_counter()
@@ -390,7 +398,7 @@ class UnlabelledAnchorProbabilityHook(Hook):
         config = dict(self._probe['config'], head=type(head).__name__,
                       assigner=type(assigner).__name__, pos_iou_thr=pos_thr,
                       neg_iou_thr=neg_upper)
-        self.record(runner, evaluation, config)
+        self.record(runner, evaluation, config, saved)
 
     def prepare(self, cfg) -> Dict:
         """Build the probe data set and choose its images (from the runner's config)."""
@@ -495,17 +503,37 @@ class UnlabelledAnchorProbabilityHook(Hook):
                                                      self.quantiles, self.thresholds)
                        for kind, values in probs.items()})
 
-    def record(self, runner, evaluation: Dict, config: Dict) -> None:
-        """Append ``evaluation`` to the output file (``config`` replaces the file's) and log
-        its headline scalars."""
-        path = (self.out_file if osp.isabs(self.out_file)
+    def path(self, runner) -> str:
+        """The output file: ``out_file`` under the work dir, or as given if absolute."""
+        return (self.out_file if osp.isabs(self.out_file)
                 else osp.join(runner.work_dir, self.out_file))
-        evaluations = []
+
+    def saved(self, runner) -> Dict:
+        """What the output file holds of this run before this validation: ``evaluations`` and
+        ``validation_iters`` below the current iteration that this process wrote or, in a run
+        resumed from iteration N, that are at most N (the earlier sittings'; a run from
+        iteration 0 keeps none of a file it finds). Outside training: all below the current
+        iteration."""
+        path = self.path(runner)
+        saved = dict(evaluations=[], validation_iters=[])
         if osp.isfile(path):
             with open(path) as f:
-                evaluations = [e for e in json.load(f).get('evaluations', [])
-                               if e['iter'] < evaluation['iter']]
-        write_json_atomic(dict(evaluations=evaluations + [evaluation], config=config), path)
+                saved.update(json.load(f))
+
+        def keep(iteration: int) -> bool:
+            return iteration < runner.iter and (
+                self._start_iter is None or 0 < iteration <= self._start_iter
+                or iteration in self._seen)
+
+        return dict(saved, evaluations=[e for e in saved['evaluations'] if keep(e['iter'])],
+                    validation_iters=[i for i in saved['validation_iters'] if keep(i)])
+
+    def record(self, runner, evaluation: Dict, config: Dict, saved: Dict) -> None:
+        """Append ``evaluation`` to the ``saved`` content of the output file (``config``
+        replaces its own) and log its headline scalars."""
+        write_json_atomic(dict(saved, evaluations=saved['evaluations'] + [evaluation],
+                               validation_iters=saved['validation_iters'] + [runner.iter],
+                               config=config), self.path(runner))
         for kind, key in LOGGED_SCALARS:
             value = evaluation[kind]['quantiles'].get(key)
             if value is not None:
