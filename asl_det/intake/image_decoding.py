@@ -68,14 +68,22 @@ def loaded_size(path: str) -> Tuple[int, int]:
     """(width, height) in pixels of the image at ``path`` as ``LoadImageFromFile`` loads it with
     its default ``color_type='color'``: ``cv2.imdecode(IMREAD_COLOR)`` and mmcv's ``'pillow'``
     backend turn the image by its EXIF orientation, so a quarter turn swaps the header's width
-    and height (as Ultralytics' ``exif_size`` does). Reads the header only.
+    and height (as Ultralytics' ``exif_size`` does). Reads the header only (PIL decodes a PNG
+    to find its EXIF, which may follow the pixels). PIL's decompression-bomb limit
+    (``Image.MAX_IMAGE_PIXELS``, 179 megapixels by default) does not apply: OpenCV, mmcv's
+    default backend, loads larger images.
 
     Raises:
         OSError: the file cannot be read or is not an image PIL knows.
     """
-    with Image.open(path) as image:
-        width, height = image.size
-        orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
     return (height, width) if orientation in QUARTER_TURNS else (width, height)
 
 

@@ -210,6 +210,21 @@ def test_exif_orientation_sizes_as_the_loader_sees_them(tmp_path):
     assert coco['annotations'][0]['bbox'] == [12, 16, 24, 32]
 
 
+def test_an_image_above_pils_decompression_bomb_limit_is_sized(tmp_path):
+    """A 200-megapixel image (1 bit per pixel, 25 MB in memory): OpenCV loads such images, so
+    the converters size it rather than fail, and PIL's limit is left as it was."""
+    path = str(tmp_path / 'huge.png')
+    limit = Image.MAX_IMAGE_PIXELS
+    assert 20000 * 10000 > 2 * limit  # beyond it, PIL's Image.open refuses a file
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        Image.new('1', (20000, 10000)).save(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    assert image_decoding.loaded_size(path) == (20000, 10000)
+    assert Image.MAX_IMAGE_PIXELS == limit
+
+
 @pytest.mark.parametrize('yaml_text,given,match', [
     ('train: images/train\nnc: 3\nnames: [a, b]\n', None, 'nc is 3 but names has 2'),
     ('train: images/train\nnames: {0: a, 2: b}\n', None, r'class ids must be 0\.\.1, got \[0, 2\]'),
