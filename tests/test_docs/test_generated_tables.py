@@ -34,7 +34,8 @@ def read(relative):
 
 
 def test_the_readme_shows_the_generated_verdict_tables():
-    studies = {block.study_dir for block in find_blocks(read('README.md'), 'README.md')}
+    studies = {study for block in find_blocks(read('README.md'), 'README.md')
+               for study in block.study_dirs}
     assert {'configs/bccd/study', 'configs/demo/study'} <= studies
 
 

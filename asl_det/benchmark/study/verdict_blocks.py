@@ -12,14 +12,17 @@ the study is reported with another baseline or primary set than the defaults, ``
 and ``primary=A,B,C``. The block holds the primary comparisons of the study's ``results.md``
 (the same cells and the same Holm family as
 :func:`~asl_det.benchmark.study.report.comparison_table`), without AP50 and the unadjusted p,
-and a link to that report. ``tools/study.py`` rewrites the blocks of its study after each report
-(:func:`update_documents`); a test regenerates every block from the committed records.
+and a link to that report. A marker may name several study directories (the same comparisons
+on several data sets): one table, a ``study`` column first, each study's rows Holm-adjusted
+within that study as its own report does. ``tools/study.py`` rewrites the blocks that name
+its study after each report (:func:`update_documents`); a test regenerates every block from the
+committed records.
 """
 import glob
 import math
 import os.path as osp
 import re
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from asl_det.atomic_files import write_atomic
 from asl_det.benchmark.analysis.tables import format_table
@@ -40,7 +43,7 @@ CLOSE_LINE = re.compile(rf'^{re.escape(CLOSE)}$', re.MULTILINE)
 class Block(NamedTuple):
     """One block of a document: ``text[start:end]`` runs from its opening marker through its
     closing one."""
-    study_dir: str
+    study_dirs: Tuple[str, ...]
     baseline: str
     primary: Tuple[str, ...]
     start: int
@@ -51,10 +54,11 @@ def _normalise(study_dir: str) -> str:
     return osp.normpath(study_dir).replace(osp.sep, '/')
 
 
-def marker(study_dir: str, baseline: str = BASELINE,
+def marker(study_dirs: Union[str, Sequence[str]], baseline: str = BASELINE,
            primary: Sequence[str] = PRIMARY_VARIANTS) -> str:
-    """The opening marker of a block for ``study_dir``; options only where not the defaults."""
-    args = [_normalise(study_dir)]
+    """The opening marker of a block for a study directory (or several); options only where
+    not the defaults."""
+    args = [_normalise(d) for d in ([study_dirs] if isinstance(study_dirs, str) else study_dirs)]
     if baseline != BASELINE:
         args.append(f'baseline={baseline}')
     if tuple(primary) != tuple(PRIMARY_VARIANTS):
@@ -75,7 +79,12 @@ def find_blocks(text: str, doc: str = 'document') -> List[Block]:
         if close is None:
             raise ValueError(f'{doc}:{line}: study-table marker without its closing {CLOSE} '
                              'on a line of its own')
-        study_dir, *options = match.group('args').split()
+        words = match.group('args').split()
+        study_dirs = tuple(_normalise(word) for word in words if '=' not in word)
+        options = [word for word in words if '=' in word]
+        if not study_dirs or len(set(study_dirs)) < len(study_dirs):
+            raise ValueError(f'{doc}:{line}: a study-table marker names one or more different '
+                             f'study directories, got {words}')
         settings = dict(baseline=BASELINE, primary=','.join(PRIMARY_VARIANTS))
         for option in options:
             key, sep, value = option.partition('=')
@@ -83,69 +92,90 @@ def find_blocks(text: str, doc: str = 'document') -> List[Block]:
                 raise ValueError(f'{doc}:{line}: study-table options must be baseline=NAME or '
                                  f'primary=A,B,...; got {option!r}')
             settings[key] = value
-        blocks.append(Block(_normalise(study_dir), settings['baseline'],
+        blocks.append(Block(study_dirs, settings['baseline'],
                             tuple(settings['primary'].split(',')), match.start(),
                             close.end()))
     return blocks
 
 
-def verdict_table(records: Sequence[Dict], baseline: str = BASELINE,
-                  primary: Sequence[str] = PRIMARY_VARIANTS) -> str:
-    """Markdown table of the primary comparisons, one row per (condition, variant) with the
-    baseline's row first in each condition: seeds, box AP (mean ± std over seeds), the mean
-    paired difference to ``baseline`` with its t-based 95% CI, the Holm-adjusted p (over these
-    cells, as in ``results.md``) and the verdict."""
+def _cells(records: Sequence[Dict], baseline: str, primary: Sequence[str]) -> list:
+    """The primary cells of one study (:func:`~.statistics.summarise`, Holm over them)."""
     variants = _variants_in(records, [v for v in primary if v != baseline])
     if not variants:
         raise ValueError(f'primary must name recorded variants other than the baseline '
                          f'{baseline!r}, got {list(primary)}')
+    return summarise(records, 'bbox_mAP', baseline, variants)
+
+
+def verdict_table(records: Union[Sequence[Dict], Mapping[str, Sequence[Dict]]],
+                  baseline: str = BASELINE, primary: Sequence[str] = PRIMARY_VARIANTS) -> str:
+    """Markdown table of the primary comparisons, one row per (condition, variant) with the
+    baseline's row first in each condition: seeds, box AP (mean ± std over seeds), the mean
+    paired difference to ``baseline`` with its t-based 95% CI, the Holm-adjusted p (over these
+    cells, as in ``results.md``) and the verdict. ``records``: one study's, or ``{study dir:
+    records}`` for several, each adjusted apart, under a ``study`` column."""
+    studies = records if isinstance(records, Mapping) else {None: records}
     header = ['condition', 'variant', 'seeds', 'box AP (mean ± std)',
               f'Δ box AP vs {baseline} [95% CI]', 'p (Holm)', 'verdict']
-    rows = [[cell.condition, cell.variant, len(cell.seeds), _pm(cell.mean, cell.std),
-             _diff_ci(cell), _p(cell.p_adjusted), cell.verdict]
-            for cell in summarise(records, 'bbox_mAP', baseline, variants)]
-    return format_table(header, rows, markdown=True)
+    rows = [[study] * (len(studies) > 1) + [
+        cell.condition, cell.variant, len(cell.seeds), _pm(cell.mean, cell.std),
+        _diff_ci(cell), _p(cell.p_adjusted), cell.verdict]
+        for study, study_records in studies.items()
+        for cell in _cells(study_records, baseline, primary)]
+    return format_table(['study'] * (len(studies) > 1) + header, rows, markdown=True)
 
 
-def render_block(records: Sequence[Dict], study_dir: str, doc_dir: str,
+def render_block(studies: Mapping[str, Sequence[Dict]], doc_dir: str,
                  baseline: str = BASELINE, primary: Sequence[str] = PRIMARY_VARIANTS) -> str:
-    """A whole block, markers included, for a document in ``doc_dir`` (both paths relative to
-    the repository): what the numbers are, the table, and a link to the study's report."""
-    if baseline not in {r['variant'] for r in records}:
-        raise ValueError(f'{study_dir}: baseline must be a recorded variant, got {baseline!r}')
-    study_dir = _normalise(study_dir)
-    configs = ', '.join(f'`{name}`' for name in sorted({r.get('config', '?') for r in records}))
-    schedules = ' / '.join(sorted({str(r['iterations']) for r in records}, key=int))
-    variants = _variants_in(records, [v for v in primary if v != baseline])
-    tested = sum(math.isfinite(c.p_adjusted)
-                 for c in summarise(records, 'bbox_mAP', baseline, variants))
-    report = osp.relpath(osp.join(study_dir, 'results.md'), doc_dir or '.').replace(osp.sep, '/')
-    caption = (f'COCO box AP on the evaluation split ({configs}, {schedules} training iterations '
-               f'per run). Δ: mean paired difference over seeds with its t-based 95% CI; '
-               f'p (Holm): adjusted over the {tested} comparisons of this table; better / worse '
-               f'only where it is below 0.05. Generated from the records by `tools/study.py '
-               f'--report-only`; full report: [{study_dir}/results.md]({report}).')
-    return '\n'.join([marker(study_dir, baseline, primary), caption, '',
-                      verdict_table(records, baseline, primary), CLOSE])
+    """A whole block, markers included, for a document in ``doc_dir``: what the numbers are,
+    the table, and a link to each study's report. ``studies``: ``{study dir: its records}``
+    (paths relative to the repository, as ``doc_dir``), one or more."""
+    studies = {_normalise(d): records for d, records in studies.items()}
+    runs, tested, reports = [], [], []
+    for study_dir, records in studies.items():
+        if baseline not in {r['variant'] for r in records}:
+            raise ValueError(f'{study_dir}: baseline must be a recorded variant, got '
+                             f'{baseline!r}')
+        configs = ', '.join(f'`{name}`' for name in sorted({r.get('config', '?')
+                                                              for r in records}))
+        schedules = ' / '.join(sorted({str(r['iterations']) for r in records}, key=int))
+        runs.append(f'{configs}, {schedules} training iterations per run')
+        tested.append(sum(math.isfinite(c.p_adjusted)
+                          for c in _cells(records, baseline, primary)))
+        link = osp.relpath(osp.join(study_dir, 'results.md'), doc_dir or '.')
+        reports.append(f'[{study_dir}/results.md]({link.replace(osp.sep, "/")})')
+    if len(studies) == 1:
+        family = f'adjusted over the {tested[0]} comparisons of this table'
+    else:
+        family = ('adjusted within each study, as its report does (' + ' and '.join(
+            f'{n} comparisons' for n in tested) + ')')
+    caption = (f'COCO box AP on the evaluation split ({"; ".join(runs)}). Δ: mean paired '
+               f'difference over seeds with its t-based 95% CI; p (Holm): {family}; better / '
+               f'worse only where it is below 0.05. Generated from the records by '
+               f'`tools/study.py --report-only`; full report{"s" * (len(studies) > 1)}: '
+               f'{", ".join(reports)}.')
+    table = verdict_table(studies if len(studies) > 1 else next(iter(studies.values())),
+                          baseline, primary)
+    return '\n'.join([marker(list(studies), baseline, primary), caption, '', table, CLOSE])
 
 
 def rewrite_blocks(text: str, doc: str, doc_dir: str, records_of,
                    study_dir: Optional[str] = None, baseline: Optional[str] = None,
                    primary: Optional[Sequence[str]] = None) -> str:
-    """``text`` with its blocks regenerated: every block, or those of ``study_dir`` only; with
-    the markers' baseline and primary, or ``baseline`` / ``primary`` where given (written into
-    the markers).
+    """``text`` with its blocks regenerated: every block, or those naming ``study_dir`` only;
+    with the markers' baseline and primary, or ``baseline`` / ``primary`` where given (written
+    into the markers).
     ``records_of(study_dir)`` gives a study's records; ``doc`` names the document in errors."""
     pieces, position = [], 0
     for block in find_blocks(text, doc):
-        if study_dir is not None and block.study_dir != _normalise(study_dir):
+        if study_dir is not None and _normalise(study_dir) not in block.study_dirs:
             continue
-        records = records_of(block.study_dir)
-        if not records:
-            raise ValueError(f'{doc}: study-table {block.study_dir} has no records')
+        studies = {d: records_of(d) for d in block.study_dirs}
+        empty = [d for d, records in studies.items() if not records]
+        if empty:
+            raise ValueError(f'{doc}: study-table {", ".join(empty)} has no records')
         pieces += [text[position:block.start], render_block(
-            records, block.study_dir, doc_dir,
-            block.baseline if baseline is None else baseline,
+            studies, doc_dir, block.baseline if baseline is None else baseline,
             block.primary if primary is None else tuple(primary))]
         position = block.end
     return ''.join(pieces + [text[position:]])
@@ -167,15 +197,18 @@ def repo_records(repo: str):
 def update_documents(repo: str, study_dir: str, records: Sequence[Dict],
                      baseline: str = BASELINE,
                      primary: Sequence[str] = PRIMARY_VARIANTS) -> List[str]:
-    """Rewrite the blocks of ``study_dir`` (a path as given on the command line) in the
-    documents under ``repo`` from ``records``; returns the documents that changed."""
-    relative = osp.relpath(osp.abspath(study_dir), osp.abspath(repo))
+    """Rewrite the blocks naming ``study_dir`` (a path as given on the command line) in the
+    documents under ``repo`` from ``records`` (a block's other studies: from their records
+    under ``repo``); returns the documents that changed."""
+    relative = _normalise(osp.relpath(osp.abspath(study_dir), osp.abspath(repo)))
+    committed = repo_records(repo)
     changed = []
     for path in document_paths(repo):
         with open(path, encoding='utf-8') as f:
             text = f.read()
         doc = osp.relpath(path, repo)
-        new = rewrite_blocks(text, doc, osp.dirname(doc), lambda _: list(records),
+        new = rewrite_blocks(text, doc, osp.dirname(doc),
+                             lambda d: list(records) if d == relative else committed(d),
                              relative, baseline, primary)
         if new != text:
             write_atomic(new, path)

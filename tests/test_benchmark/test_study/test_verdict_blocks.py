@@ -80,14 +80,14 @@ def test_the_figures_are_the_paired_t_test_and_holm():
 
 
 def test_the_block_links_the_report_from_the_document_folder():
-    block = render_block(records(), 'configs/x/study/', 'docs')
+    block = render_block({'configs/x/study/': records()}, 'docs')
     assert block.startswith('<!-- study-table: configs/x/study -->\n')
     assert block.endswith('\n' + CLOSE)
     assert '[configs/x/study/results.md](../configs/x/study/results.md)' in block
     assert '(`tiny.py`, 10 training iterations per run)' in block
     assert 'adjusted over the 4 comparisons of this table' in block
     assert '[configs/x/study/results.md](configs/x/study/results.md)' in render_block(
-        records(), 'configs/x/study', '')
+        {'configs/x/study': records()}, '')
 
 
 def test_a_stale_block_is_rewritten_and_other_studies_are_left_alone():
@@ -95,7 +95,7 @@ def test_a_stale_block_is_rewritten_and_other_studies_are_left_alone():
     other = f'{marker("b/study")}\nkept\n{CLOSE}'
     text = f'# Title\n\n{stale}\n\nprose\n\n{other}\n'
     new = rewrite_blocks(text, 'README.md', '', lambda _: records(), 'a/study/')
-    assert new == (f'# Title\n\n{render_block(records(), "a/study", "")}\n\nprose\n\n'
+    assert new == (f'# Title\n\n{render_block({"a/study": records()}, "")}\n\nprose\n\n'
                    f'{other}\n')
     assert rewrite_blocks(new, 'README.md', '', lambda _: records(), 'a/study') == new
 
@@ -107,8 +107,8 @@ def test_options_given_go_into_the_marker_and_back():
     assert new.startswith('<!-- study-table: a/study primary=focal_margin_prior10 -->\n')
     assert 'asl_paper' not in new
     [block] = find_blocks(new)
-    assert (block.study_dir, block.baseline, block.primary) == (
-        'a/study', 'focal', ('focal_margin_prior10',))
+    assert (block.study_dirs, block.baseline, block.primary) == (
+        ('a/study', ), 'focal', ('focal_margin_prior10',))
     # regenerated from its own marker, the block stays as written
     assert rewrite_blocks(new, 'doc.md', '', lambda _: records()) == new
 
@@ -117,6 +117,8 @@ def test_options_given_go_into_the_marker_and_back():
     ('x\n<!-- study-table: a/study -->\nno end\n', r'doc\.md:2: .*without its closing'),
     ('<!-- study-table: a -->\n<!-- study-table: b -->\n' + CLOSE, r'doc\.md:1: .*without'),
     ('<!-- study-table: a seeds=3 -->\n' + CLOSE, r"baseline=NAME or primary=.*'seeds=3'"),
+    ('<!-- study-table: a a/ -->\n' + CLOSE, r"doc\.md:1: .*different study directories"),
+    ('<!-- study-table: primary=x -->\n' + CLOSE, r"doc\.md:1: .*one or more"),
 ])
 def test_malformed_markers_are_refused_with_the_line(text, message):
     with pytest.raises(ValueError, match=message):
@@ -150,7 +152,50 @@ def test_the_study_tool_rewrites_the_blocks_of_its_study(tmp_path, capsys):
     main(['--report-only', '--study-dir', str(study)])
     assert 'verdict table rewritten in docs/studies.md' in capsys.readouterr().out
     readme = (repo / 'README.md').read_text()
-    assert readme == '# x\n\n' + render_block(records(), 'configs/tiny/study', '') + '\n'
+    assert readme == '# x\n\n' + render_block({'configs/tiny/study': records()}, '') + '\n'
     assert (repo / 'docs' / 'studies.md').read_text() == render_block(
-        records(), 'configs/tiny/study', 'docs') + '\n'
+        {'configs/tiny/study': records()}, 'docs') + '\n'
     assert update_documents(str(repo), str(study), records()) == []  # nothing left to change
+
+
+def other_records():
+    """A second study: the same grid, every box AP 0.1 higher and seed 2's focal lower."""
+    shifted = []
+    for record in records():
+        ap = record['metrics']['bbox_mAP'] + 0.1 - 0.03 * (
+            record['variant'] == 'focal' and record['seed'] == 2)
+        shifted.append(dict(record, config='other.py', iterations=20,
+                            metrics=dict(bbox_mAP=ap, bbox_mAP_50=ap)))
+    return shifted
+
+
+def test_a_block_of_several_studies_is_each_studys_table_under_a_study_column():
+    studies = {'a/study': records(), 'b/study': other_records()}
+    block = render_block(studies, 'docs')
+    assert block.startswith('<!-- study-table: a/study b/study -->\n')
+    table = block.split('\n\n', 1)[1].rsplit('\n', 1)[0]
+    assert table.splitlines()[0].startswith('| study | condition | variant |')
+    for study, study_records in studies.items():  # Holm within each study, as its own table
+        own = rows(verdict_table(study_records))
+        assert [row[1:] for row in rows(table) if row[0] == study] == own
+    assert '(`tiny.py`, 10 training iterations per run; `other.py`, 20 training' in block
+    assert 'adjusted within each study, as its report does (4 comparisons and 4 ' \
+        'comparisons)' in block
+    assert ('full reports: [a/study/results.md](../a/study/results.md), '
+            '[b/study/results.md](../b/study/results.md).') in block
+    [parsed] = find_blocks(block)
+    assert parsed.study_dirs == ('a/study', 'b/study')
+
+
+def test_a_study_rewrites_the_blocks_it_shares_with_the_committed_records_of_the_others(
+        tmp_path):
+    repo = tmp_path / 'repo'
+    for record in other_records():
+        write_record(str(repo / 'b' / 'study' / 'records'), record)
+    (repo / 'README.md').write_text(f'{marker(["a/study", "b/study"])}\nstale\n{CLOSE}\n'
+                                    f'{marker("b/study")}\nkept\n{CLOSE}\n')
+    assert update_documents(str(repo), str(repo / 'a' / 'study'), records()) == [
+        str(repo / 'README.md')]
+    assert (repo / 'README.md').read_text() == render_block(
+        {'a/study': records(), 'b/study': other_records()}, '') + \
+        f'\n{marker("b/study")}\nkept\n{CLOSE}\n'
