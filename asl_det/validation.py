@@ -30,3 +30,23 @@ def check_int(name: str, value, low: int = 0, high: float = math.inf) -> int:
     if not low <= value <= high:
         raise ValueError(f'{name} must be an integer in [{low}, {high}], got {value}')
     return int(value)
+
+
+def check_device(name: str, device: str) -> str:
+    """Return ``device`` if torch names a device by it (``cpu``, ``cuda``, ``cuda:1``, ...) and,
+    for CUDA, this machine has that GPU.
+
+    Raises ValueError naming ``name``: not a device name, or a CUDA device that is not here.
+    """
+    import torch
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f'{name} must be a torch device such as cpu, cuda or cuda:0, got '
+                         f'{device!r}') from None
+    if parsed.type == 'cuda':
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (parsed.index or 0) >= count:
+            raise ValueError(f'{name} is {device!r}, but this machine has {count} CUDA '
+                             f'device(s)')
+    return device

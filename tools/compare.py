@@ -26,6 +26,7 @@ from asl_det.benchmark.analysis import (
     plot_map_curves,
     plot_probabilities,
 )
+from asl_det.validation import check_device
 
 
 def parse_args():
@@ -105,6 +106,11 @@ def check_side_by_side_arguments(parser, args) -> None:
                          f'{getattr(args, option)}')
     if args.score_thr is not None and not 0 <= args.score_thr <= 1:
         parser.error(f'--score-thr must be in [0, 1], got {args.score_thr}')
+    if args.device is not None:
+        try:
+            check_device('--device', args.device)
+        except ValueError as error:
+            parser.error(str(error))
 
 
 def side_by_side(args, names) -> None:

@@ -28,12 +28,13 @@ from asl_det.checkpoint import UntrustedCheckpointError
 from asl_det.inference import (
     CheckedDetInferencer,
     InferenceSetupError,
+    check_pictures_writable,
     list_images,
     prepare_output_dir,
     run_on_files,
 )
 from asl_det.launch.runtime import load_config
-from asl_det.validation import check_int, check_number
+from asl_det.validation import check_device, check_int, check_number
 
 #: Exit status when every image that could be decoded was processed and some could not.
 EXIT_SKIPPED = 3
@@ -71,6 +72,8 @@ def parse_args(argv=None):
     try:
         check_number('--pred-score-thr', args.pred_score_thr, 0.0, 1.0)
         check_int('--batch-size', args.batch_size, 1)
+        if args.device is not None:
+            check_device('--device', args.device)
     except ValueError as error:
         parser.error(str(error))
     return args
@@ -86,6 +89,8 @@ def main(argv=None) -> int:
     saving = not (args.no_save_vis and args.no_save_pred)
     try:
         paths = list_images(args.inputs)
+        if not args.no_save_vis:
+            check_pictures_writable(paths)
         if saving:
             prepare_output_dir(args.out_dir)
         # safe loading (a refusal raises here) and the fit of the weights, before any image

@@ -40,10 +40,10 @@ class DetInferencer(mmdet_apis.DetInferencer):
     Same arguments and results as mmdet's, plus ``trust`` (see :func:`init_detector`). Weights
     load once, in the constructor; calling the inferencer is mmdet's unchanged.
 
-    One refusal mmdet does not make: ``model=None`` with ``weights`` reads the config stored in
-    the checkpoint, and mmengine runs a config as Python, so code written into an untrusted
-    checkpoint would run. It needs ``trust=True``; otherwise pass the config (a ``tools/train.py``
-    work dir keeps a copy).
+    One refusal mmdet does not make: without a config (``model`` None or empty: ``{}``,
+    ``Config()``) and with ``weights``, mmengine reads the config stored in the checkpoint and
+    runs it as Python, so code written into an untrusted checkpoint would run. It needs
+    ``trust=True``; otherwise pass the config (a ``tools/train.py`` work dir keeps a copy).
     """
 
     def __init__(self,
@@ -55,10 +55,10 @@ class DetInferencer(mmdet_apis.DetInferencer):
                  show_progress: bool = True,
                  *,
                  trust: bool = False) -> None:
-        if model is None and weights is not None and trust is not True:
+        if not model and weights is not None and trust is not True:
             raise ValueError(
-                'model=None reads the config stored in the checkpoint, and mmengine runs a '
-                'config as Python: code in an untrusted checkpoint would run. Pass model= the '
+                f'model={model!r} reads the config stored in the checkpoint, and mmengine runs '
+                'a config as Python: code in an untrusted checkpoint would run. Pass model= the '
                 'config it was trained with (a tools/train.py work dir keeps a copy), or '
                 'trust=True for a checkpoint you trust')
         with safe_checkpoint_loading(trust):

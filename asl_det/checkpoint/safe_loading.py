@@ -18,9 +18,11 @@ from mmengine.logging import HistoryBuffer
 HISTORY_BUFFER_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
 
 #: How a refused checkpoint can still be loaded, when its source is trusted.
-TRUST_OPT_IN = ('if you trust this file, pass --trust-checkpoint to tools/train.py or '
-                'tools/test.py (in Python: asl_det.checkpoint.use_safe_checkpoint_loader('
-                'trust=True)), which unpickles it fully with torch.load(weights_only=False)')
+TRUST_OPT_IN = ('if you trust this file, pass --trust-checkpoint to the tool (tools/train.py, '
+                'test.py, infer.py, compare.py); in Python, trust=True to asl_det.apis.'
+                'init_detector or DetInferencer (elsewhere: asl_det.checkpoint.'
+                'use_safe_checkpoint_loader(trust=True)). Either unpickles it fully with '
+                'torch.load(weights_only=False)')
 
 #: Whether :func:`load_checkpoint_file` trusts files by default (set by the tools' opt-in).
 _trust_by_default = False

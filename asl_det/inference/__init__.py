@@ -11,7 +11,12 @@ Not imported by ``import asl_det``; the tools import it. The safe-loading infere
 is :mod:`asl_det.apis`.
 """
 from .image_files import InferenceSummary, run_on_files
-from .inputs import InferenceSetupError, list_images, prepare_output_dir
+from .inputs import (
+    InferenceSetupError,
+    check_pictures_writable,
+    list_images,
+    prepare_output_dir,
+)
 from .labelled_images import Detections, LabelledImages
 from .score_threshold import ScoreThreshold, best_f1_threshold
 from .trained_runs import TrainedRun, find_trained_run
@@ -19,5 +24,5 @@ from .weights_fit import CheckedDetInferencer, check_weights_fit
 
 __all__ = ['CheckedDetInferencer', 'Detections', 'InferenceSetupError', 'InferenceSummary',
            'LabelledImages', 'ScoreThreshold', 'TrainedRun', 'best_f1_threshold',
-           'check_weights_fit', 'find_trained_run', 'list_images', 'prepare_output_dir',
-           'run_on_files']
+           'check_pictures_writable', 'check_weights_fit', 'find_trained_run', 'list_images',
+           'prepare_output_dir', 'run_on_files']

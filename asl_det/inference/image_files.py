@@ -10,10 +10,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, TextIO, Tuple
 
+from mmcv.transforms import LoadImageFromFile
 from mmengine.utils import ProgressBar
 
 from asl_det.intake.image_decoding import decode_image
-from asl_det.intake.preflight import image_loader
 from asl_det.validation import check_int
 
 
@@ -31,8 +31,14 @@ class InferenceSummary:
 
 
 def pipeline_decoding(inferencer) -> Tuple[str, str]:
-    """(imdecode_backend, color_type) with which the inferencer's test pipeline loads images."""
-    return image_loader((inferencer.cfg.test_dataloader.dataset.get('pipeline'),))
+    """(imdecode_backend, color_type) with which the inferencer's test pipeline loads images:
+    read from its built loader (mmdet's ``InferencerLoader`` wraps the config's
+    ``LoadImageFromFile``, and the inferencer renames that transform in its config)."""
+    for transform in inferencer.pipeline.transforms:
+        loader = getattr(transform, 'from_file', transform)
+        if isinstance(loader, LoadImageFromFile):
+            return loader.imdecode_backend, loader.color_type
+    raise ValueError('the inferencer\'s test pipeline loads no image (no LoadImageFromFile)')
 
 
 def run_on_files(inferencer, paths: Sequence[str], batch_size: int = 1,

@@ -13,6 +13,9 @@ from typing import Dict, List
 #: Image file extensions of a folder or glob, as mmdet's ``DetInferencer`` lists a folder
 #: (compared case-insensitively here).
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp')
+#: Of those, the formats OpenCV writes in grey only: no colour picture can be saved under the
+#: input's name, as ``DetInferencer`` saves ``vis/<file name>``.
+GREY_ONLY_EXTENSIONS = ('.pgm', )
 
 
 class InferenceSetupError(ValueError):
@@ -62,6 +65,18 @@ def check_distinct_names(paths: List[str], name: str = 'INPUTS') -> None:
                 f'{name}: {seen[stem]!r} and {path!r} would both be written as '
                 f'preds/{stem}.json (outputs are named by file name): run them separately')
         seen[stem] = path
+
+
+def check_pictures_writable(paths: List[str], name: str = 'INPUTS') -> None:
+    """Raise if a picture of ``paths`` cannot be saved under its own name in colour
+    (:data:`GREY_ONLY_EXTENSIONS`), before any image is processed."""
+    grey = [path for path in paths if path.lower().endswith(GREY_ONLY_EXTENSIONS)]
+    if grey:
+        more = f' and {len(grey) - 1} more' if len(grey) > 1 else ''
+        raise InferenceSetupError(
+            f'{name}: {grey[0]!r}{more}: the picture with boxes is saved as vis/<file name>, in '
+            f'colour, and OpenCV writes {"/".join(GREY_ONLY_EXTENSIONS)} in grey only: pass '
+            '--no-save-vis (predictions are still saved) or convert the images, e.g. to .png')
 
 
 def prepare_output_dir(out_dir: str, name: str = '--out-dir') -> str:

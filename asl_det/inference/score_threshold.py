@@ -16,7 +16,7 @@ classes; F1 is evaluated at every distinct score (keeping detections with ``scor
 import contextlib
 import io
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmdet.datasets.api_wrappers import COCO, COCOeval
@@ -41,8 +41,9 @@ class ScoreThreshold:
     iou: float
 
 
-def matched_detections(coco_gt: COCO, results: List[dict],
-                       iou: float = 0.5) -> Tuple[np.ndarray, np.ndarray, int]:
+def matched_detections(coco_gt: COCO, results: List[dict], iou: float = 0.5,
+                       cat_ids: Optional[Sequence[int]] = None
+                       ) -> Tuple[np.ndarray, np.ndarray, int]:
     """COCO's matching of ``results`` to ``coco_gt``, pooled over images and classes.
 
     Args:
@@ -50,6 +51,9 @@ def matched_detections(coco_gt: COCO, results: List[dict],
         results: COCO detection results (``image_id``, ``category_id``, ``bbox`` xywh,
             ``score``), as mmdet's ``CocoMetric`` writes them.
         iou: the IoU a detection needs to match (one of COCO's thresholds, 0.50 to 0.95).
+        cat_ids: the categories of the detector's classes, as ``CocoMetric`` sets them
+            (``params.catIds``): boxes of other categories count nowhere. None: every category
+            of ``coco_gt``.
 
     Returns:
         (scores (N,), true_positive (N,) bool, number of ground-truth boxes) over the detections
@@ -58,9 +62,12 @@ def matched_detections(coco_gt: COCO, results: List[dict],
     check_number('iou', iou, 0.5, 0.95)
     if not results:
         return (np.zeros(0), np.zeros(0, bool),
-                sum(not ann.get('iscrowd', 0) for ann in coco_gt.dataset['annotations']))
+                sum(not ann.get('iscrowd', 0) for ann in coco_gt.dataset['annotations']
+                    if cat_ids is None or ann['category_id'] in cat_ids))
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
         evaluator = COCOeval(coco_gt, coco_gt.loadRes(results), 'bbox')  # all of coco_gt's images
+        if cat_ids is not None:
+            evaluator.params.catIds = list(cat_ids)
         evaluator.evaluate()
     params = evaluator.params
     matches = np.flatnonzero(np.isclose(params.iouThrs, iou))
@@ -81,13 +88,15 @@ def matched_detections(coco_gt: COCO, results: List[dict],
 
 
 def best_f1_threshold(coco_gt: COCO, results: List[dict], iou: float = 0.5,
-                      threshold: Optional[float] = None) -> ScoreThreshold:
-    """The score threshold that maximises F1 of ``results`` against ``coco_gt`` (arguments as
-    for :func:`matched_detections`), or with ``threshold`` given, the operating point there.
+                      threshold: Optional[float] = None,
+                      cat_ids: Optional[Sequence[int]] = None) -> ScoreThreshold:
+    """The score threshold that maximises F1 of ``results`` against ``coco_gt`` (``iou`` and
+    ``cat_ids`` as for :func:`matched_detections`), or with ``threshold`` given, the operating
+    point there.
 
     Ties: among thresholds with the same F1 the highest is chosen (fewest boxes).
     """
-    scores, true_positive, ground_truth = matched_detections(coco_gt, results, iou)
+    scores, true_positive, ground_truth = matched_detections(coco_gt, results, iou, cat_ids)
     if threshold is not None:
         check_number('threshold', threshold, 0.0, 1.0)
         return operating_point(scores, true_positive, ground_truth, threshold, iou)

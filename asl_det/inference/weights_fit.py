@@ -41,7 +41,8 @@ def num_classes_settings(cfg_model: Mapping, prefix: str = 'model') -> List[Tupl
 
 def check_weights_fit(model: nn.Module, checkpoint: Mapping, cfg: Optional[Mapping] = None,
                       config_name: str = 'CONFIG', weights_name: str = '--weights') -> None:
-    """Raise unless every parameter and buffer of ``model`` is in ``checkpoint`` with its shape.
+    """Raise unless the parameters and buffers of ``model`` are those of ``checkpoint``, with
+    their shapes: none missing, none other (mmengine would load the rest and leave them).
 
     Args:
         model: the built detector.
@@ -51,8 +52,9 @@ def check_weights_fit(model: nn.Module, checkpoint: Mapping, cfg: Optional[Mappi
 
     Raises:
         InferenceSetupError: shapes differ (the message gives each parameter's two shapes, the
-            config's ``num_classes`` and the class names the checkpoint was trained with), or
-            the checkpoint lacks parameters of the model.
+            config's ``num_classes`` and the class names the checkpoint was trained with), the
+            checkpoint lacks parameters of the model, or it has parameters the model has not
+            (e.g. a head with more convs).
     """
     weights = state_dict_of(checkpoint)
     expected = model.state_dict()
@@ -61,6 +63,7 @@ def check_weights_fit(model: nn.Module, checkpoint: Mapping, cfg: Optional[Mappi
                   if key in weights and hasattr(weights[key], 'shape')
                   and tuple(weights[key].shape) != tuple(value.shape)]
     missing = [key for key in expected if key not in weights]
+    unexpected = [key for key in weights if key not in expected]
     if mismatched:
         shapes = '; '.join(f'{key}: {weights_name} {list(saved)}, {config_name} {list(built)}'
                            for key, saved, built in mismatched[:4])
@@ -81,6 +84,11 @@ def check_weights_fit(model: nn.Module, checkpoint: Mapping, cfg: Optional[Mappi
         raise InferenceSetupError(
             f'{weights_name} lacks {len(missing)} parameters of the model {config_name} builds '
             f'({", ".join(missing[:4])}{more}): pass the config it was trained with')
+    if unexpected:
+        more = f' and {len(unexpected) - 4} more' if len(unexpected) > 4 else ''
+        raise InferenceSetupError(
+            f'{weights_name} has {len(unexpected)} parameters the model {config_name} builds has '
+            f'not ({", ".join(unexpected[:4])}{more}): pass the config it was trained with')
 
 
 class CheckedDetInferencer(DetInferencer):

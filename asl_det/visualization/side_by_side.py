@@ -196,7 +196,7 @@ def draw_side_by_side(runs: Sequence[TrainedRun], settings: SideBySideSettings,
                                          log=log)
         val_predictions.append(predictions)
         best = best_f1_threshold(val_images.coco, val_images.coco_results(predictions),
-                                 settings.iou, settings.score_thr)
+                                 settings.iou, settings.score_thr, val_images.cat_ids)
         thresholds[run.name] = best
         log(f'[side-by-side] {run.name}: ' + describe_threshold(best, settings.score_thr))
 

@@ -111,9 +111,12 @@ def test_trust_loads_a_trusted_file_and_config_from_checkpoint_needs_it(asl_run,
     assert_same(inference_detector(model, asl_run['image']),
                 inference_detector(init_detector(asl_run['config'], asl_run['checkpoint'],
                                                  device='cpu'), asl_run['image']))
-    # model=None runs the config stored in the checkpoint (Python): only with trust=True
-    with pytest.raises(ValueError, match='model=None reads the config stored in the checkpoint'):
-        DetInferencer(weights=asl_run['checkpoint'], device='cpu')
+    # no config (None or empty) runs the config stored in the checkpoint (Python): only with
+    # trust=True
+    from mmengine.config import Config
+    for no_config in (None, {}, Config()):
+        with pytest.raises(ValueError, match=r'reads the config stored in the checkpoint'):
+            DetInferencer(model=no_config, weights=asl_run['checkpoint'], device='cpu')
     inferencer = DetInferencer(weights=asl_run['checkpoint'], device='cpu', trust=True,
                                show_progress=False)
     assert_same(inferencer(asl_run['image'])['predictions'][0],

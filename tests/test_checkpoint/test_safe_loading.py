@@ -74,6 +74,9 @@ def test_code_running_checkpoint_is_refused_and_never_runs(tmp_path, kind, legac
     message = str(error.value)
     assert f'refused to load {path}' in message and needed in message
     assert '--trust-checkpoint' in message
+    # the opt-in that works where the refusal comes from: asl_det.apis takes trust=True itself
+    assert 'tools/train.py, test.py, infer.py, compare.py' in message
+    assert 'trust=True to asl_det.apis.init_detector or DetInferencer' in message
     if not legacy:  # listed before unpickling (the legacy format cannot be listed)
         assert f'it needs {needed}, outside' in message
     assert checkpoint_is_intact(path)  # --resume's check reads the file without unpickling it

@@ -4,17 +4,18 @@ import io
 
 import numpy as np
 import pytest
+from mmcv.transforms import Compose
 from mmengine.config import Config
 from PIL import Image
 
-from asl_det.inference.image_files import run_on_files
+from asl_det.inference.image_files import pipeline_decoding, run_on_files
 
 
 class FakeInferencer:
-    """Records its calls; predicts one box per image."""
+    """Records its calls; predicts one box per image; its pipeline loads as mmdet's
+    DetInferencer's does."""
 
-    cfg = Config(dict(test_dataloader=dict(dataset=dict(
-        pipeline=[dict(type='LoadImageFromFile'), dict(type='PackDetInputs')]))))
+    pipeline = Compose([dict(type='mmdet.InferencerLoader')])
 
     def __init__(self):
         self.calls = []
@@ -61,3 +62,21 @@ def test_predictions_are_not_kept_unless_asked(files):
 def test_batch_size_is_checked(files):
     with pytest.raises(ValueError, match=r'batch_size must be an integer in \[1, inf\]'):
         run_on_files(FakeInferencer(), files, batch_size=0)
+
+
+def test_images_are_checked_as_the_inferencers_own_loader_decodes_them():
+    """DetInferencer renames the config's LoadImageFromFile to InferencerLoader: the decoding
+    options are those of the loader it built."""
+    from mmdet.apis import DetInferencer
+    pipeline = [dict(type='LoadImageFromFile', imdecode_backend='pillow', color_type='grayscale'),
+                dict(type='PackDetInputs')]
+    inferencer = FakeInferencer()
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(pipeline=pipeline))))
+    unbuilt = object.__new__(DetInferencer)  # its _init_pipeline alone
+    inferencer.pipeline = unbuilt._init_pipeline(cfg)
+    loader = cfg.test_dataloader.dataset.pipeline[0]
+    assert loader['type'] == 'mmdet.InferencerLoader'  # renamed in the config
+    assert pipeline_decoding(inferencer) == ('pillow', 'grayscale')
+    inferencer.pipeline = Compose([dict(type='mmdet.PackDetInputs')])
+    with pytest.raises(ValueError, match='loads no image'):
+        pipeline_decoding(inferencer)

@@ -88,3 +88,13 @@ def test_iou_must_be_a_coco_threshold(coco_gt):
         best_f1_threshold(coco_gt, RESULTS, iou=0.3)
     with pytest.raises(ValueError, match="iou must be one of COCO's thresholds"):
         best_f1_threshold(coco_gt, RESULTS, iou=0.52)
+
+
+def test_only_the_detectors_categories_count(coco_gt):
+    """A detector of category 1 alone (cat_ids, as CocoMetric sets them): B is no missed box,
+    its category's detections no false positives."""
+    best = best_f1_threshold(coco_gt, RESULTS, cat_ids=[1])
+    # category 1: 0.9 TP, 0.8 FP, 0.7 TP, 0.6 FP over 2 boxes: F1 0.667, 0.5, 0.8, 0.667
+    assert best.ground_truth == 2 and best.detections == 4
+    assert best.threshold == 0.7 and best.f1 == pytest.approx(0.8)
+    assert best_f1_threshold(coco_gt, [], cat_ids=[1]).ground_truth == 2

@@ -55,3 +55,13 @@ def test_missing_parameters():
     with pytest.raises(InferenceSetupError, match=r'--weights lacks 1 parameters of the model '
                                                   r'CONFIG builds \(bbox_head.retina_reg.bias\)'):
         check_weights_fit(Detector(2), weights)
+
+
+def test_parameters_the_model_has_not():
+    """A checkpoint of a head with one more conv: mmengine would load the rest and say nothing."""
+    weights = checkpoint_of(Detector(2))
+    weights['state_dict']['bbox_head.extra_conv.weight'] = weights['state_dict'][
+        'bbox_head.retina_reg.weight']
+    expected = r'--weights has 1 parameters the model CONFIG builds has not \(bbox_head.extra'
+    with pytest.raises(InferenceSetupError, match=expected):
+        check_weights_fit(Detector(2), weights)

@@ -129,10 +129,12 @@ def write_three_class_config(path, base):
     return str(path)
 
 
-@pytest.mark.parametrize('case', ['classes', 'empty folder', 'output folder', 'weights'])
+@pytest.mark.parametrize('case', ['classes', 'empty folder', 'output folder', 'weights', 'pgm',
+                                  'device'])
 def test_user_errors_name_the_argument_before_any_work(run, tool, tmp_path, capsys, case):
     inputs, config, weights = osp.join(run['data'], 'val'), run['config'], run['checkpoint']
     out_dir = str(tmp_path / 'outputs')
+    options = []
     if case == 'classes':
         config = write_three_class_config(tmp_path / 'three.py', config)
         expected = [f'CONFIG ({config}) and --weights ({weights}) do not describe the same model',
@@ -147,11 +149,19 @@ def test_user_errors_name_the_argument_before_any_work(run, tool, tmp_path, caps
         blocker.write_text('')
         out_dir = str(blocker / 'outputs')
         expected = [f"--out-dir: cannot write to '{out_dir}'"]
+    elif case == 'pgm':  # OpenCV writes .pgm in grey only: no colour picture under that name
+        inputs = str(tmp_path / 'grey.pgm')
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(inputs)
+        expected = [f"INPUTS: '{inputs}': the picture with boxes is saved as vis/<file name>",
+                    '--no-save-vis']
+    elif case == 'device':
+        options = ['--device', 'gpu']
+        expected = ["--device must be a torch device such as cpu, cuda or cuda:0, got 'gpu'"]
     else:
         weights = str(tmp_path / 'missing.pth')
         expected = [f"--weights: no such file '{weights}'"]
     with pytest.raises(SystemExit) as exit_status:
-        tool.main([inputs, config, '--weights', weights, '--out-dir', out_dir])
+        tool.main([inputs, config, '--weights', weights, '--out-dir', out_dir, *options])
     assert exit_status.value.code == 2
     printed = capsys.readouterr()
     for text in expected:
