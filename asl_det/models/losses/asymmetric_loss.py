@@ -14,7 +14,14 @@ from torch import Tensor
 from asl_det.validation import check_number
 
 from .asl_math import AslHyperParameters, AsymmetricLossFunction, compute_dtype
-from .loss_inputs import Target, check_pred, check_target, is_quality_target, weight_view
+from .loss_inputs import (
+    Target,
+    check_pred,
+    check_target,
+    is_quality_target,
+    one_class_view,
+    weight_view,
+)
 
 ASL_DEFAULTS = MappingProxyType(dict(gamma_pos=0.0, gamma_neg=4.0, clip=0.05, eps=1e-8))
 """The paper's recommended setting (also MMPretrain's ASL): the defaults of
@@ -87,7 +94,10 @@ def asymmetric_loss(pred: Tensor,
 
     Args:
         pred: (N, C) logits (or probabilities if ``activated``). Any float dtype; the loss is
-            computed in float32 (float64 stays float64).
+            computed in float32 (float64 stays float64). An (N,) ``pred`` takes an (N,) target
+            of the same shape, one binary or soft target per element (what mmdet's FocalLoss
+            does with a target of the prediction's shape; GLIP's and Grounding DINO's heads
+            pass scores and one-hot targets flattened), read as (N, 1); 'none' gives (N,).
         target: one of
             - (N,) integer labels in [0, C], C meaning background (FocalLoss's target): the
               labelled class of a foreground row is positive, every other element negative;
@@ -164,6 +174,11 @@ def _asymmetric_loss(pred: Tensor, target: Target, weight: Optional[Tensor],
     :func:`asymmetric_loss` per call, :class:`AsymmetricLoss` at construction, with
     ``compiled and activated`` refused). Checks the per-call arguments only: reduction and
     ``avg_factor``, prediction, target and weight."""
+    if isinstance(pred, Tensor) and pred.dim() == 1:  # one score per element: as one class
+        pred, target = one_class_view(pred, target)
+        loss = _asymmetric_loss(pred, target, weight, hyper, reduction, avg_factor, activated,
+                                compiled)
+        return loss.view(-1) if reduction == 'none' else loss
     check_reduction(reduction, avg_factor)
     check_pred(pred)
     target = check_target(target, pred)
@@ -388,7 +403,8 @@ class AsymmetricLoss(nn.Module):
                 avg_factor: Optional[Union[int, float, Tensor]] = None,
                 reduction_override: Optional[str] = None) -> Tensor:
         """Loss of ``pred`` (N, C) against ``target``: (N,) labels, (N, C) soft targets or
-        ``(labels, scores)`` (see :func:`asymmetric_loss`).
+        ``(labels, scores)``; or of an (N,) ``pred`` against (N,) elementwise targets (see
+        :func:`asymmetric_loss`).
 
         ``weight`` is (N,), (N, C) or (N*C,); ``avg_factor`` normalises the sum (mmdet heads pass
         the number of positives; RTMDet passes 1.0 and divides afterwards);

@@ -38,6 +38,20 @@ def check_pred(pred: Tensor) -> None:
         raise ValueError(f'pred must have shape (N, C), got {shape}')
 
 
+def one_class_view(pred: Tensor, target) -> Tuple[Tensor, Tensor]:
+    """An (N,) ``pred`` with its (N,) elementwise ``target`` in [0, 1] (binary or soft; an
+    integer one is cast) as one class: (N, 1) views, as mmdet's FocalLoss reads a prediction and
+    a target of the same shape. GLIP's and Grounding DINO's heads pass these: scores and one-hot
+    targets flattened over the text tokens they keep. ValueError naming ``target`` otherwise."""
+    if not isinstance(target, Tensor) or target.shape != pred.shape:
+        got = tuple(target.shape) if isinstance(target, Tensor) else type(target).__name__
+        raise ValueError(f'target must have the shape of a pred of shape (N,) = '
+                         f'{tuple(pred.shape)} (one target per element), got {got}')
+    if not target.is_floating_point():
+        target = target.to(pred.dtype)
+    return pred.unsqueeze(1), target.unsqueeze(1)
+
+
 def _check_labels(labels, num_priors: int, num_classes: int, name: str) -> None:
     if not isinstance(labels, Tensor) or labels.is_floating_point() or labels.dim() != 1 \
             or labels.numel() != num_priors:

@@ -125,6 +125,35 @@ def test_alpha_equals_focal_loss(alpha):
     torch.testing.assert_close(x1.grad, x2.grad)
 
 
+@pytest.mark.parametrize('reduction', ['none', 'mean', 'sum'])
+def test_one_score_per_element_equals_focal_loss(reduction):
+    """GLIP's and Grounding DINO's heads flatten scores and one-hot targets to (N,): mmdet's
+    FocalLoss reads a target of the prediction's shape elementwise, and so does ASL."""
+    logits = torch.randn(40) * 3
+    target = (torch.rand(40) < 0.3).long()  # integer one-hot entries, as GLIP's labels
+    weight = torch.rand(40)
+    avg_factor = None if reduction != 'mean' else 7.0
+    x1, x2 = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    asl = AsymmetricLoss(gamma_pos=2.0, gamma_neg=2.0, clip=0.0, alpha=0.25)(
+        x1, target, weight, avg_factor=avg_factor, reduction_override=reduction)
+    focal = FocalLoss(gamma=2.0, alpha=0.25)(x2, target, weight, avg_factor=avg_factor,
+                                              reduction_override=reduction)
+    assert asl.shape == focal.shape
+    torch.testing.assert_close(asl, focal)
+    asl.sum().backward()
+    focal.sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+    # the paper's setting on the same call is the (N, 1) loss of one class
+    soft = torch.rand(40)
+    torch.testing.assert_close(AsymmetricLoss(reduction=reduction)(logits, soft),
+                               AsymmetricLoss(reduction=reduction)(
+                                   logits[:, None], soft[:, None]).view(-1 if reduction == 'none'
+                                                                        else ()))
+    with pytest.raises(ValueError, match=r'target must have the shape of a pred of shape '
+                                         r'\(N,\) = \(40,\)'):
+        AsymmetricLoss()(logits, target[:39])
+
+
 def test_zero_gammas_equal_bce():
     logits, _, y = make_inputs('soft', dtype=torch.float32)
     x1 = logits.clone().requires_grad_()
