@@ -10,6 +10,7 @@ from asl_det.config.classifier_prior import classifier_prior, init_cfg_with_prio
 
 ONE_ANCHOR = dict(type='AnchorGenerator', ratios=[1.0], octave_base_scale=8, scales_per_octave=1,
                   strides=[8, 16])
+SIZES = dict(num_classes=3, in_channels=8, feat_channels=32)
 #: head config -> the name of its classification conv
 HEADS = [
     (dict(type='RetinaHead', stacked_convs=1), 'retina_cls'),
@@ -18,11 +19,20 @@ HEADS = [
     (dict(type='GFLHead', stacked_convs=1, anchor_generator=ONE_ANCHOR), 'gfl_cls'),
     # PAAHead takes ATSSHead's init_cfg default through **kwargs
     (dict(type='PAAHead', stacked_convs=1, anchor_generator=ONE_ANCHOR), 'atss_cls'),
+    # the default built in __init__ (read from the head built from its config)
+    (dict(type='FSAFHead', stacked_convs=1, anchor_generator=ONE_ANCHOR, **SIZES), 'retina_cls'),
+    # ... with a second bias_prob override, conv_loc's, kept at 0.01 (below)
+    (dict(type='GARetinaHead', stacked_convs=1, **SIZES), 'retina_cls'),
+    # ... as a list of init dicts
+    (dict(type='NASFCOSHead', strides=[8, 16], **SIZES), 'conv_cls'),
+    # a class default list whose overrides name their layer only (the prior is the outer dict's)
+    (dict(type='SOLOHead', stacked_convs=1, strides=[8, 16], scale_ranges=((1, 64), (32, 128)),
+          num_grids=[4, 2], **SIZES), 'conv_cls'),
 ]
 
 
 def build_head(head_cfg):
-    head = MODELS.build(dict(head_cfg, num_classes=3, in_channels=8, feat_channels=32))
+    head = MODELS.build(dict(head_cfg, **SIZES))
     head.init_weights()
     return head
 
@@ -37,8 +47,13 @@ def test_the_prior_set_is_the_prior_the_head_starts_with(head_cfg, classifier):
     bias = getattr(head, classifier).bias.detach()
     assert torch.sigmoid(bias) == pytest.approx(torch.full_like(bias, 0.2), rel=1e-5)
     assert classifier_prior(dict(head_cfg, init_cfg=init_cfg), head_cfg['type']) == 0.2
-    # everything but bias_prob is the class default's (the other convs keep std 0.01)
+    # everything but bias_prob is the class default's (the other convs keep std 0.01 and
+    # their own prior)
     assert getattr(head, classifier).weight.std().item() == pytest.approx(0.01, rel=0.2)
+    for name in ('conv_loc', 'conv_mask_list.0', 'conv_mask_list.1'):
+        if hasattr(head, name.split('.')[0]):
+            other = head.get_submodule(name).bias.detach()
+            assert torch.sigmoid(other) == pytest.approx(torch.full_like(other, 0.01), rel=1e-5)
 
 
 def test_a_config_init_cfg_is_changed_rather_than_the_class_default():

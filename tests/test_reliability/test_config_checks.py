@@ -270,6 +270,9 @@ def test_train_tool_prints_the_key_to_the_user(tiny):
     ('atss/atss_r50_fpn_1x_coco.py', 0.05, True),   # at clip: p_m = 0, no gradient either
     ('gfl/gfl_r50_fpn_1x_coco.py', None, True),
     ('paa/paa_r50_fpn_1x_coco.py', None, True),   # PAAHead inherits ATSSHead's init_cfg
+    ('fsaf/fsaf_r50_fpn_1x_coco.py', None, True),   # FSAFHead builds its default in __init__
+    ('fsaf/fsaf_r50_fpn_1x_coco.py', 0.10, False),
+    ('nas_fcos/nas-fcos_r50-caffe_fpn_nashead-gn-head_4xb4-1x_coco.py', None, True),  # a list
     ('yolof/yolof_r50-c5_8xb8-1x_coco.py', None, False)])  # its init_weights sets the bias
 def test_a_classifier_prior_below_the_margin_is_warned_about(config, prior, warns, recwarn):
     cfg = load_config(f'mmdet::{config}')

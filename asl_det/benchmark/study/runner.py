@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from asl_det.benchmark.analysis import load_run
 from asl_det.launch.skipped_images import read_skipped_images
@@ -125,7 +125,7 @@ class StudyPlan:
             from mmengine.config import Config
             head = Config.fromfile(self.config_paths[key]).model.bbox_head
             self._heads[key] = (head.loss_cls.to_dict(),
-                                head.init_cfg.to_dict() if head.get('init_cfg') else None)
+                                plain_init_cfg(head.get('init_cfg')))
         loss_cls, init_cfg = self._heads[key]
         if (record['loss_cls'], record.get('init_cfg', init_cfg)) != (loss_cls, init_cfg):
             raise ValueError(
@@ -206,7 +206,7 @@ class StudyPlan:
             cfg_options=settings.cfg_options, detector=cfg.model.type,
             loss_cls=head.loss_cls.to_dict(),
             variant_spec=variant_config(job.variant, settings.defined_variants),
-            init_cfg=head.init_cfg.to_dict() if head.get('init_cfg') else None,
+            init_cfg=plain_init_cfg(head.get('init_cfg')),
             hooks=recorded_hooks(cfg.get('custom_hooks', [])),
             iterations=run.last_iter, max_epochs=self.expected['max_epochs'],
             wall_time_s=None if wall_time_s is None else round(wall_time_s, 1),
@@ -223,6 +223,16 @@ class StudyPlan:
                 timespec='seconds'), versions=_versions())
         write_record(settings.records_dir, record)
         return record
+
+
+def plain_init_cfg(init_cfg) -> Optional[Union[Dict, List[Dict]]]:
+    """A head's ``init_cfg`` as a record keeps it: plain dicts (one, or a list of them, as
+    NAS-FCOS's), None for none."""
+    if not init_cfg:
+        return None
+    if isinstance(init_cfg, (list, tuple)):
+        return [plain_init_cfg(cfg) for cfg in init_cfg]
+    return init_cfg.to_dict() if hasattr(init_cfg, 'to_dict') else dict(init_cfg)
 
 
 def recorded_hooks(custom_hooks: List[Dict]) -> List[Dict]:

@@ -633,3 +633,16 @@ def test_printed_commands_resume_a_stopped_run_and_leave_busy_work_dirs_alone(tm
         assert print_commands(settings, log=lines.append) == [second]
     assert any('skip clean focal seed 0: its work dir is in use' in line for line in lines)
     assert osp.isfile(checkpoint)
+
+
+def test_a_records_init_cfg_is_plain_also_as_a_list():
+    """NAS-FCOS's init_cfg is a list of init dicts (a prior= variant writes one)."""
+    from mmengine.config import Config
+
+    from asl_det.benchmark.study.runner import plain_init_cfg
+    one = dict(type='Normal', override=dict(name='conv_cls', bias_prob=0.1))
+    head = Config(dict(a=dict(init_cfg=one), b=dict(init_cfg=[dict(type='Xavier'), one]), c={}))
+    assert plain_init_cfg(head.a.get('init_cfg')) == one
+    assert plain_init_cfg(head.b.get('init_cfg')) == [dict(type='Xavier'), one]
+    assert json.dumps(plain_init_cfg(head.b.get('init_cfg')))  # a record is JSON
+    assert plain_init_cfg(head.c.get('init_cfg')) is None
