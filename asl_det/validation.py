@@ -50,3 +50,11 @@ def check_device(name: str, device: str) -> str:
             raise ValueError(f'{name} is {device!r}, but this machine has {count} CUDA '
                              f'device(s)')
     return device
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` if it is a bool; TypeError naming ``name`` otherwise (a string such as
+    ``'False'`` would count as true)."""
+    if not isinstance(value, bool):
+        raise TypeError(f'{name} must be True or False, got {value!r}')
+    return value

@@ -11,7 +11,7 @@ from mmdet.models.losses.utils import weight_reduce_loss
 from mmdet.registry import MODELS
 from torch import Tensor
 
-from asl_det.validation import check_number
+from asl_det.validation import check_bool, check_number
 
 from .asl_math import AslHyperParameters, AsymmetricLossFunction, compute_dtype
 from .loss_inputs import (
@@ -53,6 +53,12 @@ def check_asl_params(gamma_pos: float, gamma_neg: float, clip: float,
         raise ValueError(f'mirror_weight={mirror_weight} > 0 needs reject_above in (0, 1): '
                          'with reject_above=None no negative is rejected, so nothing is '
                          'mirrored')
+
+
+def check_flags(**flags) -> None:
+    """Raise TypeError naming the first of ``flags`` (name=value) that is not a bool."""
+    for name, value in flags.items():
+        check_bool(name, value)
 
 
 def _check_open_interval(name: str, value, low: float, high: float, allowed: str) -> None:
@@ -149,6 +155,7 @@ def asymmetric_loss(pred: Tensor,
         float32 (float64 for float64 input).
     """
     check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
+    check_flags(activated=activated, detach_focal_weight=detach_focal_weight, compiled=compiled)
     if compiled and activated:
         raise ValueError('compiled=True needs logits: it cannot be combined with activated=True')
     hyper = _hyper_parameters(gamma_pos, gamma_neg, clip, alpha, detach_focal_weight, eps,
@@ -240,6 +247,7 @@ def py_asymmetric_loss(pred: Tensor,
     """
     check_reduction(reduction, avg_factor)
     check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
+    check_flags(activated=activated, detach_focal_weight=detach_focal_weight)
     check_pred(pred)
     target = check_target(target, pred)
     x = pred.to(compute_dtype(pred.dtype))
@@ -360,6 +368,8 @@ class AsymmetricLoss(nn.Module):
             raise ValueError('use_sigmoid must be True: AsymmetricLoss is a sigmoid '
                              f'(multi-label) loss, got use_sigmoid={use_sigmoid!r}')
         check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
+        check_flags(activated=activated, detach_focal_weight=detach_focal_weight,
+                    compiled=compiled)
         check_reduction(reduction)
         check_number('loss_weight', loss_weight, 0, math.inf, high_open=True)
         if score_activation not in SCORE_ACTIVATIONS:

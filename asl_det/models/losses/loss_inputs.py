@@ -66,9 +66,10 @@ def _check_labels(labels, num_priors: int, num_classes: int, name: str) -> None:
 def check_target(target, pred: Tensor) -> Target:
     """Validate ``target`` for ``pred`` (N, C) and return it (a list becomes a tuple).
 
-    Accepted: (N,) integer labels in [0, C] (C = background); an (N, C) floating target in
-    [0, 1]; ``(labels, scores)``: labels as above and (N,) floating scores in [0, 1]. Raises
-    ValueError naming ``target``, its labels or its scores.
+    Accepted: (N,) integer labels in [0, C] (C = background); an (N, C) target in [0, 1]
+    (an integer one-hot is cast to ``pred``'s dtype, as mmdet's FocalLoss does);
+    ``(labels, scores)``: labels as above and (N,) floating scores in [0, 1]. Raises ValueError
+    naming ``target``, its labels or its scores.
     """
     num_priors, num_classes = pred.shape
     if is_quality_target(target):
@@ -94,22 +95,21 @@ def check_target(target, pred: Tensor) -> Target:
     if target.shape != pred.shape:
         raise ValueError(f'target must have shape (N,) or (N, C) = {tuple(pred.shape)}, '
                          f'got {tuple(target.shape)}')
-    if not target.is_floating_point():
-        raise ValueError(f'target of shape (N, C) must be floating, got {target.dtype}')
     check_tensor_range(target, 0, 1, 'target of shape (N, C) must be in [0, 1]')
-    return target
+    return target if target.is_floating_point() else target.to(pred.dtype)  # as FocalLoss
 
 
 def weight_view(weight: Optional[Tensor], pred: Tensor) -> Optional[Tensor]:
     """``weight`` viewed to broadcast on ``pred`` (N, C): the weight-shape contract.
 
-    None stays None; (N, C) as is; (N,) per prior -> (N, 1); (N*C,), the flattened elementwise
-    weight FSAF passes -> (N, C). Anything else raises ValueError naming ``weight``.
+    None stays None; (N, C) and (N, 1) as they are; (N,) per prior -> (N, 1); (N*C,), the
+    flattened elementwise weight FSAF passes -> (N, C). Anything else raises ValueError naming
+    ``weight``.
     """
     if weight is None:
         return None
     num_priors, num_classes = pred.shape
-    if weight.shape == pred.shape:
+    if weight.shape == pred.shape or weight.shape == (num_priors, 1):
         return weight
     if weight.dim() == 1 and weight.numel() == num_priors:
         return weight.view(-1, 1)

@@ -382,6 +382,14 @@ def test_module_validates_at_construction_only(monkeypatch):
 def test_invalid_types_raise_type_error():
     with pytest.raises(TypeError, match='gamma_neg'):
         AsymmetricLoss(gamma_neg='4')
+    # a config's string 'False' would count as true
+    for flag in ('activated', 'detach_focal_weight', 'compiled'):
+        with pytest.raises(TypeError, match=f"{flag} must be True or False, got 'False'"):
+            AsymmetricLoss(**{flag: 'False'})
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 3])
+    for fn in (asymmetric_loss, py_asymmetric_loss):
+        with pytest.raises(TypeError, match='detach_focal_weight must be True or False'):
+            fn(logits, labels, detach_focal_weight=1)
 
 
 def test_invalid_call_arguments_raise():

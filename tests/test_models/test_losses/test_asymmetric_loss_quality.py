@@ -302,5 +302,10 @@ def test_invalid_weight_and_soft_target_raise():
         asymmetric_loss(logits, target, torch.ones(5))
     with pytest.raises(ValueError, match=r'target of shape \(N, C\) must be in \[0, 1\]'):
         asymmetric_loss(logits, torch.full((6, 3), 1.2))
-    with pytest.raises(ValueError, match=r'target of shape \(N, C\) must be floating'):
-        asymmetric_loss(logits, torch.ones(6, 3, dtype=torch.long))
+    # an integer one-hot is cast, as mmdet's FocalLoss casts it; (N, 1) weights broadcast
+    one_hot = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 0, 0, 1]), 3)
+    weight = torch.rand(6)
+    torch.testing.assert_close(asymmetric_loss(logits, one_hot, weight.view(6, 1)),
+                               asymmetric_loss(logits, one_hot.float(), weight))
+    with pytest.raises(ValueError, match=r'target of shape \(N, C\) must be in \[0, 1\]'):
+        asymmetric_loss(logits, torch.full((6, 3), 2, dtype=torch.long))
