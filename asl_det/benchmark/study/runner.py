@@ -91,11 +91,13 @@ class StudyPlan:
         loop = self.base.train_cfg
         return dict(config=self.settings.config_name, data_seed=self.settings.data_seed,
                     iterations=loop.get('max_iters') if 'max_epochs' not in loop else None,
-                    max_epochs=loop.get('max_epochs'), train_args=self.settings.train_args)
+                    max_epochs=loop.get('max_epochs'), train_args=self.settings.train_args,
+                    cfg_options=self.settings.cfg_options)
 
     def check_resumable(self) -> None:
-        """Refuse records of another config (by file name), schedule, data (annotation file
-        contents) or ``tools/train.py`` options: they would mix in the table."""
+        """Refuse records of another config (by file name), ``--cfg-options``, schedule, data
+        (annotation file contents) or ``tools/train.py`` options: they would mix in the
+        table."""
         records_dir = self.settings.records_dir
         for record in load_records(records_dir) if osp.isdir(records_dir) else []:
             expected = dict(self.expected)
@@ -107,14 +109,15 @@ class StudyPlan:
             found = {key: record.get(key) for key in ('config', 'data_seed', 'max_epochs')}
             found['iterations'] = record['iterations'] if expected['iterations'] else None
             found['train_args'] = record.get('train_args', [])  # records from before the option
+            found['cfg_options'] = record.get('cfg_options', {})  # ... and before this field
             found.update({key: record.get('data', {}).get(key) for key in expected
                           if key.endswith('sha256')})
             if found != expected:
                 name = f"{record['condition']}/{record['variant']}_seed{record['seed']}"
                 raise ValueError(
                     f'{records_dir} holds {name} with {found}, but this study asks for '
-                    f'{expected}: use another records dir or the same config, schedule, data and '
-                    'train args')
+                    f'{expected}: use another records dir or the same config, cfg options, '
+                    'schedule, data and train args')
 
     def _check_same_variant(self, record: Dict) -> None:
         """Refuse a record whose variant name this study defines with another loss or prior."""

@@ -146,7 +146,13 @@ def summarise(records: Sequence[Dict], metric: str = 'bbox_mAP', baseline: str =
                                         [base[s] for s in cell.paired_seeds])
                 cell.verdict = 'too few seeds'
             summaries.append(cell)
-    tested = [c for c in summaries if c.test is not None and c.test.n >= MIN_PAIRED_SEEDS]
+    tested = []
+    for c in summaries:
+        if c.test is not None and c.test.n >= MIN_PAIRED_SEEDS:
+            if math.isfinite(c.test.p_value):
+                tested.append(c)
+            else:  # a NaN metric: no test, and out of the family Holm adjusts over
+                c.verdict = 'not tested: a value is not finite'
     reject, adjusted = holm([c.test.p_value for c in tested], alpha)
     for cell, rejected, p_adjusted in zip(tested, reject, adjusted):
         cell.p_adjusted = p_adjusted

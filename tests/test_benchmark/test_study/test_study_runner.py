@@ -172,13 +172,14 @@ def test_only_runs_without_a_record_are_trained(tmp_path, glyphs):
                              seeds=[0, 1])
     plan = StudyPlan(settings, log=lambda line: None)
     data = plan.conditions['clean'].as_record()
-    write_record(settings.records_dir, fake_record('clean', 'focal', 0, data=data))
+    write_record(settings.records_dir, fake_record('clean', 'focal', 0, data=data,
+                                                   cfg_options=settings.cfg_options))
     assert [job.seed for job in plan.pending()] == [1]
 
 
 @pytest.mark.parametrize('changes', [dict(iterations=5), dict(config='fcos_glyphs_focal.py'),
                                      dict(data_seed=1), dict(data='other labels'),
-                                     dict(train_args=['--amp'])])
+                                     dict(train_args=['--amp']), dict(cfg_options='other')])
 def test_records_of_another_config_schedule_or_data_are_refused(tmp_path, glyphs, changes):
     from mmengine.config import Config
     settings = tiny_settings(tmp_path, glyphs, missing_fractions=[0.0])
@@ -186,9 +187,12 @@ def test_records_of_another_config_schedule_or_data_are_refused(tmp_path, glyphs
     data = plan.conditions['clean'].as_record()
     if changes.get('data') == 'other labels':
         changes['data'] = dict(data, train_ann_sha256='0' * 64)
+    if changes.get('cfg_options') == 'other':
+        changes['cfg_options'] = dict(settings.cfg_options, **{'optim_wrapper.optimizer.lr': 0.5})
     loss_cls = Config.fromfile(plan.config_paths[('clean', 'focal')]).model.bbox_head.loss_cls
     write_record(settings.records_dir, fake_record('clean', 'focal', 0, **dict(
-        dict(data=data, loss_cls=loss_cls.to_dict()), **changes)))
+        dict(data=data, loss_cls=loss_cls.to_dict(), cfg_options=settings.cfg_options),
+        **changes)))
     with pytest.raises(ValueError, match='use another records dir'):
         run_study(settings, log=lambda line: None)
 

@@ -121,3 +121,19 @@ def test_only_seeds_both_variants_ran_are_paired():
     asl = cell(summarise(records), 'clean', 'asl_paper')
     assert asl.paired_seeds == [1, 2, 3] and asl.seeds == [1, 2, 3, 7]
     assert asl.test.mean == pytest.approx(0.02)
+
+
+def test_a_cell_with_a_non_finite_value_is_not_tested_nor_in_the_family():
+    """A NaN p-value would otherwise enter Holm (statsmodels rejects it along with the others)
+    and the cell would read 'worse'."""
+    records = [record('focal', s, 0.3 + s / 100) for s in range(3)]
+    records += [record('a', s, 0.3 + s / 100 + 0.01 * (s + 1)) for s in range(3)]
+    records += [record('b', s, 0.32 + s / 100 + 0.001 * s) for s in range(3)]
+    records += [record('c', s, math.nan if s == 1 else 0.2) for s in range(3)]
+    cells = summarise(records)
+    nan_cell = cell(cells, 'clean', 'c')
+    assert nan_cell.verdict == 'not tested: a value is not finite'
+    assert math.isnan(nan_cell.p_adjusted)
+    family = [cell(cells, 'clean', v).test.p_value for v in ('a', 'b')]
+    assert [cell(cells, 'clean', v).p_adjusted for v in ('a', 'b')] == pytest.approx(
+        list(holm(family)[1]))  # a family of two
