@@ -33,6 +33,9 @@ DECODE_ERRORS = PIL_ERRORS + (cv2.error, )
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 #: EXIF orientations that turn the image a quarter: width and height swap once applied.
 QUARTER_TURNS = (5, 6, 7, 8)
+#: Formats whose size PIL reports with the orientation applied already (its TIFF plugin swaps
+#: width and height for a quarter turn); the others report the stored size.
+SIZED_AS_TURNED = ('TIFF', )
 EXIF_ORIENTATION = 0x0112
 END_MARKERS = {  # format: (start of file, end of a complete file)
     'JPEG': (b'\xff\xd8', b'\xff\xd9'),
@@ -82,9 +85,12 @@ def loaded_size(path: str) -> Tuple[int, int]:
         with Image.open(path) as image:
             width, height = image.size
             orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+            turned_already = image.format in SIZED_AS_TURNED
     finally:
         Image.MAX_IMAGE_PIXELS = limit
-    return (height, width) if orientation in QUARTER_TURNS else (width, height)
+    if orientation in QUARTER_TURNS and not turned_already:
+        return height, width
+    return width, height
 
 
 def find_truncation(data: bytes) -> Optional[str]:

@@ -79,10 +79,12 @@ class YOLOSummary(ConversionSummary):
 
 def label_path(image_path: str) -> str:
     """Ultralytics' label file of an image: the last ``/images/`` of the path becomes
-    ``/labels/``, the extension ``.txt``."""
+    ``/labels/``, the extension ``.txt``. A relative path that starts with ``images/`` counts
+    (Ultralytics' paths are absolute: a data root of ``.`` must not lose its labels)."""
     images, labels = f'{os.sep}images{os.sep}', f'{os.sep}labels{os.sep}'
-    head, found, tail = image_path.rpartition(images)
-    path = head + labels + tail if found else image_path
+    relative = not image_path.startswith(os.sep)
+    head, found, tail = (os.sep * relative + image_path).rpartition(images)
+    path = (head + labels + tail)[relative:] if found else image_path
     return osp.splitext(path)[0] + '.txt'
 
 
@@ -183,8 +185,7 @@ def class_names(from_yaml: Optional[List[str]], given: Optional[Sequence[str]],
     elif given is not None:
         names, source = list(given), 'classes (--classes)'
     elif existing:
-        with open(existing[0]) as f:
-            names = [line.strip() for line in f if line.strip()]
+        names = read_class_list(existing[0])
         source, existing = existing[0], existing[1:]
     else:
         raise YOLOConversionError(
@@ -193,11 +194,17 @@ def class_names(from_yaml: Optional[List[str]], given: Optional[Sequence[str]],
     if len(set(names)) != len(names):
         raise YOLOConversionError(f'class names from {source} repeat a name: {names}')
     for path in existing:
-        with open(path) as f:
-            listed = [line.strip() for line in f if line.strip()]
+        listed = read_class_list(path)
         if listed != names:
             notes.append(f'{path} lists {listed}: not used (a labelImg class list)')
     return names, source, notes
+
+
+def read_class_list(path: str) -> List[str]:
+    """The names of a labelImg ``classes.txt``, one per line (a UTF-8 byte-order mark, which
+    Windows Notepad writes, is not part of the first name)."""
+    with open(path, encoding='utf-8-sig') as f:
+        return [line.strip() for line in f if line.strip()]
 
 
 def convert_yolo_to_coco(data_yaml: str, out_dir: Optional[str] = None,

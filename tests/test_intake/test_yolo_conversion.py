@@ -148,6 +148,11 @@ def test_one_folder_classes_txt_and_given_classes(yolo, tmp_path):
     assert given.notes[0].endswith("classes.txt lists ['cat', 'dogs']: not used (a labelImg "
                                    'class list)')
     assert list(given.written) == ['check']
+    # saved by Windows Notepad: a byte-order mark before the first name
+    classes_txt = osp.join(osp.dirname(yolo), 'labels', 'classes.txt')
+    with open(classes_txt, 'w', encoding='utf-8-sig') as f:
+        f.write('cat\r\ndogs\r\n')
+    assert convert_yolo_folder(images, out_dir=str(tmp_path / 'bom')).classes == ['cat', 'dogs']
 
 
 def test_txt_lists_roboflow_paths_and_list_names(tmp_path):
@@ -193,10 +198,19 @@ def test_a_relative_root_finds_every_label_file(tmp_path, monkeypatch):
         'train/images/x.jpg', 'train/images/y.jpg']
 
 
-def test_exif_orientation_sizes_as_the_loader_sees_them(tmp_path):
+def test_the_current_folder_as_root_finds_every_label_file(tmp_path, monkeypatch):
+    """root '.': the image paths start with images/ (no folder before it)."""
+    write_yolo(tmp_path, {'train/a.jpg': '0 0.5 0.5 0.5 0.5\n'}, names=['cell'])
+    monkeypatch.chdir(tmp_path)
+    summary = convert_yolo_to_coco('data.yaml', root='.', out_dir='out')
+    assert summary.boxes == {'train': {'cell': 1}}
+
+
+@pytest.mark.parametrize('name', ['r.jpg', 'r.tiff'])  # PIL sizes a TIFF turned already
+def test_exif_orientation_sizes_as_the_loader_sees_them(tmp_path, name):
     root = tmp_path / 'exif'
-    write_yolo(root, {'train/r.jpg': '0 0.5 0.5 0.5 0.5\n'}, names=['cell'])
-    path = str(root / 'images' / 'train' / 'r.jpg')
+    write_yolo(root, {f'train/{name}': '0 0.5 0.5 0.5 0.5\n'}, names=['cell'])
+    path = str(root / 'images' / 'train' / name)
     exif = Image.Exif()
     exif[image_decoding.EXIF_ORIENTATION] = 6  # stored 64 x 48, shown turned a quarter
     with Image.open(path) as image:
