@@ -70,6 +70,7 @@ class VOCSummary(ConversionSummary):
     xml_boxes: int = 0  # objects read from the XML files in the splits
     difficult: int = 0
     skipped_objects: List[List[str]] = field(default_factory=list)  # [file, class]
+    images_without_xml: List[str] = field(default_factory=list)  # image files no XML pairs with
     size_mismatches: List[list] = field(default_factory=list)  # [file, xml wh, image wh]
 
     def read_lines(self) -> List[str]:
@@ -81,7 +82,9 @@ class VOCSummary(ConversionSummary):
                       'height; the json has the image\'s: check the boxes)'
                       for xml, xml_wh, wh in self.size_mismatches]
         return found[:1] + [('skipped object of an unlisted class', self.skipped_objects),
-                            ('size mismatch', mismatches)] + found[1:]
+                            ('size mismatch', mismatches),
+                            ('image without an XML (not converted)',
+                             self.images_without_xml)] + found[1:]
 
 
 def parse_ratios(ratios: Dict[str, float]) -> Dict[str, float]:
@@ -144,19 +147,23 @@ def read_split_files(voc_root: str, splits: Optional[Sequence[str]]) -> Dict[str
 
 def find_image(xml_path: str, img_dir: str, tagged: Optional[str],
                listing: Dict[str, List[str]]) -> Optional[str]:
-    """The image's path relative to the VOC root: the XML's ``<filename>`` if that file is in
-    ``img_dir``, else the one image named as the XML file with an image extension; None if
-    there is none. ``listing``: the image files of ``img_dir`` by name without extension.
-    BadFile when several images share that name and ``<filename>`` is none of them."""
+    """The image's path relative to the VOC root: the one image named as the XML file (with an
+    image extension), as mmdet's VOC readers pair them; among several of that name (``a.jpg``,
+    ``a.png``) the one ``<filename>`` names; with none of that name, the image ``<filename>``
+    names (an XML named otherwise than its image). None if there is none. ``listing``: the
+    image files of ``img_dir`` by name without extension. BadFile when several images share
+    the XML's name and ``<filename>`` is none of them."""
     stem = osp.splitext(osp.basename(xml_path))[0]
     tagged = osp.basename(tagged or '')
-    if tagged and tagged in listing.get(osp.splitext(tagged)[0], ()):
-        return osp.join(img_dir, tagged)
     candidates = listing.get(stem, [])
-    if len(candidates) > 1:
+    if len(candidates) == 1:
+        return osp.join(img_dir, candidates[0])
+    if candidates and tagged not in candidates:
         raise BadFile(xml_path, f'<filename> {tagged!r} is none of the images, and several '
                       f'are named {stem}.*: {candidates}; which one it annotates is not known')
-    return osp.join(img_dir, candidates[0]) if candidates else None
+    if tagged and tagged in listing.get(osp.splitext(tagged)[0], ()):
+        return osp.join(img_dir, tagged)
+    return None
 
 
 def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str,
@@ -205,6 +212,11 @@ def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str,
         box = [int(v) if float(v).is_integer() else v for v in box]
         objects.append(VOCObject(name, box, (obj.findtext('difficult') or '0').strip() == '1'))
     return VOCImage(stem, file_name, width, height, objects, xml_size)
+
+
+def _named_as_image(image: VOCImage) -> bool:
+    """Whether the XML file is named as its image (not paired through ``<filename>``)."""
+    return osp.splitext(osp.basename(image.file_name))[0] == image.stem
 
 
 def folders_holding(root: str, extensions: Sequence[str]) -> List[str]:
@@ -285,6 +297,12 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
     parsed: Dict[str, VOCImage] = {}
     xml_names = {osp.splitext(f)[0]: f for f in os.listdir(ann_folder)
                  if f.lower().endswith('.xml')}
+    def bad(error: BadFile) -> None:
+        if not skip_bad_files:
+            raise VOCConversionError(f'{error} (skip_bad_files / --skip-bad-files skips '
+                                     'and lists such files)') from error
+        summary.skipped_files.append([error.path, error.reason])
+
     for stem in sorted({s for names in members.values() for s in names}):
         xml_path = osp.join(ann_folder, xml_names.get(stem, f'{stem}.xml'))
         try:
@@ -292,10 +310,21 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
                 raise BadFile(xml_path, 'listed in a split file but missing')
             parsed[stem] = parse_voc_xml(xml_path, voc_root, img_dir, listing)
         except BadFile as error:
-            if not skip_bad_files:
-                raise VOCConversionError(f'{error} (skip_bad_files / --skip-bad-files skips '
-                                         'and lists such files)') from error
-            summary.skipped_files.append([error.path, error.reason])
+            bad(error)
+    # an image annotated twice: the XML of its own name keeps it, one pairing through
+    # <filename> (an XML copied as a template?) is a bad file
+    owners: Dict[str, str] = {}
+    for stem in sorted(parsed, key=lambda s: (not _named_as_image(parsed[s]), s)):
+        owner = owners.setdefault(parsed[stem].file_name, stem)
+        if owner != stem:
+            bad(BadFile(osp.join(ann_folder, xml_names[stem]),
+                        f'its <filename> names {parsed[stem].file_name}, which '
+                        f'{xml_names[owner]} annotates'))
+            del parsed[stem]
+    paired = {image.file_name for image in parsed.values()}
+    summary.images_without_xml = [
+        osp.join(img_dir, name) for names in listing.values() for name in names
+        if osp.splitext(name)[0] not in xml_names and osp.join(img_dir, name) not in paired]
     names = sorted({obj.name for image in parsed.values() for obj in image.objects})
     summary.classes = list(classes) if classes is not None else names
     if len(set(summary.classes)) != len(summary.classes):

@@ -265,6 +265,37 @@ def test_images_sharing_a_name_pair_by_filename_or_are_refused(tmp_path):
         convert_voc_to_coco(str(root), **convert)
 
 
+def test_an_xml_pairs_with_the_image_of_its_own_name_and_no_image_twice(tmp_path):
+    """As mmdet's VOC readers pair them: b.xml copied from a.xml as a template (its <filename>
+    still a.jpg) annotates b.jpg; an XML named otherwise pairs through <filename>, unless
+    that image has its own XML; images without an XML are listed."""
+    images = {'a': [('cat', 2, 2, 20, 20)], 'b': [('dog', 5, 5, 15, 25)],
+              'c': [('cat', 1, 1, 9, 9)]}
+    root = write_voc(tmp_path / 'voc', images, {'all': ['a', 'b']})
+    (tmp_path / 'voc' / 'Annotations' / 'b.xml').write_text(
+        voc_xml('a.jpg', [('dog', 5, 5, 15, 25)]))
+    os.remove(osp.join(root, 'Annotations', 'c.xml'))
+    write_image(osp.join(root, 'JPEGImages', 'photo_7.jpg'), seed=9)
+    (tmp_path / 'voc' / 'Annotations' / 'label_7.xml').write_text(
+        voc_xml('photo_7.jpg', [('cat', 3, 3, 13, 13)]))
+    summary = convert_voc_to_coco(root, split_ratios={'all': 1})
+    coco = load(summary.written['all'])
+    assert [i['file_name'] for i in coco['images']] == [
+        'JPEGImages/a.jpg', 'JPEGImages/b.jpg', 'JPEGImages/photo_7.jpg']
+    assert summary.images_without_xml == ['JPEGImages/c.jpg']
+    assert 'image without an XML (not converted): JPEGImages/c.jpg' in summary.lines()
+    # an XML whose <filename> names an image that its own XML annotates: a bad file
+    (tmp_path / 'voc' / 'Annotations' / 'copy.xml').write_text(
+        voc_xml('a.jpg', [('cat', 3, 3, 13, 13)]))
+    with pytest.raises(VOCConversionError, match=r'copy\.xml: its <filename> names '
+                                                 r'JPEGImages/a\.jpg, which a\.xml annotates'):
+        convert_voc_to_coco(root, split_ratios={'all': 1})
+    skipped = convert_voc_to_coco(root, split_ratios={'all': 1}, skip_bad_files=True)
+    assert [path for path, _ in skipped.skipped_files] == [
+        osp.join(root, 'Annotations', 'copy.xml')]
+    assert load(skipped.written['all'])['images'] == coco['images']
+
+
 def test_xml_declaring_entities_is_refused(tmp_path):
     bomb = ('<?xml version="1.0"?><!DOCTYPE annotation [<!ENTITY a "aaaaaaaaaa">'
             '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
