@@ -19,7 +19,7 @@ starts with the dotted key, e.g. ``model.bbox_head.loss_cls.use_sigmoid: ...``.
 import json
 import os.path as osp
 import warnings
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from asl_det.config.asl_swap import (
     iter_classifier_losses,
@@ -29,6 +29,7 @@ from asl_det.config.asl_swap import (
 )
 from asl_det.config.classifier_prior import classifier_prior
 from asl_det.intake.box_rule import malformed_bbox
+from asl_det.intake.preflight import dataset_classes
 from asl_det.models.losses import AsymmetricLoss
 
 PHASES = ('train', 'test')
@@ -117,16 +118,6 @@ def _warn_if_shift_ignored(path: str, head: str, clip: float) -> None:
             "'sigmoid' to say that plain scores are meant", UserWarning, stacklevel=3)
 
 
-def _dataset_classes(dataset_cfg: dict) -> Optional[Sequence[str]]:
-    """Class names of a (non-wrapper) dataset config: its metainfo, else its type's METAINFO."""
-    metainfo = dataset_cfg.get('metainfo') or {}
-    if metainfo.get('classes') is not None:
-        return tuple(metainfo['classes'])
-    dataset_class = _dataset_class(dataset_cfg)
-    classes = getattr(dataset_class, 'METAINFO', {}).get('classes')
-    return tuple(classes) if classes is not None else None
-
-
 def _dataset_class(dataset_cfg: dict):
     from mmdet.registry import DATASETS
     dataset_type = dataset_cfg.get('type')
@@ -144,7 +135,7 @@ def _check_num_classes(cfg, model: dict) -> None:
     dataset = loader['dataset']
     if 'dataset' in dataset or 'datasets' in dataset:  # wrappers: leave to mmdet
         return
-    classes = _dataset_classes(dataset)
+    classes = dataset_classes(dataset)
     if classes is not None and len(classes) != head['num_classes']:
         raise ValueError(
             f'model.bbox_head.num_classes: {head["num_classes"]}, but the training set '
@@ -219,7 +210,7 @@ def _check_dataset(path: str, dataset: dict) -> None:
         summary = check_coco_annotations(ann_path)
     except ValueError as error:
         raise ValueError(f'{path}.ann_file: {error}') from None
-    classes = _dataset_classes(dataset)
+    classes = dataset_classes(dataset)
     missing = [name for name in classes or () if name not in summary['category_names']]
     if missing:
         raise ValueError(

@@ -8,6 +8,7 @@ box rule of :mod:`.box_rule`, shared with the converters and the config check). 
 or category ids, duplicate ids, missing keys, malformed bboxes and a file without images make
 mmdet fail or lose data silently: errors.
 """
+import numbers
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -19,6 +20,10 @@ from .image_decoding import Decoded
 
 NEAR_DUPLICATE_IOU = 0.9  # two boxes of one class in one image above this IoU: near duplicates
 MAX_LISTED = 10  # examples named in a message
+#: Fields mmdet's CocoDataset compares as numbers (``ann['area'] <= 0``, the image size), per
+#: json section: a string or null there is an error, not a crash while loading.
+NUMBER_FIELDS = {'images': {'width': numbers.Real, 'height': numbers.Real},
+                 'annotations': {'area': numbers.Real}}
 
 
 @dataclass
@@ -112,6 +117,16 @@ def check_coco(coco: dict, report: DatasetReport, decoded: Optional[Dict[str, De
             report.errors.append(f'{report.ann_file}: {len(broken)} {key} entries lack one of '
                                  f'{needed} (mmdet reads them), e.g. entry #{broken[0]}')
             return
+        for field_name, kind in NUMBER_FIELDS.get(key, {}).items():
+            mistyped = [i for i, entry in enumerate(entries)
+                        if isinstance(entry[field_name], bool)
+                        or not isinstance(entry[field_name], kind)]
+            if mistyped:
+                report.errors.append(
+                    f'{report.ann_file}: {len(mistyped)} {key} entries have a {field_name} '
+                    f'that is not a number (mmdet compares it), e.g. entry #{mistyped[0]}: '
+                    f'{entries[mistyped[0]][field_name]!r}')
+                return
         ids = [entry['id'] for entry in entries]
         if len(set(ids)) != len(ids):
             seen, repeated = set(), []

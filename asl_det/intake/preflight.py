@@ -95,8 +95,8 @@ def cached_report(report_file: str, root: str, name: str, ann_file: str
 
 def decode_changed(root: str, file_names: List[str], stats: list, decoder: list, workers: int,
                    cache_dir: str) -> Dict[str, image_decoding.Decoded]:
-    """file_name -> decode result; images whose (size, mtime_ns) the image cache knows are not
-    decoded again. Missing files are reported without decoding."""
+    """file_name -> decode result; images whose stat (:data:`~.preflight_cache.FileStat`) the
+    image cache knows are not decoded again. Missing files are reported without decoding."""
     cache_file = preflight_cache.record_path(cache_dir, 'images', text_sha256(root, decoder)[:32])
     known = (preflight_cache.load_record(cache_file) or {}).get('images', {})
     decoded, todo = {}, []
@@ -104,8 +104,8 @@ def decode_changed(root: str, file_names: List[str], stats: list, decoder: list,
         entry = known.get(file_name)
         if stat is None:
             decoded[file_name] = (0, 0, f'missing: {osp.join(root, file_name)} does not exist')
-        elif entry is not None and entry[:2] == list(stat):
-            decoded[file_name] = tuple(entry[2:])
+        elif entry is not None and entry[:len(stat)] == list(stat):
+            decoded[file_name] = tuple(entry[len(stat):])
         else:
             todo.append((file_name, stat))
     results = image_decoding.decode_images([osp.join(root, f) for f, _ in todo], *decoder,
@@ -183,10 +183,19 @@ def image_loader(pipelines: Tuple) -> Tuple[str, str]:
 
 def dataset_classes(dataset: dict) -> Optional[List[str]]:
     """The class names the dataset will use: ``metainfo.classes``, else its class's default
-    (e.g. COCO's 80 for ``CocoDataset``); None if unknown."""
+    (e.g. COCO's 80 for ``CocoDataset``); None if unknown. A string is read as mmengine's
+    ``BaseDataset`` reads it: a file of class names, one per line (``list_from_file``), else
+    the one name."""
     metainfo = dataset.get('metainfo')
     if isinstance(metainfo, dict) and metainfo.get('classes') is not None:
-        return list(metainfo['classes'])
+        classes = metainfo['classes']
+        if isinstance(classes, str):
+            from mmengine.fileio import list_from_file
+            try:
+                return list_from_file(classes)
+            except (TypeError, FileNotFoundError):
+                return [classes]
+        return list(classes)
     kind = dataset.get('type')
     if isinstance(kind, str):
         from mmdet.registry import DATASETS

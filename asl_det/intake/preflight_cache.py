@@ -1,5 +1,7 @@
 """The pre-flight's cache: per data set, keyed on the annotation file's content hash, and valid
-while every image file keeps its (relative path, size, mtime_ns).
+while every image file keeps its (relative path, size, mtime_ns, inode, ctime_ns): a file
+replaced with one of the same size and modification time (``cp -p``, ``rsync -a``) has another
+ctime, so it is checked again.
 
 Layout under the cache folder (default ``~/.cache/asl_det/preflight/``; the environment variable
 ``ASL_DET_CACHE`` replaces it):
@@ -22,7 +24,7 @@ except ImportError:  # Windows: no lock; concurrent runs then decode in parallel
 from .json_files import text_sha256, write_json_atomic
 
 CACHE_VERSION = 1
-FileStat = Optional[Tuple[int, int]]  # (size in bytes, mtime_ns); None: missing
+FileStat = Optional[Tuple[int, int, int, int]]  # (size, mtime_ns, inode, ctime_ns); None: missing
 
 
 def default_cache_dir() -> str:
@@ -32,7 +34,8 @@ def default_cache_dir() -> str:
 
 
 def stat_files(root: str, file_names: Sequence[str]) -> List[FileStat]:
-    """(size, mtime_ns) of ``root/file_name`` for each name; None for a missing file."""
+    """(size, mtime_ns, inode, ctime_ns) of ``root/file_name`` for each name; None for a
+    missing file."""
     stats = []
     for file_name in file_names:
         try:
@@ -40,12 +43,13 @@ def stat_files(root: str, file_names: Sequence[str]) -> List[FileStat]:
         except OSError:
             stats.append(None)
         else:
-            stats.append((result.st_size, result.st_mtime_ns))
+            stats.append((result.st_size, result.st_mtime_ns, result.st_ino,
+                          result.st_ctime_ns))
     return stats
 
 
 def fingerprint(file_names: Sequence[str], stats: Sequence[FileStat]) -> str:
-    """One hash of every file's (relative path, size, mtime_ns)."""
+    """One hash of every file's (relative path, :data:`FileStat`)."""
     return text_sha256(CACHE_VERSION, list(zip(file_names, (list(s) if s else s for s in stats))))
 
 

@@ -115,6 +115,19 @@ def test_annotation_errors_name_the_file_and_ids(tmp_path):
                             cache_dir=str(tmp_path / 'c'))
     assert report.errors == [f'{ann}: bbox is not 4 finite numbers [x, y, w, h] with w, h >= 0 '
                              'in annotations 4']  # as the config check refuses it
+    # fields mmdet compares as numbers: an error naming the field, not a crash while loading
+    for section, field_name, value in (('annotations', 'area', None),
+                                       ('images', 'width', '64')):
+        write_coco(tmp_path, CLEAN)
+        with open(ann) as f:
+            coco = json.load(f)
+        coco[section][0][field_name] = value
+        with open(ann, 'w') as f:
+            json.dump(coco, f)
+        report = preflight_coco(ann, str(tmp_path / 'images'), workers=1,
+                                cache_dir=str(tmp_path / 'c'))
+        assert report.errors == [f'{ann}: 1 {section} entries have a {field_name} that is not a '
+                                 f'number (mmdet compares it), e.g. entry #0: {value!r}']
     with open(ann, 'w') as f:
         f.write('{"images": [')
     with pytest.raises(PreflightError, match=rf'{ann} is not valid JSON') as error:
@@ -173,6 +186,14 @@ def test_size_mismatch_and_class_checks(tmp_path):
     with pytest.raises(PreflightError, match=r"classes bird are not among the json's"):
         preflight_config(coco_config(tmp_path, classes=('cat', 'bird')), workers=1,
                          cache_dir=str(tmp_path / 'c'), log=lambda line: None)
+    # classes as a file of names, one per line, as mmengine's BaseDataset reads a string
+    names = tmp_path / 'classes.txt'
+    names.write_text('cat\ndog\n')
+    from asl_det.intake.preflight import dataset_classes
+    cfg = coco_config(tmp_path, classes=str(names))
+    assert dataset_classes(cfg.train_dataloader.dataset) == ['cat', 'dog']
+    assert dataset_classes(dict(metainfo=dict(classes='cat'))) == ['cat']  # no such file
+    preflight_config(cfg, workers=1, cache_dir=str(tmp_path / 'c'), log=lambda line: None)
 
 
 def test_cache_hit_stats_only_and_changes_invalidate_it(tmp_path, counting_decoder):
@@ -191,6 +212,15 @@ def test_cache_hit_stats_only_and_changes_invalidate_it(tmp_path, counting_decod
     write_coco(tmp_path, CLEAN[:2])  # the ann file changes: checked again, images reused
     fourth = preflight_coco(ann, images, workers=1, cache_dir=cache)
     assert not fourth.cached and fourth.num_boxes == 2 and len(counting_decoder) == 4
+    # replaced by a file of the same size and modification time (cp -p, rsync -a): checked
+    path = osp.join(images, '3.jpg')
+    before = os.stat(path)
+    with open(path, 'r+b') as f:
+        f.seek(before.st_size // 2)
+        f.write(b'\x00' * 64)  # same size, corrupt pixels
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    preflight_coco(ann, images, workers=1, cache_dir=cache)
+    assert counting_decoder[4:] == ['3.jpg']
 
 
 def test_wrappers_parallel_decoding_and_non_json_data_sets(tmp_path, monkeypatch):

@@ -230,6 +230,12 @@ def test_bad_coco_file_in_config_names_the_key(tiny, cfg, tmp_path):
     with pytest.raises(ValueError, match=r"^train_dataloader\.dataset\.metainfo\.classes: "
                                          r"\['circle'\] are not category names"):
         check_config(cfg)
+    # a file of class names, as mmengine reads a string (not its characters)
+    names = tmp_path / 'classes.txt'
+    names.write_text('square\ncircle\n')
+    cfg.train_dataloader.dataset.metainfo = dict(classes=str(names))
+    with pytest.raises(ValueError, match=r"\['circle'\] are not category names"):
+        check_config(cfg)
 
 
 # ---------------------------------------------------------------- through tools/train.py
