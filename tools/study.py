@@ -135,7 +135,8 @@ def settings_of(args) -> StudySettings:
     defined = defined_variants(args)
     variants = args.variants
     if variants is None:
-        variants = [args.baseline, *defined] if defined else list(DEFAULT_VARIANTS)
+        variants = ([args.baseline, *(name for name in defined if name != args.baseline)]
+                    if defined else list(DEFAULT_VARIANTS))
     unused = [name for name, *_ in args.variant if name not in variants]
     if unused:
         raise ValueError(f'variant (--variant) {", ".join(unused)} is defined but not among '

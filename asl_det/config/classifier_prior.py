@@ -3,9 +3,8 @@ conv with (mmdet heads default to p = 0.01 through an ``init_cfg`` override, e.g
 ``retina_cls``, FCOSHead's ``conv_cls``, ATSSHead's ``atss_cls``, GFLHead's ``gfl_cls``)."""
 import copy
 import inspect
+import numbers
 from typing import List, Optional, Union
-
-from asl_det.validation import check_number
 
 #: An ``init_cfg``: one init dict or a list of them.
 InitCfg = Union[dict, List[dict]]
@@ -71,8 +70,9 @@ def classifier_prior(head_cfg: dict, head: str) -> Optional[float]:
 def check_prior(prior: float, name: str = 'prior') -> float:
     """Return ``prior`` if it is a classifier prior probability in (0, 1); else ValueError
     (TypeError for a non-number) naming ``name``."""
-    check_number(name, prior)  # a finite real
-    if not 0.0 < prior < 1.0:
+    if isinstance(prior, bool) or not isinstance(prior, numbers.Real):
+        raise TypeError(f'{name} must be a number in (0, 1), got {prior!r}')
+    if not 0.0 < prior < 1.0:  # NaN too
         raise ValueError(f'{name} must be in (0, 1), got {prior}')
     return prior
 

@@ -163,3 +163,17 @@ def test_hook_needs_an_asl_loss():
     from mmdet.models.losses import FocalLoss
     with pytest.raises(ValueError, match='AsymmetricLoss'):
         AdaptiveAsymmetryHook().before_run(make_runner(FocalLoss()))
+
+
+def test_losses_that_start_at_different_gamma_neg_are_refused():
+    """One adapted value drives every ASL of the model (TOOD has two losses): it would
+    overwrite a second loss's configured gamma_neg."""
+    runner = make_runner(AsymmetricLoss(gamma_neg=4.0))
+    runner.model.bbox_head.initial_loss_cls = AsymmetricLoss(gamma_neg=1.0)
+    with pytest.raises(ValueError, match=r'one gamma_neg shared by the model\'s 2 '
+                                         r'AsymmetricLosses, which start at \[1\.0, 4\.0\]'):
+        AdaptiveAsymmetryHook().before_run(runner)
+    runner.model.bbox_head.initial_loss_cls.gamma_neg = 4.0
+    hook = AdaptiveAsymmetryHook()
+    hook.before_run(runner)
+    assert hook.gamma_neg == 4.0

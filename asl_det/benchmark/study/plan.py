@@ -91,11 +91,17 @@ class StudySettings:
             raise ValueError('seeds must name at least one seed')
         for seed in self.seeds:
             check_int('seeds', seed, 0)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f'seeds must name each seed once, got {list(self.seeds)}')
         if not self.missing_fractions:
             raise ValueError('missing_fractions must name at least one condition (0 = as '
                              'labelled)')
         for fraction in self.missing_fractions:
             check_number('missing_fractions', fraction, 0.0, 1.0, high_open=True)
+        names = [condition_name(f) for f in self.missing_fractions]
+        if len(set(names)) != len(names):  # one condition's records and runs, twice
+            raise ValueError(f'missing_fractions must give distinct conditions (whole '
+                             f'percentages), got {list(self.missing_fractions)} -> {names}')
         for name in ('max_iters', 'evaluations'):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), 1)

@@ -29,6 +29,7 @@ Why these numbers:
 - ``*_adaptive``: adaptive asymmetry (paper section 2.7) on top, with the demo's step size.
 """
 import copy
+import math
 import re
 from typing import Dict, List, Optional, Sequence
 
@@ -36,8 +37,11 @@ from mmengine.config import DictAction
 
 from asl_det.config.classifier_prior import check_prior
 from asl_det.models.losses.asymmetric_loss import ASL_DEFAULTS
+from asl_det.validation import check_number
 
 FOCAL = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
+#: The ranges of FocalLoss's arguments, which mmdet's class does not check (a variant's are).
+FOCAL_RANGES = dict(gamma=(0.0, math.inf), alpha=(0.0, 1.0), loss_weight=(0.0, math.inf))
 
 #: The paper's setting (:data:`~asl_det.models.losses.asymmetric_loss.ASL_DEFAULTS`), what the
 #: ``configs/*_asl.py`` (through ``configs/_asl_loss.py``) and ``--asl`` start from.
@@ -114,6 +118,9 @@ def check_variants(names, defined: Optional[Dict[str, Dict]] = None) -> List[str
     if unknown or not names:
         raise ValueError(f'variants must be a non-empty list of {sorted(known)}, got '
                          f'unknown {unknown}' if unknown else 'variants must not be empty')
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f'variants must name each variant once, got {repeated} more than once')
     return names
 
 
@@ -139,6 +146,10 @@ def check_loss_builds(name: str, loss_cls: Dict) -> None:
         return
     try:
         MODELS.build(copy.deepcopy(loss_cls))
+        if loss_cls['type'].split('.')[-1] == 'FocalLoss':  # mmdet's checks none of them
+            for key, (low, high) in FOCAL_RANGES.items():
+                if key in loss_cls:
+                    check_number(key, loss_cls[key], low, high)
     except (TypeError, ValueError) as error:
         raise ValueError(f'variant {name}: loss_cls {loss_cls} cannot be built: {error}') from None
 
@@ -164,7 +175,10 @@ def check_variant_spec(name: str, spec: Dict) -> Dict:
     check_loss_builds(name, loss)
     prior = spec.get('prior')
     if prior is not None:
-        check_prior(prior, f'variant {name}: prior')
+        try:
+            check_prior(prior, f'variant {name}: prior')
+        except TypeError as error:  # a user's value (prior=true): a usage error
+            raise ValueError(str(error)) from None
     hooks = spec.get('hooks')
     if hooks is not None and (not isinstance(hooks, list)
                               or not all(isinstance(h, dict) and 'type' in h for h in hooks)):
@@ -192,7 +206,10 @@ def parse_variant(name: str, assignments: Sequence[str]) -> Dict:
         settings[key] = DictAction._parse_iterable(value)
     base = settings.pop('base', None)
     if base is not None:
-        spec = variant_config(check_variants([base])[0])
+        if base not in VARIANTS:
+            raise ValueError(f'variant {name}: base must be a named variant, one of '
+                             f'{sorted(VARIANTS)}, got {base!r}')
+        spec = variant_config(base)
     elif 'type' in settings and settings['type'] != 'AsymmetricLoss':
         spec = dict(loss_cls=dict(use_sigmoid=True), prior=None, hooks=None)
     else:

@@ -77,7 +77,12 @@ class AdaptiveAsymmetryHook(ResumedState, ProbabilityStatisticsHook):
         if not self._losses:
             raise ValueError('AdaptiveAsymmetryHook needs a model whose loss_cls is an '
                              'AsymmetricLoss (with a gamma_neg); none was found')
-        start = float(self._losses[0].gamma_neg)
+        starts = sorted({float(loss.gamma_neg) for loss in self._losses})
+        if len(starts) > 1:  # one value adapts them all: it would overwrite the others
+            raise ValueError(f'AdaptiveAsymmetryHook adapts one gamma_neg shared by the model\'s '
+                             f'{len(self._losses)} AsymmetricLosses, which start at {starts}: '
+                             'give them the same gamma_neg')
+        start = starts[0]
         low, high = self.gamma_neg_bounds
         if not low <= start <= high:
             raise ValueError(f'the loss gamma_neg={start} lies outside gamma_neg_bounds='

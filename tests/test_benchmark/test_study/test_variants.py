@@ -28,7 +28,10 @@ defined_variants = STUDY_TOOL['defined_variants']
     (['reject_above=1.5'], r'variant bad: loss_cls .* cannot be built: reject_above must be None '
                            r'\(off\) or in \(0, 1\), got 1\.5'),
     (['gama_neg=3'], "cannot be built: .*unexpected keyword argument 'gama_neg'"),
-    (['type=FocalLoss', 'gamma=2', 'alfa=0.3'], "unexpected keyword argument 'alfa'")])
+    (['type=FocalLoss', 'gamma=2', 'alfa=0.3'], "unexpected keyword argument 'alfa'"),
+    # mmdet's FocalLoss checks none of its arguments; the variant's are
+    (['type=FocalLoss', 'gamma=-1'], r'cannot be built: gamma must be in \[0\.0, inf\]'),
+    (['type=FocalLoss', 'alpha=5'], r'cannot be built: alpha must be in \[0\.0, 1\.0\]')])
 def test_a_variant_whose_loss_cannot_be_built_is_refused_before_any_run(assignments, match):
     with pytest.raises(ValueError, match=match):
         parse_variant('bad', assignments)
@@ -65,7 +68,9 @@ def test_a_command_line_variant_can_start_from_a_named_one_or_another_loss():
     ('focal', ['clip=0.1'], 'is a named variant'),
     ('x', ['clip'], 'KEY=VALUE'),
     ('x', ['prior=1.5'], r'prior must be in \(0, 1\)'),
-    ('x', ['base=nope'], "unknown \\['nope'\\]"),
+    ('x', ['prior=nan'], r'variant x: prior must be in \(0, 1\), got nan'),
+    ('x', ['prior=true'], r'variant x: prior must be a number in \(0, 1\), got True'),
+    ('x', ['base=nope'], r"variant x: base must be a named variant, one of .*, got 'nope'"),
 ])
 def test_bad_command_line_variants_are_refused_by_name(name, assignments, match):
     with pytest.raises(ValueError, match=match):
@@ -96,6 +101,9 @@ def test_the_study_tool_takes_defined_variants_and_trains_them_beside_the_baseli
                        '--variant', 'asl_c10', 'clip=0.1'])
     settings = settings_of(args)
     assert settings.variants == ['focal', 'asl_g3', 'asl_c10']
+    own_baseline = parse_args(['--study-dir', str(tmp_path), '--baseline', 'mine',
+                               '--variant', 'mine', 'gamma_neg=3', '--variant', 'b', 'clip=0.1'])
+    assert settings_of(own_baseline).variants == ['mine', 'b']  # the baseline once
     assert settings.defined_variants['asl_g3']['loss_cls']['gamma_neg'] == 3
     twice = parse_args(['--study-dir', str(tmp_path), '--variant', 'a', 'clip=0.1',
                         '--variant', 'a', 'clip=0.2'])
