@@ -194,7 +194,10 @@ def main(argv=None):
             check_primary(args.primary, sorted({r['variant'] for r in records}), args.baseline)
         paths = write_study_report(records, args.study_dir, command, baseline=args.baseline,
                                    primary=primary)
-        for doc in update_documents(REPO, args.study_dir, records, args.baseline, primary):
+        # a marker keeps its own baseline= / primary= unless they are given here
+        for doc in update_documents(REPO, args.study_dir, records,
+                                    None if args.baseline == BASELINE else args.baseline,
+                                    args.primary):
             print(f'[study] verdict table rewritten in {osp.relpath(doc, REPO)}')
     except ValueError as error:
         sys.exit(f'[study] {error}')

@@ -195,11 +195,12 @@ def repo_records(repo: str):
 
 
 def update_documents(repo: str, study_dir: str, records: Sequence[Dict],
-                     baseline: str = BASELINE,
-                     primary: Sequence[str] = PRIMARY_VARIANTS) -> List[str]:
+                     baseline: Optional[str] = None,
+                     primary: Optional[Sequence[str]] = None) -> List[str]:
     """Rewrite the blocks naming ``study_dir`` (a path as given on the command line) in the
     documents under ``repo`` from ``records`` (a block's other studies: from their records
-    under ``repo``); returns the documents that changed."""
+    under ``repo``), with each marker's baseline and primary unless ``baseline`` / ``primary``
+    are given (then written into the markers); returns the documents that changed."""
     relative = _normalise(osp.relpath(osp.abspath(study_dir), osp.abspath(repo)))
     committed = repo_records(repo)
     changed = []

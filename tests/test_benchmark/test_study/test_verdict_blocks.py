@@ -156,6 +156,12 @@ def test_the_study_tool_rewrites_the_blocks_of_its_study(tmp_path, capsys):
     assert (repo / 'docs' / 'studies.md').read_text() == render_block(
         {'configs/tiny/study': records()}, 'docs') + '\n'
     assert update_documents(str(repo), str(study), records()) == []  # nothing left to change
+    # a marker's own primary= stays when --primary is not given (the pre-registered family)
+    own = marker('configs/tiny/study', primary=['focal_margin_prior10'])
+    (repo / 'README.md').write_text(f'{own}\nstale\n{CLOSE}\n')
+    main(['--report-only', '--study-dir', str(study)])
+    assert (repo / 'README.md').read_text() == render_block(
+        {'configs/tiny/study': records()}, '', primary=['focal_margin_prior10']) + '\n'
 
 
 def other_records():
