@@ -27,7 +27,13 @@ from asl_det.benchmark.analysis import load_run
 from asl_det.launch.skipped_images import read_skipped_images
 from asl_det.launch.work_dir_lock import work_dir_user
 
-from .interrupted_runs import checkpoint_to_resume, mark_started, resumed_from
+from .interrupted_runs import (
+    RUN_FILE,
+    checkpoint_to_resume,
+    mark_started,
+    resumed_from,
+    started_as_another_run,
+)
 from .plan import (
     ConditionData,
     Job,
@@ -187,9 +193,14 @@ class StudyPlan:
             return osp.basename(f.read().strip()) == final_checkpoint_name(self.base)
 
     def collect(self, job: Job, wall_time_s: Optional[float] = None) -> Dict:
-        """Read ``job``'s finished work dir into its record and write it."""
+        """Read ``job``'s finished work dir into its record and write it; RuntimeError for a
+        run of another run config or command (its ``study_run.json``) or one that did not
+        finish its last evaluation."""
         settings = self.settings
         directory = work_dir(settings, job)
+        if started_as_another_run(settings, job):
+            raise RuntimeError(f'{directory}: its {RUN_FILE} names another run config or '
+                               'command (a study with other options trained it)')
         run = load_run(directory)
         metrics = {name: run.metric(name) for name in RECORD_METRICS}
         if metrics['bbox_mAP'] is None:
@@ -425,12 +436,16 @@ def collect_study(settings: StudySettings, log: Callable[[str], None] = print) -
     settings the runs were printed with (:func:`print_commands`): their ``train_args`` go into
     the records."""
     plan = StudyPlan(settings, log)
-    records, unfinished = [], []
+    records, unfinished, refused = [], [], []
     for job in plan.pending():
         if plan.is_finished(job) and work_dir_user(work_dir(settings, job)) is None:
-            records.append(plan.collect(job))
+            try:
+                records.append(plan.collect(job))
+            except RuntimeError as error:
+                refused.append(f'{job.name} ({error})')
         else:
             unfinished.append(job.name)
     log(f'[study] collected {len(records)} finished run(s)' + (
-        f'; not finished yet: {", ".join(unfinished)}' if unfinished else ''))
+        f'; not finished yet: {", ".join(unfinished)}' if unfinished else '') + (
+        f'; not collected: {"; ".join(refused)}' if refused else ''))
     return records

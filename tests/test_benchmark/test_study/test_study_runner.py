@@ -154,6 +154,15 @@ def test_a_few_iteration_study_records_every_run_then_resumes_without_training(t
             == json.dumps(theirs[key], sort_keys=True).replace(printed.records_dir, 'RECORDS')
     # the same labels, written beside the other records dir
     assert ours['data'] == dict(theirs['data'], train_ann_file=ours['data']['train_ann_file'])
+    # a study with other options over the same work dirs does not take that run as its own
+    other = tiny_settings(tmp_path, glyphs, records_dir=str(tmp_path / 'other'),
+                          work_root=str(tmp_path / 'work2'), variants=['asl_paper'],
+                          missing_fractions=[0.5],
+                          cfg_options=dict(glyphs[1], **{'model.test_cfg.score_thr': -2.0}))
+    lines = []
+    assert collect_study(other, log=lines.append) == []
+    assert 'not collected: missing50 asl_paper seed 0 (' in lines[-1]
+    assert 'study_run.json names another run config or command' in lines[-1]
 
 
 def test_unfinished_work_dirs_are_not_collected(tmp_path, glyphs):
