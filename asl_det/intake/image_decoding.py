@@ -86,6 +86,10 @@ def loaded_size(path: str) -> Tuple[int, int]:
             width, height = image.size
             orientation = image.getexif().get(EXIF_ORIENTATION, 1)
             turned_already = image.format in SIZED_AS_TURNED
+    except OSError:
+        raise
+    except PIL_ERRORS as error:  # e.g. SyntaxError for a broken PNG header
+        raise OSError(f'{type(error).__name__}: {error}') from error
     finally:
         Image.MAX_IMAGE_PIXELS = limit
     if orientation in QUARTER_TURNS and not turned_already:

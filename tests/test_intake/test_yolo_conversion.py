@@ -239,6 +239,20 @@ def test_an_image_above_pils_decompression_bomb_limit_is_sized(tmp_path):
     assert Image.MAX_IMAGE_PIXELS == limit
 
 
+def test_an_image_whose_header_pil_refuses_with_another_error_is_a_bad_file(tmp_path):
+    """PIL raises ValueError (not OSError) for a broken PNG header: a bad file like any other
+    unreadable image, not a crash."""
+    yaml_path = write_yolo(tmp_path / 'y', {'train/a.png': '0 0.5 0.5 0.5 0.5\n',
+                                            'train/b.png': '0 0.5 0.5 0.5 0.5\n'}, names=['c'])
+    broken = tmp_path / 'y' / 'images' / 'train' / 'b.png'
+    broken.write_bytes(broken.read_bytes()[:8] + b'\x00\x00\x00\x02IHDR\x00\x00')
+    with pytest.raises(YOLOConversionError, match=r'b\.png: cannot be read as an image '
+                                                  r'\(ValueError: '):
+        convert_yolo_to_coco(yaml_path, str(tmp_path / 'out'))
+    summary = convert_yolo_to_coco(yaml_path, str(tmp_path / 'out'), skip_bad_files=True)
+    assert summary.images == {'train': 1} and len(summary.skipped_files) == 1
+
+
 @pytest.mark.parametrize('yaml_text,given,match', [
     ('train: images/train\nnc: 3\nnames: [a, b]\n', None, 'nc is 3 but names has 2'),
     ('train: images/train\nnames: {0: a, 2: b}\n', None, r'class ids must be 0\.\.1, got \[0, 2\]'),
