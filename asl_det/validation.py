@@ -53,8 +53,11 @@ def check_device(name: str, device: str) -> str:
 
 
 def check_bool(name: str, value) -> bool:
-    """Return ``value`` if it is a bool; TypeError naming ``name`` otherwise (a string such as
-    ``'False'`` would count as true)."""
-    if not isinstance(value, bool):
-        raise TypeError(f'{name} must be True or False, got {value!r}')
-    return value
+    """``value`` as a bool if it is one: a bool, a numpy or torch bool, or the integer 0 or 1
+    (``--cfg-options key=0`` parses to an int); TypeError naming ``name`` otherwise (a string
+    such as ``'False'`` would count as true)."""
+    one_bool = (str(getattr(value, 'dtype', '')) in ('bool', 'torch.bool')
+                and getattr(value, 'shape', None) == ())
+    if one_bool or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise TypeError(f'{name} must be True or False, got {value!r}')

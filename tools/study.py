@@ -105,7 +105,8 @@ def parse_args(argv=None):
     mode.add_argument('--print-commands', action='store_true',
                       help='write the run configs and print one tools/train.py line per pending '
                       'run (for a job array or any queue; a run stopped part-way gets --resume '
-                      'from its last checkpoint, a finished one is collected); train nothing')
+                      'from its last checkpoint, a finished one is collected, the work dir of '
+                      'any other is emptied for it); train nothing')
     mode.add_argument('--collect', action='store_true',
                       help='train nothing: record the finished work dirs, then report')
     mode.add_argument('--report-only', action='store_true',

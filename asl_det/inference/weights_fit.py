@@ -27,6 +27,18 @@ def state_dict_of(checkpoint: Mapping) -> Dict:
     return {MODULE_PREFIX.sub('', key): value for key, value in state_dict.items()}
 
 
+def _held_outside_state(model: nn.Module, key: str) -> bool:
+    """Whether the model has ``key`` though not in its state dict: a non-persistent buffer
+    such as ``data_preprocessor.mean`` / ``.std``, which mmdet 3.x's model-zoo checkpoints
+    still carry (mmengine skips them when loading)."""
+    module_name, _, name = key.rpartition('.')
+    try:
+        module = model.get_submodule(module_name) if module_name else model
+    except AttributeError:
+        return False
+    return hasattr(module, name)
+
+
 def num_classes_settings(cfg_model: Mapping, prefix: str = 'model') -> List[Tuple[str, object]]:
     """Every ``(dotted key, value)`` of ``num_classes`` in a model config."""
     found = []
@@ -42,7 +54,8 @@ def num_classes_settings(cfg_model: Mapping, prefix: str = 'model') -> List[Tupl
 def check_weights_fit(model: nn.Module, checkpoint: Mapping, cfg: Optional[Mapping] = None,
                       config_name: str = 'CONFIG', weights_name: str = '--weights') -> None:
     """Raise unless the parameters and buffers of ``model`` are those of ``checkpoint``, with
-    their shapes: none missing, none other (mmengine would load the rest and leave them).
+    their shapes: none missing, none the model has not (mmengine would load the rest and leave
+    them; a non-persistent buffer of the model, e.g. the data preprocessor's mean, is fine).
 
     Args:
         model: the built detector.
@@ -63,7 +76,8 @@ def check_weights_fit(model: nn.Module, checkpoint: Mapping, cfg: Optional[Mappi
                   if key in weights and hasattr(weights[key], 'shape')
                   and tuple(weights[key].shape) != tuple(value.shape)]
     missing = [key for key in expected if key not in weights]
-    unexpected = [key for key in weights if key not in expected]
+    unexpected = [key for key in weights if key not in expected and not _held_outside_state(
+        model, key)]
     if mismatched:
         shapes = '; '.join(f'{key}: {weights_name} {list(saved)}, {config_name} {list(built)}'
                            for key, saved, built in mismatched[:4])

@@ -67,12 +67,24 @@ def decode_image(path: str, backend: str = 'cv2', color_type: str = 'color') -> 
     return int(img.shape[0]), int(img.shape[1]), None
 
 
+def _exif(image: Image.Image) -> Image.Exif:
+    """The EXIF of an opened image, from its header: a PNG's ``eXIf`` chunk as PIL read it
+    before the pixels (where the PNG specification puts it; ``getexif()`` would decode the
+    whole image to look after them, 50 ms for a 3-megapixel PNG)."""
+    if image.format != 'PNG':
+        return image.getexif()
+    exif = Image.Exif()
+    if image.info.get('exif'):
+        exif.load(image.info['exif'])
+    return exif
+
+
 def loaded_size(path: str) -> Tuple[int, int]:
     """(width, height) in pixels of the image at ``path`` as ``LoadImageFromFile`` loads it with
     its default ``color_type='color'``: ``cv2.imdecode(IMREAD_COLOR)`` and mmcv's ``'pillow'``
     backend turn the image by its EXIF orientation, so a quarter turn swaps the header's width
-    and height (as Ultralytics' ``exif_size`` does). Reads the header only (PIL decodes a PNG
-    to find its EXIF, which may follow the pixels). PIL's decompression-bomb limit
+    and height (as Ultralytics' ``exif_size`` does). Reads the header only (a PNG's EXIF chunk
+    before its pixels, where the specification puts it). PIL's decompression-bomb limit
     (``Image.MAX_IMAGE_PIXELS``, 179 megapixels by default) does not apply: OpenCV, mmcv's
     default backend, loads larger images.
 
@@ -84,7 +96,7 @@ def loaded_size(path: str) -> Tuple[int, int]:
     try:
         with Image.open(path) as image:
             width, height = image.size
-            orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+            orientation = _exif(image).get(EXIF_ORIENTATION, 1)
             turned_already = image.format in SIZED_AS_TURNED
     except OSError:
         raise

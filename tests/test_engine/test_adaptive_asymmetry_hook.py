@@ -126,6 +126,24 @@ def test_statistics_hook_logs_for_focal_loss_too():
     assert not hook._handles
 
 
+def test_one_score_per_element_is_measured_as_one_class():
+    """GLIP and Grounding DINO call the loss with (N,) scores and (N,) one-hot targets: the
+    statistics (and so the adaptive gamma_neg) see them as the (N, 1) call they are."""
+    from asl_det.models.losses import probability_statistics
+    loss = AsymmetricLoss().train()
+    hook = ProbabilityStatisticsHook()
+    runner = make_runner(loss)
+    runner.message_hub = MessageHub.get_instance('asl_det_test_flat')
+    hook.before_run(runner)
+    logits, target = torch.randn(30), (torch.rand(30) < 0.3).long()
+    run_iteration(hook, runner, loss, logits, target)
+    expected = probability_statistics(logits[:, None], target[:, None].float())
+    gap = (expected['neg_prob_sum'] / expected['neg_count']
+           - expected['pos_prob_sum'] / expected['pos_count'])
+    assert runner.message_hub.log_scalars['train/asl_prob_gap'].current() == pytest.approx(
+        gap.item(), rel=1e-5)
+
+
 def test_statistics_hook_outside_a_runner():
     """attach / start / finish measure a bare model's loss calls (the e2e benchmark's use)."""
     model = torch.nn.Module()

@@ -1,6 +1,7 @@
 """Weights that do not fit the model are an error naming the parameters and the class counts
 (mmengine's load_checkpoint only logs them and keeps random weights)."""
 import pytest
+import torch
 import torch.nn as nn
 
 from asl_det.inference.weights_fit import InferenceSetupError, check_weights_fit
@@ -65,3 +66,11 @@ def test_parameters_the_model_has_not():
     expected = r'--weights has 1 parameters the model CONFIG builds has not \(bbox_head.extra'
     with pytest.raises(InferenceSetupError, match=expected):
         check_weights_fit(Detector(2), weights)
+    # mmdet 3.x's model-zoo checkpoints carry the data preprocessor's mean and std, which the
+    # model holds as non-persistent buffers: not parameters it lacks
+    del weights['state_dict']['bbox_head.extra_conv.weight']
+    weights['state_dict']['data_preprocessor.mean'] = torch.zeros(3, 1, 1)
+    model = Detector(2)
+    model.data_preprocessor = nn.Module()
+    model.data_preprocessor.register_buffer('mean', torch.zeros(3, 1, 1), persistent=False)
+    check_weights_fit(model, weights)

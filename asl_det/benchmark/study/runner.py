@@ -12,6 +12,7 @@ Each local run is a process group of its own: stopping the study (Ctrl-C, SIGTER
 every run with its data loader workers.
 """
 import datetime
+import json
 import os
 import os.path as osp
 import platform
@@ -98,7 +99,8 @@ class StudyPlan:
         return dict(config=self.settings.config_name, data_seed=self.settings.data_seed,
                     iterations=loop.get('max_iters') if 'max_epochs' not in loop else None,
                     max_epochs=loop.get('max_epochs'), train_args=self.settings.train_args,
-                    cfg_options=self.settings.cfg_options)
+                    # as a record holds them after JSON (a tuple comes back a list)
+                    cfg_options=json.loads(json.dumps(self.settings.cfg_options)))
 
     def check_resumable(self) -> None:
         """Refuse records of another config (by file name), ``--cfg-options``, schedule, data
@@ -144,15 +146,18 @@ class StudyPlan:
                 f'{loss_cls} and {init_cfg}: give the new variant another name')
 
     def prepare_work_dir(self, job: Job, collected: List[Dict],
-                         log: Callable[[str], None] = print) -> Tuple[bool, Optional[str]]:
+                         log: Callable[[str], None] = print,
+                         retrain_uncollectable: bool = True) -> Tuple[bool, Optional[str]]:
         """Make ``job``'s work dir ready for its ``tools/train.py`` command; returns (whether to
         train it, the checkpoint to resume from or None).
 
         Not trained: a work dir another process holds (:func:`~asl_det.launch.work_dir_lock.
         work_dir_user`; said in ``log``), or one that holds a finished run, which is collected
-        into its record (appended to ``collected``). Else the run continues from its last
-        checkpoint where :func:`~.interrupted_runs.checkpoint_to_resume` allows, or trains afresh
-        in an emptied work dir; :func:`~.interrupted_runs.mark_started` notes which.
+        into its record (appended to ``collected``); a finished run that cannot be collected
+        is trained again only with ``retrain_uncollectable`` (else left as it is, said in
+        ``log``). Else the run continues from its last checkpoint where
+        :func:`~.interrupted_runs.checkpoint_to_resume` allows, or trains afresh in an emptied
+        work dir; :func:`~.interrupted_runs.mark_started` notes which.
         """
         directory = work_dir(self.settings, job)
         user = work_dir_user(directory)
@@ -165,6 +170,10 @@ class StudyPlan:
             try:
                 collected.append(self.collect(job))
             except Exception as error:  # an unusable run: trained again
+                if not retrain_uncollectable:
+                    log(f'[study] skip {job.name}: the finished run in {directory} cannot be '
+                        f'collected ({error}); left as it is: remove it to train the run again')
+                    return False, None
                 log(f'[study] {job.name}: the finished run in {directory} cannot be collected '
                     f'({error}): training it again')
             else:
@@ -417,13 +426,15 @@ def print_commands(settings: StudySettings, log: Callable[[str], None] = print) 
 
     Each work dir is made ready as a local study would (:meth:`StudyPlan.prepare_work_dir`): a
     run stopped part-way (a job preempted) gets ``--resume <its last checkpoint>``, a finished
-    one is collected instead of printed, one in use is skipped, any other is emptied for a run
-    afresh. Print again after a queue stopped some runs.
+    one is collected instead of printed (one that cannot be collected is left as it is, and
+    said), one in use is skipped, any other is emptied for a run afresh. Print again after a
+    queue stopped some runs.
     """
     plan = StudyPlan(settings, log)
     lines, collected = [], []
     for job in plan.pending():
-        train, resume_from = plan.prepare_work_dir(job, collected, log)
+        train, resume_from = plan.prepare_work_dir(job, collected, log,
+                                                   retrain_uncollectable=False)
         if train:
             lines.append(shell_line(settings, job, python=sys.executable,
                                     resume_from=resume_from))

@@ -9,6 +9,7 @@ from mmengine.model import is_model_wrapper
 from torch import nn
 
 from asl_det.models.losses import probability_statistics, weight_view
+from asl_det.models.losses.loss_inputs import one_class_view
 from asl_det.validation import check_int
 
 STAT_KEYS = ('pos_prob_sum', 'pos_count', 'neg_prob_sum', 'neg_count')
@@ -112,6 +113,11 @@ class ProbabilityStatisticsHook(Hook):
             return None
         pred, target = args[0], args[1] if len(args) > 1 else kwargs.get('target')
         weight = args[2] if len(args) > 2 else kwargs.get('weight')
+        if isinstance(pred, torch.Tensor) and pred.dim() == 1:  # GLIP, Grounding DINO
+            try:
+                pred, target = one_class_view(pred, target)
+            except ValueError:
+                return None
         if not (isinstance(pred, torch.Tensor) and pred.dim() == 2 and _is_target(target)
                 and _follows_weight_contract(weight, pred)):
             return None

@@ -56,7 +56,8 @@ def check_asl_params(gamma_pos: float, gamma_neg: float, clip: float,
 
 
 def check_flags(**flags) -> None:
-    """Raise TypeError naming the first of ``flags`` (name=value) that is not a bool."""
+    """Raise TypeError naming the first of ``flags`` (name=value) that is not a bool
+    (:func:`~asl_det.validation.check_bool`: 0, 1 and numpy / torch bools count)."""
     for name, value in flags.items():
         check_bool(name, value)
 
@@ -245,6 +246,14 @@ def py_asymmetric_loss(pred: Tensor,
     code. Slow: several (N, C) temporaries and autograd's graph; for tests and for reading, not
     for training.
     """
+    if isinstance(pred, Tensor) and pred.dim() == 1:  # one score per element: as one class
+        pred, target = one_class_view(pred, target)
+        loss = py_asymmetric_loss(
+            pred, target, weight, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip,
+            alpha=alpha, reduction=reduction, avg_factor=avg_factor, activated=activated,
+            eps=eps, detach_focal_weight=detach_focal_weight, reject_above=reject_above,
+            mirror_weight=mirror_weight)
+        return loss.view(-1) if reduction == 'none' else loss
     check_reduction(reduction, avg_factor)
     check_asl_params(gamma_pos, gamma_neg, clip, alpha, eps, reject_above, mirror_weight)
     check_flags(activated=activated, detach_focal_weight=detach_focal_weight)
@@ -385,10 +394,10 @@ class AsymmetricLoss(nn.Module):
         self.alpha = alpha
         self.reduction = reduction
         self.loss_weight = loss_weight
-        self.activated = activated
+        self.activated = bool(activated)
         self.eps = eps
-        self.detach_focal_weight = detach_focal_weight
-        self.compiled = compiled
+        self.detach_focal_weight = bool(detach_focal_weight)
+        self.compiled = bool(compiled)
         self.score_activation = score_activation
         self.reject_above = None if reject_above is None else float(reject_above)
         self.mirror_weight = float(mirror_weight)

@@ -163,6 +163,12 @@ def test_a_few_iteration_study_records_every_run_then_resumes_without_training(t
     assert collect_study(other, log=lines.append) == []
     assert 'not collected: missing50 asl_paper seed 0 (' in lines[-1]
     assert 'study_run.json names another run config or command' in lines[-1]
+    # nor does printing its commands delete that finished run: it is left, and said
+    lines = []
+    assert print_commands(other, log=lines.append) == []
+    assert any('skip missing50 asl_paper seed 0: the finished run' in line
+               and 'left as it is' in line for line in lines)
+    assert 'iter_4.pth' in os.listdir(work_dir(other, Job('missing50', 0.5, 'asl_paper', 0)))
 
 
 def test_unfinished_work_dirs_are_not_collected(tmp_path, glyphs):
@@ -177,13 +183,18 @@ def test_unfinished_work_dirs_are_not_collected(tmp_path, glyphs):
 
 
 def test_only_runs_without_a_record_are_trained(tmp_path, glyphs):
+    # a tuple option (as --cfg-options parses one) comes back from a record's JSON a list
+    options = dict(glyphs[1], **{'optim_wrapper.optimizer.betas': (0.9, 0.999)})
     settings = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0],
-                             seeds=[0, 1])
+                             seeds=[0, 1], cfg_options=options)
+    from mmengine.config import Config
     plan = StudyPlan(settings, log=lambda line: None)
     data = plan.conditions['clean'].as_record()
+    loss_cls = Config.fromfile(plan.config_paths[('clean', 'focal')]).model.bbox_head.loss_cls
     write_record(settings.records_dir, fake_record('clean', 'focal', 0, data=data,
+                                                   loss_cls=loss_cls.to_dict(),
                                                    cfg_options=settings.cfg_options))
-    assert [job.seed for job in plan.pending()] == [1]
+    assert [job.seed for job in StudyPlan(settings, log=lambda line: None).pending()] == [1]
 
 
 @pytest.mark.parametrize('changes', [dict(iterations=5), dict(config='fcos_glyphs_focal.py'),

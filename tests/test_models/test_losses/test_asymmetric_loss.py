@@ -152,6 +152,10 @@ def test_one_score_per_element_equals_focal_loss(reduction):
     with pytest.raises(ValueError, match=r'target must have the shape of a pred of shape '
                                          r'\(N,\) = \(40,\)'):
         AsymmetricLoss()(logits, target[:39])
+    # the reference takes the form too, and agrees
+    torch.testing.assert_close(
+        py_asymmetric_loss(logits, soft, weight, reduction=reduction, reject_above=0.6),
+        asymmetric_loss(logits, soft, weight, reduction=reduction, reject_above=0.6))
 
 
 def test_zero_gammas_equal_bce():
@@ -389,7 +393,11 @@ def test_invalid_types_raise_type_error():
     logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 3])
     for fn in (asymmetric_loss, py_asymmetric_loss):
         with pytest.raises(TypeError, match='detach_focal_weight must be True or False'):
-            fn(logits, labels, detach_focal_weight=1)
+            fn(logits, labels, detach_focal_weight=2)
+    # what --cfg-options and numpy give for a flag: 0 / 1 and numpy bools
+    import numpy as np
+    assert AsymmetricLoss(activated=1).activated is True
+    assert AsymmetricLoss(detach_focal_weight=np.False_).detach_focal_weight is False
 
 
 def test_invalid_call_arguments_raise():
