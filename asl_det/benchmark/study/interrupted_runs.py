@@ -41,13 +41,15 @@ def read_run_file(directory: str) -> Optional[Dict]:
         return None
 
 
-def started_as_another_run(settings: StudySettings, job: Job) -> bool:
-    """Whether ``job``'s work dir holds a :data:`RUN_FILE` of another run (another run config
-    or command: a study with other options left it). A work dir without one (a run from
-    before the file existed) is not known to be another run."""
+def started_as_this_run(settings: StudySettings, job: Job) -> Optional[bool]:
+    """Whether ``job``'s work dir holds a :data:`RUN_FILE` of this same run (True) or of
+    another one (False: another run config or command, a study with other options left it);
+    None without one (a run from before the file existed, or none at all)."""
     started = read_run_file(work_dir(settings, job))
-    return started is not None and {key: started.get(key) for key in (
-        'config_sha256', 'command')} != run_identity(settings, job)
+    if started is None:
+        return None
+    return {key: started.get(key) for key in ('config_sha256', 'command')} \
+        == run_identity(settings, job)
 
 
 def checkpoint_to_resume(settings: StudySettings, job: Job, final_name: str) -> Optional[str]:
@@ -55,10 +57,9 @@ def checkpoint_to_resume(settings: StudySettings, job: Job, final_name: str) -> 
     the study started this same run in its work dir and left an intact checkpoint there other
     than the final one, ``final_name`` (a run stopped after saving it missed its final
     evaluation, which resuming from it would not run)."""
-    directory = work_dir(settings, job)
-    if read_run_file(directory) is None or started_as_another_run(settings, job):
+    if not started_as_this_run(settings, job):
         return None
-    checkpoint = find_resumable_checkpoint(directory)
+    checkpoint = find_resumable_checkpoint(work_dir(settings, job))
     return None if checkpoint is None or osp.basename(checkpoint) == final_name else checkpoint
 
 

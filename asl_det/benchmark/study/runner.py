@@ -33,7 +33,7 @@ from .interrupted_runs import (
     checkpoint_to_resume,
     mark_started,
     resumed_from,
-    started_as_another_run,
+    started_as_this_run,
 )
 from .plan import (
     ConditionData,
@@ -207,7 +207,7 @@ class StudyPlan:
         finish its last evaluation."""
         settings = self.settings
         directory = work_dir(settings, job)
-        if started_as_another_run(settings, job):
+        if started_as_this_run(settings, job) is False:
             raise RuntimeError(f'{directory}: its {RUN_FILE} names another run config or '
                                'command (a study with other options trained it)')
         run = load_run(directory)

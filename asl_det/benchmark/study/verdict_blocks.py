@@ -115,14 +115,21 @@ def verdict_table(records: Union[Sequence[Dict], Mapping[str, Sequence[Dict]]],
     cells, as in ``results.md``) and the verdict. ``records``: one study's, or ``{study dir:
     records}`` for several, each adjusted apart, under a ``study`` column."""
     studies = records if isinstance(records, Mapping) else {None: records}
+    return _table({study: _cells(study_records, baseline, primary)
+                   for study, study_records in studies.items()}, baseline)
+
+
+def _table(cells_by_study: Mapping, baseline: str) -> str:
+    """The markdown table of :func:`verdict_table` from each study's cells (:func:`_cells`);
+    a ``study`` column where there are several."""
+    several = len(cells_by_study) > 1
     header = ['condition', 'variant', 'seeds', 'box AP (mean ± std)',
               f'Δ box AP vs {baseline} [95% CI]', 'p (Holm)', 'verdict']
-    rows = [[study] * (len(studies) > 1) + [
+    rows = [[study] * several + [
         cell.condition, cell.variant, len(cell.seeds), _pm(cell.mean, cell.std),
         _diff_ci(cell), _p(cell.p_adjusted), cell.verdict]
-        for study, study_records in studies.items()
-        for cell in _cells(study_records, baseline, primary)]
-    return format_table(['study'] * (len(studies) > 1) + header, rows, markdown=True)
+        for study, cells in cells_by_study.items() for cell in cells]
+    return format_table(['study'] * several + header, rows, markdown=True)
 
 
 def render_block(studies: Mapping[str, Sequence[Dict]], doc_dir: str,
@@ -131,7 +138,7 @@ def render_block(studies: Mapping[str, Sequence[Dict]], doc_dir: str,
     the table, and a link to each study's report. ``studies``: ``{study dir: its records}``
     (paths relative to the repository, as ``doc_dir``), one or more."""
     studies = {_normalise(d): records for d, records in studies.items()}
-    runs, tested, reports = [], [], []
+    runs, tested, reports, cells_by_study = [], [], [], {}
     for study_dir, records in studies.items():
         if baseline not in {r['variant'] for r in records}:
             raise ValueError(f'{study_dir}: baseline must be a recorded variant, got '
@@ -140,8 +147,8 @@ def render_block(studies: Mapping[str, Sequence[Dict]], doc_dir: str,
                                                               for r in records}))
         schedules = ' / '.join(sorted({str(r['iterations']) for r in records}, key=int))
         runs.append(f'{configs}, {schedules} training iterations per run')
-        tested.append(sum(math.isfinite(c.p_adjusted)
-                          for c in _cells(records, baseline, primary)))
+        cells_by_study[study_dir] = _cells(records, baseline, primary)
+        tested.append(sum(math.isfinite(c.p_adjusted) for c in cells_by_study[study_dir]))
         link = osp.relpath(osp.join(study_dir, 'results.md'), doc_dir or '.')
         reports.append(f'[{study_dir}/results.md]({link.replace(osp.sep, "/")})')
     if len(studies) == 1:
@@ -154,9 +161,8 @@ def render_block(studies: Mapping[str, Sequence[Dict]], doc_dir: str,
                f'worse only where it is below 0.05. Generated from the records by '
                f'`tools/study.py --report-only`; full report{"s" * (len(studies) > 1)}: '
                f'{", ".join(reports)}.')
-    table = verdict_table(studies if len(studies) > 1 else next(iter(studies.values())),
-                          baseline, primary)
-    return '\n'.join([marker(list(studies), baseline, primary), caption, '', table, CLOSE])
+    return '\n'.join([marker(list(studies), baseline, primary), caption, '',
+                      _table(cells_by_study, baseline), CLOSE])
 
 
 def rewrite_blocks(text: str, doc: str, doc_dir: str, records_of,

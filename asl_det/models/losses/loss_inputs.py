@@ -39,16 +39,15 @@ def check_pred(pred: Tensor) -> None:
 
 
 def one_class_view(pred: Tensor, target) -> Tuple[Tensor, Tensor]:
-    """An (N,) ``pred`` with its (N,) elementwise ``target`` in [0, 1] (binary or soft; an
-    integer one is cast) as one class: (N, 1) views, as mmdet's FocalLoss reads a prediction and
-    a target of the same shape. GLIP's and Grounding DINO's heads pass these: scores and one-hot
-    targets flattened over the text tokens they keep. ValueError naming ``target`` otherwise."""
+    """An (N,) ``pred`` with its (N,) elementwise ``target`` (binary or soft) as one class:
+    (N, 1) views, as mmdet's FocalLoss reads a prediction and a target of the same shape; the
+    view's target is then an (N, C) target of :func:`check_target` (range-checked, an integer
+    one cast). GLIP's and Grounding DINO's heads pass these: scores and one-hot targets
+    flattened over the text tokens they keep. ValueError naming ``target`` otherwise."""
     if not isinstance(target, Tensor) or target.shape != pred.shape:
         got = tuple(target.shape) if isinstance(target, Tensor) else type(target).__name__
         raise ValueError(f'target must have the shape of a pred of shape (N,) = '
                          f'{tuple(pred.shape)} (one target per element), got {got}')
-    if not target.is_floating_point():
-        target = target.to(pred.dtype)
     return pred.unsqueeze(1), target.unsqueeze(1)
 
 
