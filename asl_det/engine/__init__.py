@@ -1,5 +1,6 @@
-"""mmengine hooks and optimizer wrappers.
+"""mmengine hooks and optimizer wrappers, and the reader of the scalar logs they write.
 
-:mod:`.hooks` imports ASL's two hooks (registered by ``import asl_det``); every other module here
-registers on its own import, by the tools or a config's ``custom_imports`` that names it.
+:mod:`.hooks` imports ASL's two hooks (registered by ``import asl_det``); every other hook and
+wrapper here registers on its own import, by the tools or a config's ``custom_imports`` that
+names it. :mod:`.logged_scalars` reads a work dir's ``scalars.json``.
 """

@@ -88,6 +88,24 @@ class ExitHook(PauseHook):
 
 
 @HOOKS.register_module()
+class ExitAfterCheckpointHook(Hook):
+    """After iteration ``at_iter`` is trained and its checkpoint saved, before the validation
+    that follows, write ``marker`` and end the process with exit code 3 (no cleanup). Only
+    once, like PauseHook."""
+
+    priority = 'LOWEST'  # after CheckpointHook's after_train_iter
+
+    def __init__(self, at_iter: int, marker: str):
+        self.at_iter = at_iter
+        self.marker = marker
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter + 1 == self.at_iter and not osp.exists(self.marker):
+            open(self.marker, 'w').close()
+            os._exit(3)
+
+
+@HOOKS.register_module()
 class PauseInSaveHook(Hook):
     """While saving the checkpoint of iteration ``at_iter``, pause inside the atomic write: after
     the bytes reach the temporary file, before ``fsync`` and the rename. Once, like PauseHook."""

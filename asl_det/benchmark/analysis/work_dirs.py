@@ -1,33 +1,18 @@
 """Read a training run (an mmengine work dir written by ``tools/train.py``) into a :class:`Run`.
 
-mmengine writes one JSON object per line to ``<work_dir>/<timestamp>/vis_data/scalars.json``:
-
-- train lines (every ``LoggerHook.interval`` iterations): ``iter`` (global, 1-based), ``step``,
-  ``lr``, ``time`` and ``data_time`` (seconds per iteration, means over the log processor's
-  window), ``loss``, ``loss_cls``, ... and, with ``ProbabilityStatisticsHook``,
-  ``asl_pos_prob``, ``asl_neg_prob``, ``asl_prob_gap`` (and ``asl_gamma_neg`` for ASL) -- the
-  ``train/`` prefix of the message hub is stripped;
-- validation lines: the evaluator's metrics (``coco/bbox_mAP``, ``coco/bbox_mAP_50``, ...,
-  ``coco/<class>_precision`` per class with ``classwise=True``), ``time``, ``data_time`` and
-  ``step`` -- the iteration, or the epoch when ``LoggerHook(log_metric_by_epoch=True)`` (its
-  default; then ``step`` is 0 throughout an ``IterBasedTrainLoop``).
-
-A resumed run adds a timestamp directory; they are read in order and later lines win.
+The lines of its ``scalars.json`` files (one per sitting; a resumed run adds one), as
+:mod:`asl_det.engine.logged_scalars` reads and splits them: read in order, later lines win.
 """
-import glob
-import json
 import math
 import os.path as osp
-import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from asl_det.engine.logged_scalars import NON_METRIC_KEYS, read_scalars, scalar_files, split_lines
 from asl_det.validation import check_int
 
 #: Probability statistics logged by ``ProbabilityStatisticsHook``.
 PROBABILITY_KEYS = ('asl_pos_prob', 'asl_neg_prob', 'asl_prob_gap', 'asl_gamma_neg')
-#: Keys of a validation line that are bookkeeping, not metrics.
-NON_METRIC_KEYS = ('step', 'iter', 'epoch', 'time', 'data_time', 'lr', 'memory')
 PER_CLASS_SUFFIX = '_precision'
 
 
@@ -84,70 +69,14 @@ def find_metric(metrics: Dict[str, float], name: str) -> Optional[float]:
     return None
 
 
-def scalar_files(work_dir: str) -> List[str]:
-    """The ``scalars.json`` files of ``work_dir``, oldest timestamp first.
-
-    ``work_dir`` may be a training work dir (``<ts>/vis_data/scalars.json`` inside) or one
-    timestamp directory (``vis_data/scalars.json``).
-
-    Raises:
-        FileNotFoundError: ``work_dir`` is not a directory or holds no ``scalars.json``.
-    """
-    if not osp.isdir(work_dir):
-        raise FileNotFoundError(f'work_dir {work_dir!r} is not a directory')
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    own = osp.join(work_dir, 'vis_data', 'scalars.json')
-    if osp.isfile(own):
-        files.append(own)
-    if not files:
-        raise FileNotFoundError(f'work_dir {work_dir!r} has no <timestamp>/vis_data/scalars.json '
-                                '(is it a tools/train.py work dir?)')
-    return files
-
-
-def read_scalars(path: str) -> List[dict]:
-    """The JSON lines of one ``scalars.json``; undecodable lines (a killed run) are skipped."""
-    lines = []
-    with open(path) as f:
-        for number, text in enumerate(f, 1):
-            text = text.strip()
-            if not text:
-                continue
-            try:
-                lines.append(json.loads(text))
-            except json.JSONDecodeError:
-                warnings.warn(f'{path}:{number}: not a JSON line, skipped')
-    return lines
-
-
-def _strip_mode(line: dict) -> dict:
-    return {(k[len('train/'):] if k.startswith('train/') else k): v for k, v in line.items()}
-
-
-def split_lines(lines: List[dict]):
-    """Split log lines into (train, val): train lines carry ``iter``; val lines carry metrics.
-
-    Each val line gets ``iter``: the last training iteration logged before it (0 if none).
-    Lines with neither (e.g. an evaluation that produced no metrics) are dropped.
-    """
-    train, val = [], []
-    current_iter = 0
+def _merge_by_iter(lines: List[dict], by_step: bool = False) -> List[dict]:
+    """Sort by ``iter`` (and ``step``, with ``by_step``: validations after one logged train
+    line); for a repeated key (a resumed run) the later line wins."""
+    by_key = {}
     for line in lines:
-        if 'iter' in line:
-            line = _strip_mode(line)
-            current_iter = int(line['iter'])
-            train.append(line)
-        elif any(k not in NON_METRIC_KEYS for k in line):
-            val.append(dict(line, iter=current_iter))
-    return train, val
-
-
-def _merge_by_iter(lines: List[dict]) -> List[dict]:
-    """Sort by ``iter``; for repeated iterations (a resumed run) the later line wins."""
-    by_iter = {}
-    for line in lines:
-        by_iter[line['iter']] = line
-    return [by_iter[i] for i in sorted(by_iter)]
+        step = line.get('step')
+        by_key[(line['iter'], step if by_step and isinstance(step, int) else 0)] = line
+    return [by_key[key] for key in sorted(by_key)]
 
 
 def metrics_of(val_line: dict) -> Dict[str, float]:
@@ -206,7 +135,7 @@ def load_run(work_dir: str, name: Optional[str] = None, window: int = 10) -> Run
     lines = [line for path in scalar_files(work_dir) for line in read_scalars(path)]
     train, val = split_lines(lines)
     train = _merge_by_iter(train)
-    val = _merge_by_iter(val)
+    val = _merge_by_iter(val, by_step=True)
     final_metrics = metrics_of(val[-1]) if val else {}
     return Run(
         name=name if name is not None else osp.basename(osp.normpath(work_dir)),

@@ -8,8 +8,12 @@ where both are unchanged and an intact checkpoint is there
 (:func:`~asl_det.checkpoint.find_resumable_checkpoint`); else it trains afresh. Commands printed
 for a queue (``--print-commands``) carry that ``--resume`` too, decided when they are printed.
 mmengine's resume continues bitwise as an uninterrupted run would (``tests/test_reliability/
-test_resume.py``). The record names the checkpoints a run was resumed from (``resumed_from``);
-its ``wall_time_s`` is that of the last sitting.
+test_resume.py``); a run stopped between a checkpoint and the evaluation after it gets that
+evaluation first (``tools/train.py``'s
+:class:`~asl_det.engine.hooks.resumed_validation_hook.ResumedValidationHook`), and a record
+is only collected with every evaluation of the schedule logged
+(:func:`.runner.check_evaluations`). The record names the checkpoints a run was resumed from
+(``resumed_from``); its ``wall_time_s`` is that of the last sitting.
 """
 import json
 import os.path as osp
@@ -52,15 +56,13 @@ def started_as_this_run(settings: StudySettings, job: Job) -> Optional[bool]:
         == run_identity(settings, job)
 
 
-def checkpoint_to_resume(settings: StudySettings, job: Job, final_name: str) -> Optional[str]:
+def checkpoint_to_resume(settings: StudySettings, job: Job) -> Optional[str]:
     """The checkpoint an interrupted run of ``job`` continues from, or None (train afresh):
-    the study started this same run in its work dir and left an intact checkpoint there other
-    than the final one, ``final_name`` (a run stopped after saving it missed its final
-    evaluation, which resuming from it would not run)."""
+    the study started this same run in its work dir and left an intact checkpoint there (the
+    final one too: a run stopped before its final evaluation gets it on resuming)."""
     if not started_as_this_run(settings, job):
         return None
-    checkpoint = find_resumable_checkpoint(work_dir(settings, job))
-    return None if checkpoint is None or osp.basename(checkpoint) == final_name else checkpoint
+    return find_resumable_checkpoint(work_dir(settings, job))
 
 
 def mark_started(settings: StudySettings, job: Job, checkpoint: Optional[str] = None) -> None:

@@ -12,6 +12,7 @@ under ``<records_dir>/annotations/``, fixed by the data seed). A run is then
 
 so the grid runs locally, on a cluster queue, or by hand, and is collected the same way.
 """
+import bisect
 import copy
 import hashlib
 import os
@@ -201,6 +202,22 @@ def final_checkpoint_name(cfg: Config) -> str:
     if 'max_iters' in loop and 'max_epochs' not in loop:
         return f'iter_{loop.max_iters}.pth'
     return f'epoch_{loop.max_epochs}.pth'
+
+
+def evaluation_points(cfg: Config) -> List[int]:
+    """The iterations (epochs, for an epoch-based loop) after which a run of ``cfg`` validates,
+    as mmengine's train loops decide: from ``val_begin`` on, every ``val_interval`` (as
+    ``dynamic_intervals`` change it) and at the end."""
+    from mmengine.runner.utils import calc_dynamic_intervals
+    loop = cfg.train_cfg
+    iter_based = 'max_iters' in loop and 'max_epochs' not in loop
+    end = loop.max_iters if iter_based else loop.max_epochs
+    interval = loop.get('val_interval', 1000 if iter_based else 1)  # the loops' defaults
+    milestones, intervals = calc_dynamic_intervals(interval, loop.get('dynamic_intervals'))
+    begin = loop.get('val_begin', 1)
+    return [position for position in range(1, end + 1) if position >= begin and (
+        position == end
+        or position % intervals[bisect.bisect(milestones, position + 1) - 1] == 0)]
 
 
 def load_base_config(settings: StudySettings) -> Config:

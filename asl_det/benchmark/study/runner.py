@@ -39,6 +39,7 @@ from .plan import (
     ConditionData,
     Job,
     StudySettings,
+    evaluation_points,
     final_checkpoint_name,
     load_base_config,
     prepare_conditions,
@@ -153,11 +154,13 @@ class StudyPlan:
 
         Not trained: a work dir another process holds (:func:`~asl_det.launch.work_dir_lock.
         work_dir_user`; said in ``log``), or one that holds a finished run, which is collected
-        into its record (appended to ``collected``); a finished run that cannot be collected
-        is trained again only with ``retrain_uncollectable`` (else left as it is, said in
-        ``log``). Else the run continues from its last checkpoint where
-        :func:`~.interrupted_runs.checkpoint_to_resume` allows, or trains afresh in an emptied
-        work dir; :func:`~.interrupted_runs.mark_started` notes which.
+        into its record (appended to ``collected``). A finished run that lacks only its final
+        evaluation (stopped after its final checkpoint) resumes from that checkpoint, which
+        runs it; any other that cannot be collected is trained again only with
+        ``retrain_uncollectable`` (else left as it is, said in ``log``). Else the run continues
+        from its last checkpoint where :func:`~.interrupted_runs.checkpoint_to_resume` allows,
+        or trains afresh in an emptied work dir; :func:`~.interrupted_runs.mark_started` notes
+        which.
         """
         directory = work_dir(self.settings, job)
         user = work_dir_user(directory)
@@ -170,18 +173,23 @@ class StudyPlan:
             try:
                 collected.append(self.collect(job))
             except Exception as error:  # an unusable run: trained again
-                if not retrain_uncollectable:
+                if isinstance(error, MissingEvaluations) and error.only_final:
+                    resume_from = checkpoint_to_resume(self.settings, job)
+                if resume_from is not None:
+                    log(f'[study] {job.name}: the finished run in {directory} lacks its final '
+                        'evaluation: resumed from its final checkpoint, which runs it')
+                elif not retrain_uncollectable:
                     log(f'[study] skip {job.name}: the finished run in {directory} cannot be '
                         f'collected ({error}); left as it is: remove it to train the run again')
                     return False, None
-                log(f'[study] {job.name}: the finished run in {directory} cannot be collected '
-                    f'({error}): training it again')
+                else:
+                    log(f'[study] {job.name}: the finished run in {directory} cannot be '
+                        f'collected ({error}): training it again')
             else:
                 log(f'[study] collected {job.name}: trained earlier in {directory}')
                 return False, None
         else:
-            resume_from = checkpoint_to_resume(self.settings, job,
-                                               final_checkpoint_name(self.base))
+            resume_from = checkpoint_to_resume(self.settings, job)
         if resume_from is None:  # a new run, or one that cannot continue: afresh
             shutil.rmtree(directory, ignore_errors=True)
             os.makedirs(directory)
@@ -203,8 +211,10 @@ class StudyPlan:
 
     def collect(self, job: Job, wall_time_s: Optional[float] = None) -> Dict:
         """Read ``job``'s finished work dir into its record and write it; RuntimeError for a
-        run of another run config or command (its ``study_run.json``) or one that did not
-        finish its last evaluation."""
+        run of another run config or command (its ``study_run.json``), :class:`MissingEvaluations`
+        for one whose logs lack an evaluation of its schedule (the learning curve would be
+        silently short)."""
+        from mmengine.config import Config
         settings = self.settings
         directory = work_dir(settings, job)
         if started_as_this_run(settings, job) is False:
@@ -214,11 +224,8 @@ class StudyPlan:
         metrics = {name: run.metric(name) for name in RECORD_METRICS}
         if metrics['bbox_mAP'] is None:
             raise RuntimeError(f'{directory}: the run wrote no bbox_mAP (see console.log)')
-        if run.val[-1]['iter'] != run.last_iter:  # stopped in its final evaluation
-            raise RuntimeError(f'{directory}: the last evaluation is at iteration '
-                               f"{run.val[-1]['iter']}, training went on to {run.last_iter}")
-        from mmengine.config import Config
         cfg = Config.fromfile(self.config_paths[(job.condition, job.variant)])
+        check_evaluations(directory, run, len(evaluation_points(cfg)))
         head = cfg.model.bbox_head
         record = dict(
             variant=job.variant, condition=job.condition, seed=job.seed, metrics=metrics,
@@ -246,6 +253,34 @@ class StudyPlan:
                 timespec='seconds'), versions=_versions())
         write_record(settings.records_dir, record)
         return record
+
+
+class MissingEvaluations(RuntimeError):
+    """A finished run whose logs lack evaluations of its schedule. ``only_final``: the final
+    evaluation alone is missing (the run stopped after its final checkpoint), which resuming
+    from that checkpoint runs (``tools/train.py --resume``)."""
+
+    def __init__(self, message: str, only_final: bool):
+        super().__init__(message)
+        self.only_final = only_final
+
+
+def check_evaluations(directory: str, run, expected: int) -> None:
+    """Raise :class:`MissingEvaluations` unless ``run`` (read from ``directory``) logged its
+    final evaluation after its last training iteration and ``expected`` evaluations in all."""
+    final_missing = run.val[-1]['iter'] != run.last_iter
+    before_final = len(run.val) - (0 if final_missing else 1)
+    problems = []
+    if final_missing:
+        problems.append(f"the last evaluation is at iteration {run.val[-1]['iter']}, training "
+                        f'went on to {run.last_iter}')
+    if before_final < expected - 1:
+        logged = ', '.join(str(line['iter']) for line in run.val)
+        problems.append(f'{before_final} of the {expected - 1} evaluations before the final '
+                        f'one are logged (at iterations {logged})')
+    if problems:
+        raise MissingEvaluations(f'{directory}: {"; ".join(problems)}',
+                                 only_final=final_missing and before_final >= expected - 1)
 
 
 def plain_init_cfg(init_cfg) -> Optional[Union[Dict, List[Dict]]]:

@@ -35,6 +35,14 @@ def test_val_iter_follows_training_when_step_is_the_epoch(tmp_path):
     assert [(v['step'], v['iter']) for v in run.val] == [(0, 5), (0, 10)]
 
 
+def test_validations_after_one_train_line_are_kept_apart_by_step(tmp_path):
+    # a logging interval longer than the validation interval: one train line, two validations
+    lines = [train_line(10), val_line(12, 0.1), val_line(14, 0.2), train_line(20)]
+    run = load_run(write_scalars(tmp_path / 'r', lines))
+    assert [(v['step'], v['iter'], v['coco/bbox_mAP']) for v in run.val] == [(12, 10, 0.1),
+                                                                              (14, 10, 0.2)]
+
+
 def test_nan_per_class_and_missing_classwise(tmp_path):
     lines = [train_line(1), val_line(1, 0.2, {'a': float('nan')})]
     run = load_run(write_scalars(tmp_path / 'r', lines))

@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +27,14 @@ from asl_det.benchmark.study.interrupted_runs import (
     checkpoint_to_resume,
     mark_started,
 )
-from asl_det.benchmark.study.plan import REPO_ROOT, ConditionData, Job, set_schedule, work_dir
+from asl_det.benchmark.study.plan import (
+    REPO_ROOT,
+    ConditionData,
+    Job,
+    evaluation_points,
+    set_schedule,
+    work_dir,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIG = osp.join(REPO, 'configs', 'demo', 'retinanet_glyphs_focal.py')
@@ -279,6 +287,19 @@ def test_the_schedule_is_scaled_and_evaluated_as_asked():
         set_schedule(epoch_based, max_iters=100, evaluations=None)
     set_schedule(epoch_based, max_iters=None, evaluations=4)
     assert epoch_based.train_cfg.val_interval == 3
+
+
+@pytest.mark.parametrize('train_cfg,points', [
+    (dict(type='IterBasedTrainLoop', max_iters=800, val_interval=100), list(range(100, 801, 100))),
+    (dict(type='IterBasedTrainLoop', max_iters=2500), [1000, 2000, 2500]),  # mmengine's default
+    (dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=5), [5, 10, 12]),
+    (dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=2, val_begin=8), [8, 10, 12]),
+    (dict(type='EpochBasedTrainLoop', max_epochs=300, val_interval=10,  # RTMDet's schedule
+          dynamic_intervals=[(280, 1)]), list(range(10, 271, 10)) + list(range(279, 301))),
+])
+def test_evaluation_points_follow_the_train_loop(train_cfg, points):
+    from mmengine.config import Config
+    assert evaluation_points(Config(dict(train_cfg=train_cfg))) == points
 
 
 @pytest.mark.parametrize('config,classifier', [
@@ -539,7 +560,7 @@ def test_an_interrupted_run_resumes_from_its_last_evaluation_and_ends_as_if_unin
     resumed: metrics, curve, probe series and final weights as trained in one go."""
     import torch
 
-    from asl_det.benchmark.study import StudyRunsFailed, runner
+    from asl_det.benchmark.study import StudyRunsFailed
     from asl_det.checkpoint import load_checkpoint_file
     hooks = osp.join(REPO, 'tests', 'test_reliability')
     monkeypatch.syspath_prepend(hooks)  # the study builds the run configs here, the runs there
@@ -581,8 +602,8 @@ def test_an_interrupted_run_resumes_from_its_last_evaluation_and_ends_as_if_unin
     assert states[0].keys() == states[1].keys()
     assert all(torch.equal(states[0][key], states[1][key]) for key in states[0])  # bitwise
 
-    # a run stopped in its final evaluation (its final checkpoint saved) is not collected with
-    # the evaluation before it: it trains again
+    # a run stopped after its final checkpoint, before its final evaluation, is not collected
+    # with the evaluation before it: it resumes from that checkpoint, which runs the evaluation
     (scalars,) = glob.glob(osp.join(work_dir(settings['whole'], job), '*', 'vis_data',
                                     'scalars.json'))
     with open(scalars) as f:
@@ -590,18 +611,17 @@ def test_an_interrupted_run_resumes_from_its_last_evaluation_and_ends_as_if_unin
     with open(scalars, 'w') as f:
         f.writelines(kept)
     os.remove(record_path(settings['whole'].records_dir, 'missing50', 'asl_paper', 0))
-    monkeypatch.setattr(runner, 'POLL_S', 0.1)
-    monkeypatch.setattr(runner, 'train_command',
-                        lambda *args, **kwargs: [sys.executable, '-c', 'pass'])
     lines = []
-    with pytest.raises(StudyRunsFailed):
-        run_study(settings['whole'], log=lines.append)
-    assert any('cannot be collected' in line and 'last evaluation is at iteration 2, '
-               'training went on to 4' in line for line in lines)
-    assert 'iter_4.pth' not in os.listdir(work_dir(settings['whole'], job))  # afresh
+    (again,) = run_study(settings['whole'], log=lines.append)
+    assert any('lacks its final evaluation: resumed from its final checkpoint' in line
+               for line in lines)
+    assert again['resumed_from'] == ['iter_4.pth']
+    assert json.dumps(again['curve']) == json.dumps(whole['curve'])
+    assert json.dumps(again['metrics']) == json.dumps(whole['metrics'])
+    assert again['unlabelled_anchors']['iters'] == [2, 4]
 
 
-def test_only_the_same_run_is_resumed_and_never_from_its_final_checkpoint(tmp_path, glyphs):
+def test_only_the_same_run_is_resumed(tmp_path, glyphs):
     import torch
     settings = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0])
     StudyPlan(settings, log=lambda line: None)  # writes the run configs
@@ -612,23 +632,75 @@ def test_only_the_same_run_is_resumed_and_never_from_its_final_checkpoint(tmp_pa
         torch.save(dict(meta=dict(iter=int(name[5]))), osp.join(directory, name))
     with open(osp.join(directory, 'last_checkpoint'), 'w') as f:
         f.write(osp.join(directory, 'iter_2.pth'))
-    assert checkpoint_to_resume(settings, job, 'iter_4.pth') is None  # not started by a study
+    assert checkpoint_to_resume(settings, job) is None  # not started by a study
     mark_started(settings, job)
-    assert checkpoint_to_resume(settings, job, 'iter_4.pth') == osp.join(directory, 'iter_2.pth')
+    assert checkpoint_to_resume(settings, job) == osp.join(directory, 'iter_2.pth')
     mark_started(settings, job, checkpoint=osp.join(directory, 'iter_2.pth'))
     with open(osp.join(directory, RUN_FILE)) as f:
         assert json.load(f)['resumed_from'] == ['iter_2.pth']
-    # the final checkpoint: the run stopped in its final evaluation, which resuming skips
+    # the final checkpoint too: resuming from it runs a final evaluation it lacks
     with open(osp.join(directory, 'last_checkpoint'), 'w') as f:
         f.write(osp.join(directory, 'iter_4.pth'))
-    assert checkpoint_to_resume(settings, job, 'iter_4.pth') is None
-    os.remove(osp.join(directory, 'iter_4.pth'))
-    assert checkpoint_to_resume(settings, job, 'iter_4.pth') == osp.join(directory, 'iter_2.pth')
+    assert checkpoint_to_resume(settings, job) == osp.join(directory, 'iter_4.pth')
     # the run config changed since: not resumed
     other = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0],
                           cfg_options=dict(glyphs[1], **{'model.test_cfg.score_thr': -2.0}))
     StudyPlan(other, log=lambda line: None)
-    assert checkpoint_to_resume(other, job, 'iter_4.pth') is None
+    assert checkpoint_to_resume(other, job) is None
+
+
+def fake_finished_run(settings, job, validations, iters=4):
+    """A work dir whose final checkpoint is saved and whose log holds train lines up to
+    ``iters`` and a validation after each iteration of ``validations``."""
+    import torch
+    directory = work_dir(settings, job)
+    os.makedirs(osp.join(directory, '20260101_000000', 'vis_data'))
+    torch.save(dict(meta=dict(iter=iters)), osp.join(directory, f'iter_{iters}.pth'))
+    with open(osp.join(directory, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(directory, f'iter_{iters}.pth'))
+    with open(osp.join(directory, '20260101_000000', 'vis_data', 'scalars.json'), 'w') as f:
+        for iteration in range(1, iters + 1):
+            f.write(json.dumps(dict(lr=0.01, loss=1.0, iter=iteration, step=iteration)) + '\n')
+            if iteration in validations:
+                f.write(json.dumps({'coco/bbox_mAP': 0.1 * iteration, 'step': iteration}) + '\n')
+    mark_started(settings, job)
+    return directory
+
+
+def test_a_finished_run_missing_an_evaluation_is_not_collected(tmp_path, glyphs):
+    """Evaluations at 2 and 4 (4 iterations, 2 evaluations): without the one at 2 the run is
+    trained afresh (its checkpoint is gone); without the final one it resumes from the final
+    checkpoint (for --print-commands too)."""
+    from asl_det.benchmark.study.runner import MissingEvaluations
+    settings = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0])
+    job = Job('clean', 0.0, 'focal', 0)
+    plan = StudyPlan(settings, log=lambda line: None)
+    directory = fake_finished_run(settings, job, validations=[4])
+    with pytest.raises(MissingEvaluations, match=r'0 of the 1 evaluations before the final one '
+                       r'are logged \(at iterations 4\)') as caught:
+        plan.collect(job)
+    assert not caught.value.only_final
+    lines = []
+    assert plan.prepare_work_dir(job, [], log=lines.append) == (True, None)
+    assert any('cannot be collected' in line and 'training it again' in line for line in lines)
+    assert os.listdir(directory) == [RUN_FILE]  # emptied
+
+    shutil.rmtree(directory)
+    directory = fake_finished_run(settings, job, validations=[2])
+    with pytest.raises(MissingEvaluations, match='the last evaluation is at iteration 2, '
+                       'training went on to 4') as caught:
+        plan.collect(job)
+    assert caught.value.only_final
+    checkpoint = osp.join(directory, 'iter_4.pth')
+    assert plan.prepare_work_dir(job, [], log=lines.append,
+                                 retrain_uncollectable=False) == (True, checkpoint)
+    (line,) = print_commands(settings, log=lambda line: None)
+    assert f' --resume {checkpoint} ' in line
+
+    shutil.rmtree(directory)
+    fake_finished_run(settings, job, validations=[2, 4])
+    assert plan.collect(job)['curve'] == [dict(iter=2, bbox_mAP=0.2, bbox_mAP_50=None),
+                                          dict(iter=4, bbox_mAP=0.4, bbox_mAP_50=None)]
 
 
 def test_printed_commands_resume_a_stopped_run_and_leave_busy_work_dirs_alone(tmp_path, glyphs):
