@@ -29,7 +29,7 @@ from asl_det.config.asl_swap import (
 )
 from asl_det.config.classifier_prior import classifier_prior
 from asl_det.intake.box_rule import malformed_bbox
-from asl_det.intake.preflight import dataset_classes
+from asl_det.intake.preflight import dataset_class, dataset_classes
 from asl_det.models.losses import AsymmetricLoss
 
 PHASES = ('train', 'test')
@@ -118,14 +118,6 @@ def _warn_if_shift_ignored(path: str, head: str, clip: float) -> None:
             "'sigmoid' to say that plain scores are meant", UserWarning, stacklevel=3)
 
 
-def _dataset_class(dataset_cfg: dict):
-    from mmdet.registry import DATASETS
-    dataset_type = dataset_cfg.get('type')
-    if not isinstance(dataset_type, str):
-        return dataset_type
-    return DATASETS.get(dataset_type)
-
-
 def _check_num_classes(cfg, model: dict) -> None:
     head = model.get('bbox_head')
     loader = cfg.get('train_dataloader')
@@ -204,7 +196,7 @@ def _check_dataset(path: str, dataset: dict) -> None:
                 raise FileNotFoundError(f'{image_key}: image directory {image_dir} does not exist'
                                         + (f' (data_root={root!r})' if root else ''))
             break
-    if ann_path is None or not _is_coco_dataset(_dataset_class(dataset)):
+    if ann_path is None or not _is_coco_dataset(dataset_class(dataset)):
         return
     try:
         summary = check_coco_annotations(ann_path)

@@ -196,15 +196,21 @@ def dataset_classes(dataset: dict) -> Optional[List[str]]:
             except (TypeError, FileNotFoundError):
                 return [classes]
         return list(classes)
-    kind = dataset.get('type')
-    if isinstance(kind, str):
-        from mmdet.registry import DATASETS
-        try:
-            kind = DATASETS.get(kind)
-        except RuntimeError:  # mmengine: 'Failed to get <type>'; Runner will say so
-            kind = None
-    classes = getattr(kind, 'METAINFO', {}).get('classes')
+    classes = getattr(dataset_class(dataset), 'METAINFO', {}).get('classes')
     return None if classes is None else list(classes)
+
+
+def dataset_class(dataset: dict) -> Optional[type]:
+    """The class a dataset config builds: its ``type``, a class or a name in mmdet's
+    ``DATASETS``; None where the name is not registered (the Runner says so when it builds)."""
+    kind = dataset.get('type')
+    if not isinstance(kind, str):
+        return kind
+    from mmdet.registry import DATASETS
+    try:
+        return DATASETS.get(kind)
+    except RuntimeError:  # mmengine: 'Failed to get <type>'
+        return None
 
 
 def preflight_config(cfg: Config, skip_bad_images: bool = False, workers: int = 0,
