@@ -17,7 +17,8 @@ unpickles a trusted file fully. Weights that do not fit CONFIG (another class co
 error. Files that cannot be decoded are named and skipped.
 
 Exit status: 0 all images done; 3 done, but some files were skipped (listed); 2 a usage error
-(found before any image is processed); 1 a refused checkpoint or another failure.
+(found before any image is processed); 1 a refused checkpoint, no image that could be read, or
+another failure.
 """
 import argparse
 import os.path as osp
@@ -86,18 +87,19 @@ def main(argv=None) -> int:
         parser.error(f'--weights: no such file {args.weights!r}')
     if not osp.isfile(args.config) and '::' not in args.config:
         parser.error(f'CONFIG: no such file {args.config!r}')
-    saving = not (args.no_save_vis and args.no_save_pred)
+    outputs = [kind for kind, skip in (('vis', args.no_save_vis), ('preds', args.no_save_pred))
+               if not skip]
     try:
-        paths = list_images(args.inputs)
-        if not args.no_save_vis:
+        paths = list_images(args.inputs, outputs=outputs)
+        if 'vis' in outputs:
             check_pictures_writable(paths)
-        if saving:
-            prepare_output_dir(args.out_dir)
         # safe loading (a refusal raises here) and the fit of the weights, before any image
         inferencer = CheckedDetInferencer(
             model=load_config(args.config), weights=args.weights, device=args.device,
             palette=args.palette, show_progress=False, trust=args.trust_checkpoint,
             config_name=f'CONFIG ({args.config})', weights_name=f'--weights ({args.weights})')
+        if outputs:  # made once the model is ready: a refused model leaves no folder behind
+            prepare_output_dir(args.out_dir)
     except InferenceSetupError as error:
         parser.error(str(error))
     except UntrustedCheckpointError as error:
@@ -106,18 +108,16 @@ def main(argv=None) -> int:
         return 1
 
     print(f'{len(paths)} image(s) from {args.inputs}')
-    summary = run_on_files(inferencer, paths, args.batch_size, out_dir=args.out_dir if saving
+    summary = run_on_files(inferencer, paths, args.batch_size, out_dir=args.out_dir if outputs
                            else '', no_save_vis=args.no_save_vis, no_save_pred=args.no_save_pred,
                            pred_score_thr=args.pred_score_thr)
-    written = [f'{args.out_dir}/{kind}' for kind, skip in (('vis', args.no_save_vis),
-                                                            ('preds', args.no_save_pred))
-               if not skip]
+    written = [f'{args.out_dir}/{kind}' for kind in outputs]
     print(f'{len(summary.done)} image(s) done' + (f' -> {", ".join(written)}' if written else ''))
     if summary.skipped:
         print(f'{len(summary.skipped)} file(s) skipped:', file=sys.stderr)
         for path, reason in summary.skipped:
             print(f'  {path}: {reason}', file=sys.stderr)
-        return EXIT_SKIPPED
+        return EXIT_SKIPPED if summary.done else 1
     return 0
 
 

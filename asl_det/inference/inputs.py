@@ -8,7 +8,7 @@ import glob
 import os
 import os.path as osp
 import tempfile
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 #: Image file extensions of a folder or glob, as mmdet's ``DetInferencer`` lists a folder
 #: (compared case-insensitively here).
@@ -26,13 +26,20 @@ def is_image_name(path: str) -> bool:
     return path.lower().endswith(IMG_EXTENSIONS)
 
 
-def list_images(inputs: str, name: str = 'INPUTS') -> List[str]:
+#: What ``DetInferencer`` writes for an image, flat under its output folder, by kind.
+OUTPUT_NAMES = {'vis': lambda path: f'vis/{osp.basename(path)}',
+                'preds': lambda path: f'preds/{osp.splitext(osp.basename(path))[0]}.json'}
+
+
+def list_images(inputs: str, name: str = 'INPUTS',
+                outputs: Sequence[str] = tuple(OUTPUT_NAMES)) -> List[str]:
     """The image paths ``inputs`` stands for, sorted: the file itself, a folder's image files
     (:data:`IMG_EXTENSIONS`), or the image files a glob pattern matches (``**`` recurses).
 
     Raises:
         InferenceSetupError: nothing exists at ``inputs``; a folder or pattern without images;
-            two images whose outputs would have the same name (:func:`check_distinct_names`).
+            two images whose outputs of the kinds ``outputs`` would have the same name
+            (:func:`check_distinct_names`).
     """
     if osp.isdir(inputs):
         paths = [osp.join(inputs, entry) for entry in sorted(os.listdir(inputs))
@@ -50,21 +57,23 @@ def list_images(inputs: str, name: str = 'INPUTS') -> List[str]:
                                       f'({" ".join(IMG_EXTENSIONS)})')
     else:
         raise InferenceSetupError(f'{name}: no file, folder or glob match at {inputs!r}')
-    check_distinct_names(paths, name)
+    check_distinct_names(paths, name, outputs)
     return paths
 
 
-def check_distinct_names(paths: List[str], name: str = 'INPUTS') -> None:
-    """Raise unless the outputs of ``paths`` have distinct names: ``DetInferencer`` writes
-    ``vis/<file name>`` and ``preds/<file name without extension>.json``, flat."""
-    seen: Dict[str, str] = {}
-    for path in paths:
-        stem = osp.splitext(osp.basename(path))[0]
-        if stem in seen:
-            raise InferenceSetupError(
-                f'{name}: {seen[stem]!r} and {path!r} would both be written as '
-                f'preds/{stem}.json (outputs are named by file name): run them separately')
-        seen[stem] = path
+def check_distinct_names(paths: List[str], name: str = 'INPUTS',
+                         outputs: Sequence[str] = tuple(OUTPUT_NAMES)) -> None:
+    """Raise unless the outputs of ``paths`` of the kinds ``outputs`` (of
+    :data:`OUTPUT_NAMES`) have distinct names: ``DetInferencer`` names them by file name."""
+    for kind in outputs:
+        seen: Dict[str, str] = {}
+        for path in paths:
+            output = OUTPUT_NAMES[kind](path)
+            if output in seen:
+                raise InferenceSetupError(
+                    f'{name}: {seen[output]!r} and {path!r} would both be written as {output} '
+                    '(outputs are named by file name): run them separately')
+            seen[output] = path
 
 
 def check_pictures_writable(paths: List[str], name: str = 'INPUTS') -> None:

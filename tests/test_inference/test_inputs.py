@@ -37,11 +37,16 @@ def test_nothing_to_read(tmp_path, inputs, message):
 
 def test_outputs_with_the_same_name_are_refused(tmp_path):
     (tmp_path / 'one').mkdir()
-    for name in ('one/x.png', 'x.jpg'):
+    for name in ('one/x.png', 'x.jpg', 'one/y.png', 'y.png'):
         (tmp_path / name).write_bytes(b'x')
     with pytest.raises(InferenceSetupError, match=r'INPUTS: .* would both be written as '
                                                   r'preds/x\.json'):
         list_images(str(tmp_path / '**' / 'x.*'))
+    # the pictures alone (--no-save-pred): named with their extension
+    assert len(list_images(str(tmp_path / '**' / 'x.*'), outputs=['vis'])) == 2
+    with pytest.raises(InferenceSetupError, match=r'would both be written as vis/y\.png'):
+        list_images(str(tmp_path / '**' / 'y.*'), outputs=['vis'])
+    assert len(list_images(str(tmp_path / '**' / 'y.*'), outputs=[])) == 2  # nothing saved
 
 
 def test_output_folder(tmp_path):

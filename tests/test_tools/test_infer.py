@@ -2,7 +2,6 @@
 tests/trained_detectors.py): the same predictions as tools/test.py --out, DetInferencer's output
 layout, bad files named and skipped with one progress line, a code-running checkpoint refused
 without running, and user errors reported before any image is processed."""
-import glob
 import importlib.util
 import json
 import os
@@ -121,7 +120,18 @@ def test_code_running_checkpoint_is_refused_before_anything_runs(run, tool, tmp_
     assert f'UntrustedCheckpointError: {refusal.value}' in printed.err
     assert 'posix.system' in printed.err and '--trust-checkpoint' in printed.err
     assert not marker.exists()
-    assert glob.glob(str(out_dir / '*' / '*')) == []
+    assert not out_dir.exists()  # the output folder is made once the model is ready
+
+
+def test_only_unreadable_files_is_a_failure(run, tool, tmp_path, capsys):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    (folder / 'empty.jpg').write_bytes(b'')
+    code = tool.main([str(folder), run['config'], '--weights', run['checkpoint'], '--out-dir',
+                      str(tmp_path / 'outputs')])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert '0 image(s) done' in printed.out and '1 file(s) skipped' in printed.err
 
 
 def write_three_class_config(path, base):
@@ -167,4 +177,4 @@ def test_user_errors_name_the_argument_before_any_work(run, tool, tmp_path, caps
     for text in expected:
         assert text in printed.err, printed.err
     assert 'task/s' not in printed.out  # no image was processed
-    assert glob.glob(osp.join(out_dir, '*', '*')) == []
+    assert not osp.exists(out_dir)
