@@ -111,12 +111,15 @@ class LabelledImages:
 
     def predict(self, inferencer, img_ids: Sequence[int], batch_size: int = 1,
                 progress=None, log: Callable[[str], None] = print) -> Dict[int, Detections]:
-        """``inferencer``'s detections on the images ``img_ids``; files that cannot be decoded
-        are left out, each named on ``log``."""
-        paths = {self.path(img_id): img_id for img_id in img_ids}
-        summary = run_on_files(inferencer, list(paths), batch_size, keep_predictions=True,
+        """``inferencer``'s detections on the images ``img_ids`` (each file once: image ids
+        that name the same file share its detections); files that cannot be decoded are left
+        out, each named on ``log``."""
+        ids_of: Dict[str, List[int]] = {}
+        for img_id in img_ids:
+            ids_of.setdefault(self.path(img_id), []).append(img_id)
+        summary = run_on_files(inferencer, list(ids_of), batch_size, keep_predictions=True,
                                progress=progress, no_save_vis=True, no_save_pred=True)
         for path, reason in summary.skipped:
             log(f'skipped {path}: {reason}')
-        return {paths[path]: Detections.from_prediction(prediction)
-                for path, prediction in summary.predictions.items()}
+        return {img_id: Detections.from_prediction(prediction)
+                for path, prediction in summary.predictions.items() for img_id in ids_of[path]}

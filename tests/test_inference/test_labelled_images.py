@@ -56,3 +56,28 @@ def test_a_class_missing_from_the_json(ann_file):
         LabelledImages(ann_file, 'root', ('square', 'circle'), '--gt-ann')
     with pytest.raises(InferenceSetupError, match="--val-ann: no such file 'nope.json'"):
         LabelledImages('nope.json', 'root', ('square',), '--val-ann')
+
+
+def test_image_ids_of_one_file_share_its_detections(tmp_path, monkeypatch):
+    from asl_det.inference import labelled_images
+    from asl_det.inference.image_files import InferenceSummary
+    coco = dict(images=[dict(id=1, file_name='a.png', width=8, height=8),
+                        dict(id=2, file_name='a.png', width=8, height=8),
+                        dict(id=3, file_name='b.png', width=8, height=8)],
+                categories=[dict(id=1, name='square')], annotations=[])
+    (tmp_path / 'labels.json').write_text(json.dumps(coco))
+    predicted = []
+
+    def fake_run_on_files(inferencer, paths, batch_size, keep_predictions, **kwargs):
+        predicted.extend(paths)
+        summary = InferenceSummary()
+        summary.done = list(paths)
+        summary.predictions = {path: dict(bboxes=[[0, 0, 4, 4]], labels=[0], scores=[0.5])
+                               for path in paths}
+        return summary
+
+    monkeypatch.setattr(labelled_images, 'run_on_files', fake_run_on_files)
+    images = LabelledImages(str(tmp_path / 'labels.json'), 'root', ('square',))
+    found = images.predict(None, images.img_ids)
+    assert predicted == ['root/a.png', 'root/b.png']  # each file once
+    assert sorted(found) == [1, 2, 3]
