@@ -32,6 +32,22 @@ def check_int(name: str, value, low: int = 0, high: float = math.inf) -> int:
     return int(value)
 
 
+def int_argument(low: int = 0, high: float = math.inf):
+    """An ``argparse`` ``type``: an integer in ``[low, high]``, checked by :func:`check_int`
+    (argparse names the option: ``argument --workers: the value must be an integer in ...``)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            return check_int('the value', int(text), low, high)
+        except ValueError as error:
+            message = str(error) if 'must be' in str(error) else \
+                f'the value must be an integer, got {text!r}'
+            raise argparse.ArgumentTypeError(message) from None
+
+    return parse
+
+
 def check_device(name: str, device: str) -> str:
     """Return ``device`` if torch names a device by it (``cpu``, ``cuda``, ``cuda:1``, ...) and,
     for CUDA, this machine has that GPU.

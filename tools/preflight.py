@@ -29,6 +29,7 @@ from mmengine.config import DictAction
 
 from asl_det.intake.preflight import PreflightError, preflight_config
 from asl_det.launch.runtime import load_config
+from asl_det.validation import int_argument
 
 
 def parse_args():
@@ -39,7 +40,7 @@ def parse_args():
     parser.add_argument('--skip-bad-images', action='store_true',
                         help='report bad images and write filtered annotation files without '
                         'them (in the cache) instead of failing')
-    parser.add_argument('--workers', type=int, default=0,
+    parser.add_argument('--workers', type=int_argument(0), default=0,
                         help='decoding processes (0: one per CPU)')
     parser.add_argument('--cache-dir', help='cache folder (default: $ASL_DET_CACHE or '
                         '~/.cache/asl_det/preflight)')

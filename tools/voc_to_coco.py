@@ -18,6 +18,7 @@ import argparse
 
 from asl_det.intake.coco_output import run_conversion
 from asl_det.intake.voc_conversion import DIFFICULT_MODES, convert_voc_to_coco
+from asl_det.validation import int_argument
 
 
 def parse_ratio(text):
@@ -54,7 +55,7 @@ def parse_args():
                         'iscrowd=1 (ignore, as mmdet\'s converter) or left out (drop)')
     parser.add_argument('--no-preflight', action='store_true',
                         help='do not run the pre-flight check on the written files')
-    parser.add_argument('--workers', type=int, default=0,
+    parser.add_argument('--workers', type=int_argument(0), default=0,
                         help='pre-flight decoding processes (0: one per CPU)')
     return parser.parse_args()
 

@@ -18,6 +18,7 @@ from functools import partial
 
 from asl_det.intake.coco_output import run_conversion
 from asl_det.intake.yolo_conversion import YAML_SPLITS, convert_yolo_folder, convert_yolo_to_coco
+from asl_det.validation import int_argument
 
 
 def parse_args():
@@ -44,7 +45,7 @@ def parse_args():
                         'files, unreadable images and label files without an image')
     parser.add_argument('--no-preflight', action='store_true',
                         help='do not run the pre-flight check on the written files')
-    parser.add_argument('--workers', type=int, default=0,
+    parser.add_argument('--workers', type=int_argument(0), default=0,
                         help='pre-flight decoding processes (0: one per CPU)')
     args = parser.parse_args()
     if (args.data_yaml is None) == (args.images is None):

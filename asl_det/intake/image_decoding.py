@@ -24,6 +24,8 @@ import mmcv
 from mmengine import fileio
 from PIL import Image, ImageFile
 
+from asl_det.validation import check_int
+
 #: What the decoders raise on bad data: PIL (mmcv's 'pillow' backend) OSError (incl.
 #: UnidentifiedImageError), SyntaxError or ValueError, or DecompressionBombError for a huge
 #: image; tifffile a ValueError; OpenCV cv2.error. Anything else is a bug and propagates.
@@ -134,9 +136,7 @@ def decode_images(paths: Sequence[str], backend: str = 'cv2', color_type: str = 
                   workers: int = 0) -> List[Decoded]:
     """:func:`decode_image` of every path, in order, in ``workers`` processes (0: one per CPU;
     1: in this process)."""
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
-        raise ValueError(f'workers must be an int >= 0 (0 = os.cpu_count()), got {workers!r}')
-    workers = workers or os.cpu_count() or 1
+    workers = check_int('workers', workers, 0) or os.cpu_count() or 1  # 0: one per CPU
     workers = min(workers, len(paths))
     if workers <= 1:
         return [decode_image(path, backend, color_type) for path in paths]

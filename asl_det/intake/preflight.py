@@ -16,6 +16,8 @@ from mmengine.config import Config
 from mmengine.fileio import join_path
 from mmengine.utils import is_abs
 
+from asl_det.validation import check_int
+
 from . import image_decoding, preflight_cache
 from .coco_checks import DatasetReport, check_coco, check_images, name_some
 from .json_files import file_sha256, text_sha256, write_json_atomic
@@ -38,6 +40,7 @@ def preflight_coco(ann_file: str, img_prefix: str, name: str = 'dataset',
     processes (0: one per CPU). ``classes``: the config's class names, or None. Findings go into
     the returned report; nothing is raised for them.
     """
+    check_int('workers', workers, 0)  # also where every image is known to the cache
     cache_dir = cache_dir or preflight_cache.default_cache_dir()
     report = DatasetReport(name=name, ann_file=ann_file, img_prefix=img_prefix)
     try:

@@ -221,6 +221,10 @@ def test_cache_hit_stats_only_and_changes_invalidate_it(tmp_path, counting_decod
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     preflight_coco(ann, images, workers=1, cache_dir=cache)
     assert counting_decoder[4:] == ['3.jpg']
+    # a bad workers is refused also where every image is cached (nothing would be decoded)
+    for workers, error in ((-1, ValueError), (1.5, TypeError)):
+        with pytest.raises(error, match=r'workers must be an integer'):
+            preflight_coco(ann, images, workers=workers, cache_dir=cache)
 
 
 def test_wrappers_parallel_decoding_and_non_json_data_sets(tmp_path, monkeypatch):
