@@ -85,8 +85,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default=None,
                         help='run configs and work dirs (default: work_dirs/study/<config name>-'
                         '<8 hex digits of the records dir>: one per study)')
-    parser.add_argument('--baseline', default=BASELINE,
-                        help='the variant every other is paired against')
+    parser.add_argument('--baseline', default=None,
+                        help=f'the variant every other is paired against (default: {BASELINE}; '
+                        'given, also written into the README verdict tables of the study)')
     parser.add_argument('--primary', nargs='+', default=None, metavar='VARIANT',
                         help='the comparisons named before the runs (the report tests them '
                         'apart, Holm within them); default: '
@@ -111,7 +112,11 @@ def parse_args(argv=None):
                       help='train nothing: record the finished work dirs, then report')
     mode.add_argument('--report-only', action='store_true',
                       help='train nothing: regenerate the report from the records')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.baseline_given = args.baseline is not None  # a verdict table keeps its own otherwise
+    if args.baseline is None:
+        args.baseline = BASELINE
+    return args
 
 
 def default_workers(device: str) -> int:
@@ -197,7 +202,7 @@ def main(argv=None):
                                    primary=primary)
         # a marker keeps its own baseline= / primary= unless they are given here
         for doc in update_documents(REPO, args.study_dir, records,
-                                    None if args.baseline == BASELINE else args.baseline,
+                                    args.baseline if args.baseline_given else None,
                                     args.primary):
             print(f'[study] verdict table rewritten in {osp.relpath(doc, REPO)}')
     except ValueError as error:

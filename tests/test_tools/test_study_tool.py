@@ -51,6 +51,25 @@ def test_report_pairs_against_the_baseline_asked_for(tmp_path, capsys):
     assert 'against asl_paper' in capsys.readouterr().out
 
 
+def test_a_baseline_given_is_written_into_the_readme_table_also_when_it_is_focal(tmp_path):
+    """A README verdict table keeps its own baseline= unless --baseline is given, the
+    default's name included (it resets a table reported against another baseline)."""
+    write_records(str(tmp_path / 'study' / 'records'))
+    readme = tmp_path / 'README.md'
+    readme.write_text('<!-- study-table: study baseline=asl_paper primary=focal_margin -->\n'
+                      'old\n'
+                      '<!-- /study-table -->\n')
+    main = runpy.run_path(STUDY)['main']
+    main.__globals__['REPO'] = str(tmp_path)  # the tool's documents: this folder's README
+    main(['--report-only', '--study-dir', str(tmp_path / 'study')])
+    assert readme.read_text().startswith(
+        '<!-- study-table: study baseline=asl_paper primary=focal_margin -->\n')
+    assert 'Δ box AP vs asl_paper' in readme.read_text()
+    main(['--report-only', '--study-dir', str(tmp_path / 'study'), '--baseline', 'focal'])
+    assert readme.read_text().startswith('<!-- study-table: study primary=focal_margin -->\n')
+    assert 'Δ box AP vs focal' in readme.read_text()
+
+
 def test_default_report_keeps_the_primary_comparisons_apart(tmp_path):
     study = str(tmp_path / 'study')
     write_records(osp.join(study, 'records'))
