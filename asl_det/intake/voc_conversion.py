@@ -214,6 +214,21 @@ def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str,
     return VOCImage(stem, file_name, width, height, objects, xml_size)
 
 
+def object_names(xml_path: str) -> List[str]:
+    """The object ``<name>``s of one XML file (stripped); [] for a file that cannot be read or
+    parsed, or declares entities (converting it reports it)."""
+    try:
+        with open(xml_path, 'rb') as f:
+            content = f.read()
+        if b'<!ENTITY' in content:
+            return []
+        root = ET.fromstring(content)
+    except (OSError, ET.ParseError):
+        return []
+    return [name for name in ((obj.findtext('name') or '').strip()
+                              for obj in root.findall('object')) if name]
+
+
 def _named_as_image(image: VOCImage) -> bool:
     """Whether the XML file is named as its image (not paired through ``<filename>``)."""
     return osp.splitext(osp.basename(image.file_name))[0] == image.stem
@@ -261,8 +276,10 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
     ``ImageSets/Main`` files (``splits``: which; default all), or, when there are none or
     ``split_ratios`` is given, a random split of all XML files by ``split_ratios`` (default
     trainval 0.8, test 0.2) with ``seed``. ``classes``: category order (ids from 1); default:
-    every class in the XML files, sorted by name. An object of a class not in ``classes``
-    raises VOCConversionError, or is listed and skipped with ``skip_unknown_classes``.
+    every class in the XML files of the split files (all of them, also where ``splits`` picks
+    some: splits converted one at a time get the same categories), sorted by name. An object
+    of a class not in ``classes`` raises VOCConversionError, or is listed and skipped with
+    ``skip_unknown_classes``.
     Unreadable XML files raise, or are listed and skipped with ``skip_bad_files``.
     ``difficult``: 'keep', 'ignore' or 'drop' (module docstring). A split left without images
     is written and warned about (``summary.empty_splits``, ``summary.lines()``).
@@ -325,8 +342,13 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
     summary.images_without_xml = [
         osp.join(img_dir, name) for names in listing.values() for name in names
         if osp.splitext(name)[0] not in xml_names and osp.join(img_dir, name) not in paired]
-    names = sorted({obj.name for image in parsed.values() for obj in image.objects})
-    summary.classes = list(classes) if classes is not None else names
+    names = {obj.name for image in parsed.values() for obj in image.objects}
+    if classes is None and splits is not None and split_ratios is None:
+        # every split file's classes: splits converted one at a time get the same categories
+        for stem in {s for listed in read_split_files(voc_root, None).values() for s in listed}:
+            if stem in xml_names:
+                names.update(object_names(osp.join(ann_folder, xml_names[stem])))
+    summary.classes = list(classes) if classes is not None else sorted(names)
     if len(set(summary.classes)) != len(summary.classes):
         raise VOCConversionError(f'classes has repeated names: {summary.classes}')
     summary.xml_boxes = sum(len(image.objects) for image in parsed.values())

@@ -55,6 +55,18 @@ def test_split_files_and_mmdet_coordinates(tmp_path):
     assert {k: v for k, v in after.items() if not k.startswith('annotations_coco')} == before
 
 
+def test_splits_converted_one_at_a_time_get_the_same_categories(tmp_path):
+    """test holds only dogs: converted alone, its categories are still every split file's."""
+    root = write_voc(tmp_path / 'voc', IMAGES, {'trainval': ['a', 'b'], 'test': ['c']})
+    test = load(convert_voc_to_coco(root, splits=['test']).written['test'])
+    assert [c['name'] for c in test['categories']] == ['cat', 'dog']
+    assert [a['category_id'] for a in test['annotations']] == [2]
+    # a random split of the XML files: every file is in a split already
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'random'),
+                                  split_ratios={'trainval': 0.5, 'test': 0.5})
+    assert summary.classes == ['cat', 'dog']
+
+
 def test_output_loads_in_mmdet_coco_dataset(tmp_path):
     root = write_voc(tmp_path / 'voc', IMAGES, {'trainval': ['a', 'b']})
     summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'), classes=['dog', 'cat'])
