@@ -64,14 +64,15 @@ def _strip_mode(line: dict) -> dict:
     return {(k[len('train/'):] if k.startswith('train/') else k): v for k, v in line.items()}
 
 
-def split_lines(lines: List[dict]):
+def split_lines(lines: List[dict], start_iter: int = 0):
     """Split log lines into (train, val): train lines carry ``iter``; val lines carry metrics.
 
-    Each val line gets ``iter``: the last training iteration logged before it (0 if none).
-    Lines with neither (e.g. an evaluation that produced no metrics) are dropped.
+    Each val line gets ``iter``: the last training iteration logged before it (``start_iter``
+    if none: the last one of an earlier sitting's lines). Lines with neither (e.g. an
+    evaluation that produced no metrics) are dropped.
     """
     train, val = [], []
-    current_iter = 0
+    current_iter = start_iter
     for line in lines:
         if 'iter' in line:
             line = _strip_mode(line)

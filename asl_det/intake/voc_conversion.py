@@ -214,21 +214,6 @@ def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str,
     return VOCImage(stem, file_name, width, height, objects, xml_size)
 
 
-def object_names(xml_path: str) -> List[str]:
-    """The object ``<name>``s of one XML file (stripped); [] for a file that cannot be read or
-    parsed, or declares entities (converting it reports it)."""
-    try:
-        with open(xml_path, 'rb') as f:
-            content = f.read()
-        if b'<!ENTITY' in content:
-            return []
-        root = ET.fromstring(content)
-    except (OSError, ET.ParseError):
-        return []
-    return [name for name in ((obj.findtext('name') or '').strip()
-                              for obj in root.findall('object')) if name]
-
-
 def _named_as_image(image: VOCImage) -> bool:
     """Whether the XML file is named as its image (not paired through ``<filename>``)."""
     return osp.splitext(osp.basename(image.file_name))[0] == image.stem
@@ -320,37 +305,41 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
                                      'and lists such files)') from error
         summary.skipped_files.append([error.path, error.reason])
 
-    for stem in sorted({s for names in members.values() for s in names}):
+    converted = {s for names in members.values() for s in names}
+    read = set(converted)
+    if classes is None and splits is not None:
+        # the other split files are read too, for the default class list: splits converted
+        # one at a time get the categories of converting them all (their bad files: unsaid)
+        read.update(s for names in read_split_files(voc_root, None).values() for s in names)
+    for stem in sorted(read):
         xml_path = osp.join(ann_folder, xml_names.get(stem, f'{stem}.xml'))
         try:
             if stem not in xml_names:
                 raise BadFile(xml_path, 'listed in a split file but missing')
             parsed[stem] = parse_voc_xml(xml_path, voc_root, img_dir, listing)
         except BadFile as error:
-            bad(error)
+            if stem in converted:
+                bad(error)
     # an image annotated twice: the XML of its own name keeps it, one pairing through
     # <filename> (an XML copied as a template?) is a bad file
     owners: Dict[str, str] = {}
     for stem in sorted(parsed, key=lambda s: (not _named_as_image(parsed[s]), s)):
         owner = owners.setdefault(parsed[stem].file_name, stem)
         if owner != stem:
-            bad(BadFile(osp.join(ann_folder, xml_names[stem]),
-                        f'its <filename> names {parsed[stem].file_name}, which '
-                        f'{xml_names[owner]} annotates'))
+            if stem in converted:
+                bad(BadFile(osp.join(ann_folder, xml_names[stem]),
+                            f'its <filename> names {parsed[stem].file_name}, which '
+                            f'{xml_names[owner]} annotates'))
             del parsed[stem]
     paired = {image.file_name for image in parsed.values()}
     summary.images_without_xml = [
         osp.join(img_dir, name) for names in listing.values() for name in names
         if osp.splitext(name)[0] not in xml_names and osp.join(img_dir, name) not in paired]
-    names = {obj.name for image in parsed.values() for obj in image.objects}
-    if classes is None and splits is not None and split_ratios is None:
-        # every split file's classes: splits converted one at a time get the same categories
-        for stem in {s for listed in read_split_files(voc_root, None).values() for s in listed}:
-            if stem in xml_names:
-                names.update(object_names(osp.join(ann_folder, xml_names[stem])))
-    summary.classes = list(classes) if classes is not None else sorted(names)
+    summary.classes = list(classes) if classes is not None else sorted(
+        {obj.name for image in parsed.values() for obj in image.objects})
     if len(set(summary.classes)) != len(summary.classes):
         raise VOCConversionError(f'classes has repeated names: {summary.classes}')
+    parsed = {stem: image for stem, image in parsed.items() if stem in converted}
     summary.xml_boxes = sum(len(image.objects) for image in parsed.values())
     unknown = [[image.stem + '.xml', obj.name] for image in parsed.values()
                for obj in image.objects if obj.name not in summary.classes]

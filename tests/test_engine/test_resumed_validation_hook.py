@@ -1,6 +1,6 @@
-"""ResumedValidationHook's two decisions: whether the loop validates at the resumed point, and
-whether the work dir's logs hold that validation (the whole hook: tests/test_reliability/
-test_resumed_validation.py)."""
+"""ResumedValidationHook's decisions: whether the loop validates at the resumed point, which
+log lines are this run's, and whether they hold that validation (the whole hook:
+tests/test_reliability/test_resumed_validation.py)."""
 import os
 
 import pytest
@@ -8,7 +8,12 @@ from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from mmengine.runner.utils import calc_dynamic_intervals
 from synthetic_runs import train_line, val_line, write_scalars
 
-from asl_det.engine.hooks.resumed_validation_hook import validation_due, validation_logged
+from asl_det.engine.hooks.resumed_validation_hook import (
+    this_runs_lines,
+    validation_due,
+    validation_logged,
+)
+from asl_det.engine.validation_schedule import ValidationSchedule
 
 
 class FakeDataloader:
@@ -17,7 +22,7 @@ class FakeDataloader:
 
 
 def loop(kind, position, end, val_interval, val_begin=1, dynamic_intervals=None, iters=None):
-    """A train loop at ``position`` (iteration or epoch) without a runner."""
+    """A train loop at ``position`` (iteration or epoch; 10 iterations an epoch), no runner."""
     built = object.__new__(kind)
     built.val_begin, built.val_interval = val_begin, val_interval
     built.dynamic_milestones, built.dynamic_intervals = calc_dynamic_intervals(
@@ -48,45 +53,96 @@ def test_validation_due_as_the_loop_decides(kind, position, end, interval, extra
     assert validation_due(loop(kind, position, end, interval, **extra)) is due
 
 
+def test_an_epoch_checkpoint_says_it_ended_an_epoch_whatever_the_data_loader_holds_now():
+    # the data set changed between sittings: 95 iterations are no whole number of epochs now
+    resumed = loop(EpochBasedTrainLoop, 10, 12, 5, iters=95)
+    assert validation_due(resumed, 'work/epoch_10.pth')
+    assert not validation_due(resumed, 'work/iter_95.pth')
+    assert not validation_due(resumed, 'work/best_coco_bbox_mAP_iter_95.pth')
+
+
 def test_validation_due_is_false_for_other_loops():
     assert validation_due(object()) is False
 
 
-def test_validation_logged_by_step(tmp_path):
+def test_the_schedule_of_a_loop_is_that_of_its_config():
+    train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=300, val_interval=10,
+                     val_begin=20, dynamic_intervals=[(280, 1)])
+    built = loop(EpochBasedTrainLoop, 0, 300, 10, val_begin=20, dynamic_intervals=[(280, 1)])
+    assert ValidationSchedule.of_loop(built) == ValidationSchedule.of_config(train_cfg)
+    assert ValidationSchedule.of_config(train_cfg).points(265, 285) == [270] + list(
+        range(279, 286))
+
+
+ITERS = ValidationSchedule.of_config(dict(max_iters=1010, val_interval=500))
+
+
+def test_validation_logged_by_step():
+    lines = [train_line(50), train_line(100), val_line(100, 0.5), train_line(150),
+             train_line(200)]  # stopped after the checkpoint of 200
+    assert validation_logged(lines, 100, 100, ITERS)
+    assert not validation_logged(lines, 200, 200, ITERS)
+
+
+@pytest.mark.parametrize('lines,iteration,logged', [
+    # LoggerHook(log_metric_by_epoch=True) in an iteration-based loop logs step 0
+    ([train_line(950), train_line(1000), val_line(0, 0.5)], 1000, True),
+    # the final checkpoint (1010) after the validation of 1000, before its own
+    ([train_line(950), train_line(1000), val_line(0, 0.5)], 1010, False),
+    ([train_line(1000), val_line(0, 0.5), val_line(0, 0.6)], 1010, True),
+    ([train_line(950), train_line(1000)], 1000, False),
+    # training went on past the point: the loop had validated there
+    ([train_line(1000), train_line(1050)], 1000, True),
+])
+def test_validation_logged_without_a_step_counts_the_points_after_the_last_train_line(
+        lines, iteration, logged):
+    assert validation_logged(lines, iteration, None, ITERS) is logged
+
+
+def write_sitting(work_dir, timestamp, lines=None, resumed=None):
+    """A sitting: its scalars (``lines``) and, unless ``resumed`` is None, mmengine's log."""
+    if lines is not None:
+        write_scalars(work_dir, lines, timestamp=timestamp)
+    if resumed is not None:
+        os.makedirs(os.path.join(work_dir, timestamp), exist_ok=True)
+        with open(os.path.join(work_dir, timestamp, f'{timestamp}.log'), 'w') as f:
+            f.write('mmengine - INFO - Config:\n' + (
+                'mmengine - INFO - resumed epoch: 0, iter: 40\n' if resumed else ''))
+
+
+def test_this_runs_lines_start_at_its_last_sitting_from_scratch(tmp_path):
     work_dir = str(tmp_path)
-    write_scalars(work_dir, [train_line(50), train_line(100), val_line(100, 0.5),
-                             train_line(150), train_line(200)])  # stopped after checkpoint 200
-    assert validation_logged(work_dir, 100, 100, 50)
-    assert not validation_logged(work_dir, 200, 200, 50)
-    # the second sitting's own file does not count for itself
-    write_scalars(work_dir, [val_line(200, 0.5)], timestamp='20240101_010000')
-    current = os.path.join(work_dir, '20240101_010000')
-    assert not validation_logged(work_dir, 200, 200, 50, exclude_dir=current)
-    assert validation_logged(work_dir, 200, 200, 50)
+    write_sitting(work_dir, '20240101_000000', [train_line(50), val_line(50, 0.1)], False)
+    write_sitting(work_dir, '20240102_000000', [train_line(50)], False)  # another run
+    write_sitting(work_dir, '20240103_000000', [val_line(40, 0.2), train_line(50)], True)
+    write_sitting(work_dir, '20240104_000000', [], True)  # the current one
+    assert this_runs_lines(work_dir, 50, exclude_dir=os.path.join(
+        work_dir, '20240104_000000')) == [train_line(50), val_line(40, 0.2), train_line(50)]
+    # a run from scratch that stopped before writing any scalars still starts the run afresh
+    write_sitting(work_dir, '20240105_000000', resumed=False)
+    assert this_runs_lines(work_dir, 50) == []
 
 
-def test_validation_logged_without_a_step_looks_after_the_train_lines(tmp_path):
-    """LoggerHook(log_metric_by_epoch=True) in an iteration-based loop logs step 0."""
+def test_without_mmengines_log_a_sitting_from_scratch_is_told_by_its_first_train_line(
+        tmp_path):
     work_dir = str(tmp_path)
-    write_scalars(work_dir, [train_line(50), train_line(100), val_line(0, 0.5), train_line(150),
-                             train_line(200)])
-    assert validation_logged(work_dir, 100, None, 50)
-    assert validation_logged(work_dir, 120, None, 50)  # logged after the line of 100
-    assert not validation_logged(work_dir, 200, None, 50)
+    write_sitting(work_dir, '20240101_000000', [train_line(50), val_line(50, 0.1)])
+    write_sitting(work_dir, '20240102_000000', [train_line(100)])  # resumed
+    assert len(this_runs_lines(work_dir, 50)) == 3
+    write_sitting(work_dir, '20240103_000000', [train_line(50)])  # from scratch
+    assert this_runs_lines(work_dir, 50) == [train_line(50)]
+    assert this_runs_lines(str(tmp_path / 'absent'), 50) == []
 
 
-def test_validation_logged_ignores_an_earlier_run_in_the_same_work_dir(tmp_path):
-    work_dir = str(tmp_path)
-    write_scalars(work_dir, [train_line(50), train_line(100), val_line(100, 0.5)],
-                  timestamp='20240101_000000')
-    write_scalars(work_dir, [train_line(50), train_line(100)],  # a run from scratch
-                  timestamp='20240102_000000')
-    assert not validation_logged(work_dir, 100, 100, 50)
-    write_scalars(work_dir, [val_line(100, 0.5), train_line(150)],  # that run, resumed
-                  timestamp='20240103_000000')
-    assert validation_logged(work_dir, 100, 100, 50)
+def test_a_run_resumed_at_its_end_does_not_read_the_training_data_again():
+    from types import SimpleNamespace
 
-
-def test_validation_logged_in_a_work_dir_without_logs(tmp_path):
-    assert not validation_logged(str(tmp_path), 100, 100, 50)
-    assert not validation_logged(str(tmp_path / 'absent'), 100, 100, 50)
+    from asl_det.engine.hooks.resumed_validation_hook import ResumedValidationHook
+    ended = loop(IterBasedTrainLoop, 2400, 2400, 300)
+    ended.dataloader_iterator = iter(())  # would end the loop's advance over 2400 batches
+    ResumedValidationHook().before_train(SimpleNamespace(train_loop=ended, val_loop=None))
+    assert all(next(ended.dataloader_iterator) is None for _ in range(2400))
+    running = loop(IterBasedTrainLoop, 300, 2400, 300)
+    running.dataloader_iterator = data = iter(())
+    ResumedValidationHook().before_train(SimpleNamespace(train_loop=running, val_loop=None))
+    assert running.dataloader_iterator is data

@@ -61,6 +61,16 @@ def test_splits_converted_one_at_a_time_get_the_same_categories(tmp_path):
     test = load(convert_voc_to_coco(root, splits=['test']).written['test'])
     assert [c['name'] for c in test['categories']] == ['cat', 'dog']
     assert [a['category_id'] for a in test['annotations']] == [2]
+    # a bad file counts in neither: converted all at once, it is skipped (and listed)
+    write_voc(tmp_path / 'voc2', dict(IMAGES, d=[('ant', 1, 1, 9, 9)]),
+              {'trainval': ['a', 'b'], 'test': ['c', 'd']})
+    with_bad = str(tmp_path / 'voc2')
+    os.remove(osp.join(with_bad, 'JPEGImages', 'd.jpg'))
+    everything = convert_voc_to_coco(with_bad, skip_bad_files=True)
+    alone = convert_voc_to_coco(with_bad, splits=['trainval'], out_dir=str(tmp_path / 'alone'))
+    assert everything.classes == alone.classes == ['cat', 'dog']
+    assert alone.skipped_files == [] and alone.images == {'trainval': 2}
+    assert alone.xml_boxes == 3  # the converted split's only
     # a random split of the XML files: every file is in a split already
     summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'random'),
                                   split_ratios={'trainval': 0.5, 'test': 0.5})

@@ -1,11 +1,12 @@
 """A run stopped after a checkpoint but before the validation that follows it gets that
 validation when it resumes (``tools/train.py --resume``), and no other.
 
-Four tiny RetinaNet runs (6 iterations, a checkpoint and a validation every 2) start together:
+Five tiny RetinaNet runs (6 iterations, a checkpoint and a validation every 2) start together:
 an uninterrupted reference; one that exits after the iteration-4 checkpoint, before its
 validation; one that exits after the final checkpoint, before the final validation; one that
-exits before iteration 5 (its iteration-4 validation logged). Each resumes with ``--resume``:
-its learning curve and final weights must be the reference's.
+exits before iteration 5 (its iteration-4 validation logged); one with LoggerHook's defaults
+(validations at step 0, a train line every 4 iterations) exits after the final checkpoint. Each
+resumes with ``--resume``: its learning curve and final weights must be the reference's.
 """
 import os.path as osp
 
@@ -22,16 +23,19 @@ STOPS = {  # run -> (hook type, iteration): where its first sitting ends
     'between_checkpoint_and_validation': ('ExitAfterCheckpointHook', 4),
     'before_final_validation': ('ExitAfterCheckpointHook', ITERS),
     'after_validation': ('ExitHook', 5),
+    # LoggerHook's defaults: validations logged at step 0, a train line every 4 iterations
+    'step_zero_before_final_validation': ('ExitAfterCheckpointHook', ITERS),
 }
+STEP_ZERO_LOGGER = 'dict(interval=4, log_metric_by_epoch=True)'
 
 
-def write_config(path, base, hooks):
+def write_config(path, base, hooks, logger='dict()'):
     with open(path, 'w') as f:
         f.write(f'_base_ = [{base!r}]\n'
                 "custom_imports = dict(imports=['asl_det', 'reliability_hooks'], "
                 'allow_failed_imports=False)\n'
                 'train_cfg = dict(val_interval=2)\n'
-                'default_hooks = dict(checkpoint=dict(interval=2))\n'
+                f'default_hooks = dict(checkpoint=dict(interval=2), logger={logger})\n'
                 f'custom_hooks = {hooks!r}\n')
     return str(path)
 
@@ -48,7 +52,8 @@ def runs(tmp_path_factory):
         if name in STOPS:
             kind, at_iter = STOPS[name]
             hooks.append(dict(type=kind, at_iter=at_iter, marker=str(root / f'{name}.stopped')))
-        configs[name] = write_config(root / f'{name}.py', base, hooks)
+        configs[name] = write_config(root / f'{name}.py', base, hooks,
+                                     STEP_ZERO_LOGGER if name.startswith('step_zero') else 'dict()')
     first = {name: train(configs[name], dirs[name], str(root)) for name in dirs}
     outputs = {'reference': first['reference'].wait()}
     for name in STOPS:
@@ -67,8 +72,12 @@ def curve(work_dir):
 @pytest.mark.parametrize('name', list(STOPS))
 def test_a_resumed_run_has_every_validation_and_ends_as_the_uninterrupted_one(runs, name):
     dirs, outputs = runs['dirs'], runs['outputs']
-    assert [point[:2] for point in curve(dirs['reference'])] == [(2, 2), (4, 4), (6, 6)]
-    assert curve(dirs[name]) == curve(dirs['reference'])
+    reference = curve(dirs['reference'])
+    assert [point[:2] for point in reference] == [(2, 2), (4, 4), (6, 6)]
+    if name.startswith('step_zero'):  # the steps say no iteration: the metrics, in order
+        assert [point[2:] for point in curve(dirs[name])] == [p[2:] for p in reference]
+    else:
+        assert curve(dirs[name]) == reference
     validated = f'validating at iteration {STOPS[name][1]} {RESUMED_VALIDATION}'
     assert (validated in outputs[name]) == (name != 'after_validation')
     assert RESUMED_VALIDATION not in outputs['reference']

@@ -5,8 +5,9 @@ The lines of its ``scalars.json`` files (one per sitting; a resumed run adds one
 """
 import math
 import os.path as osp
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from asl_det.engine.logged_scalars import NON_METRIC_KEYS, read_scalars, scalar_files, split_lines
 from asl_det.validation import check_int
@@ -69,14 +70,45 @@ def find_metric(metrics: Dict[str, float], name: str) -> Optional[float]:
     return None
 
 
-def _merge_by_iter(lines: List[dict], by_step: bool = False) -> List[dict]:
-    """Sort by ``iter`` (and ``step``, with ``by_step``: validations after one logged train
-    line); for a repeated key (a resumed run) the later line wins."""
-    by_key = {}
-    for line in lines:
-        step = line.get('step')
-        by_key[(line['iter'], step if by_step and isinstance(step, int) else 0)] = line
+def _merge_by_key(keyed: List[Tuple[tuple, dict]]) -> List[dict]:
+    """The lines sorted by key; for a repeated key (a resumed run logs it again) the later
+    line wins."""
+    by_key = dict(keyed)
     return [by_key[key] for key in sorted(by_key)]
+
+
+def _val_key(line: dict) -> tuple:
+    step = line.get('step')
+    return line['iter'], step if isinstance(step, int) else 0
+
+
+def _sittings(work_dir: str) -> Tuple[List[dict], List[dict]]:
+    """(train, val) lines of every ``scalars.json`` of ``work_dir``, merged. A train line is
+    keyed by its ``iter``, a validation by (``iter``, ``step``, its rank among the validations
+    of its file with that ``iter`` and ``step``): validations after one logged train line stay
+    apart (a logging interval longer than the validation interval; LoggerHook's step 0 in an
+    iteration-based loop), and a sitting that logs a point again replaces it. Validations a
+    sitting logs before its first train line (``ResumedValidationHook``'s, run only where the
+    point is missing) rank after the earlier sittings' of the same key."""
+    train, val, current = [], [], 0
+    ranks: Counter = Counter()  # the highest rank of each (iter, step) so far
+    for path in scalar_files(work_dir):
+        lines = read_scalars(path)
+        first = next((i for i, line in enumerate(lines) if 'iter' in line), len(lines))
+        _, leading = split_lines(lines[:first], start_iter=current)
+        file_train, file_val = split_lines(lines[first:], start_iter=current)
+        seen: Counter = Counter()
+        for line in leading:
+            ranks[_val_key(line)] += 1
+            val.append((_val_key(line) + (ranks[_val_key(line)], ), line))
+        for line in file_val:
+            seen[_val_key(line)] += 1
+            ranks[_val_key(line)] = max(ranks[_val_key(line)], seen[_val_key(line)])
+            val.append((_val_key(line) + (seen[_val_key(line)], ), line))
+        train += [((line['iter'], ), line) for line in file_train]
+        if file_train:
+            current = file_train[-1]['iter']
+    return _merge_by_key(train), _merge_by_key(val)
 
 
 def metrics_of(val_line: dict) -> Dict[str, float]:
@@ -132,10 +164,7 @@ def load_run(work_dir: str, name: Optional[str] = None, window: int = 10) -> Run
     Raises:
         FileNotFoundError: ``work_dir`` is missing or holds no ``scalars.json``.
     """
-    lines = [line for path in scalar_files(work_dir) for line in read_scalars(path)]
-    train, val = split_lines(lines)
-    train = _merge_by_iter(train)
-    val = _merge_by_iter(val, by_step=True)
+    train, val = _sittings(work_dir)
     final_metrics = metrics_of(val[-1]) if val else {}
     return Run(
         name=name if name is not None else osp.basename(osp.normpath(work_dir)),

@@ -12,7 +12,6 @@ under ``<records_dir>/annotations/``, fixed by the data seed). A run is then
 
 so the grid runs locally, on a cluster queue, or by hand, and is collected the same way.
 """
-import bisect
 import copy
 import hashlib
 import os
@@ -170,7 +169,8 @@ def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[in
     new one, their milestones scaled; warm-up kept) and ``evaluations`` validation points. The
     checkpoint hook saves at every validation, keeping the newest only: an interrupted run
     resumes from its last one (:mod:`.interrupted_runs`), and the final one marks the run
-    finished."""
+    finished. An iteration-based run logs its validations at their iteration
+    (``LoggerHook(log_metric_by_epoch=False)``)."""
     loop = cfg.train_cfg
     iter_based = loop.get('type') == 'IterBasedTrainLoop' or (
         'max_iters' in loop and 'max_epochs' not in loop)
@@ -194,6 +194,11 @@ def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[in
         checkpoint.interval = loop.get('val_interval', length)
         checkpoint.max_keep_ckpts = 1
         checkpoint.save_last = True
+    logger = cfg.get('default_hooks', {}).get('logger')
+    if iter_based and logger is not None:
+        # each validation logged at its iteration (LoggerHook's default logs step 0 in an
+        # iteration-based loop): a record counts its evaluations by step
+        logger.log_metric_by_epoch = False
 
 
 def final_checkpoint_name(cfg: Config) -> str:
@@ -206,18 +211,10 @@ def final_checkpoint_name(cfg: Config) -> str:
 
 def evaluation_points(cfg: Config) -> List[int]:
     """The iterations (epochs, for an epoch-based loop) after which a run of ``cfg`` validates,
-    as mmengine's train loops decide: from ``val_begin`` on, every ``val_interval`` (as
-    ``dynamic_intervals`` change it) and at the end."""
-    from mmengine.runner.utils import calc_dynamic_intervals
-    loop = cfg.train_cfg
-    iter_based = 'max_iters' in loop and 'max_epochs' not in loop
-    end = loop.max_iters if iter_based else loop.max_epochs
-    interval = loop.get('val_interval', 1000 if iter_based else 1)  # the loops' defaults
-    milestones, intervals = calc_dynamic_intervals(interval, loop.get('dynamic_intervals'))
-    begin = loop.get('val_begin', 1)
-    return [position for position in range(1, end + 1) if position >= begin and (
-        position == end
-        or position % intervals[bisect.bisect(milestones, position + 1) - 1] == 0)]
+    as mmengine's train loops decide (:class:`~asl_det.engine.validation_schedule.
+    ValidationSchedule`)."""
+    from asl_det.engine.validation_schedule import ValidationSchedule
+    return ValidationSchedule.of_config(cfg.train_cfg).points()
 
 
 def load_base_config(settings: StudySettings) -> Config:

@@ -43,6 +43,25 @@ def test_validations_after_one_train_line_are_kept_apart_by_step(tmp_path):
                                                                               (14, 10, 0.2)]
 
 
+def test_step_zero_validations_of_sittings_are_kept_or_replaced_by_where_they_come(tmp_path):
+    """LoggerHook's step 0 in an iteration-based loop: 1010 iterations, validations at 500,
+    1000 and 1010, a train line every 50; the run stopped after its final checkpoint."""
+    work_dir = tmp_path / 'resumed'
+    write_scalars(work_dir, [train_line(500), val_line(0, 0.1), train_line(550),
+                             train_line(1000), val_line(0, 0.2)], timestamp='20240101_000000')
+    # resumed from the final checkpoint: its validation comes before any train line
+    write_scalars(work_dir, [val_line(0, 0.3)], timestamp='20240102_000000')
+    run = load_run(str(work_dir))
+    assert [(v['iter'], v['coco/bbox_mAP']) for v in run.val] == [(500, 0.1), (1000, 0.2),
+                                                                  (1000, 0.3)]
+    # a sitting that trains 501-1000 again logs the validation of 1000 again: it replaces it
+    write_scalars(work_dir, [train_line(550, loss=2.0), train_line(1000), val_line(0, 0.25)],
+                  timestamp='20240101_120000')
+    run = load_run(str(work_dir))
+    assert [(v['iter'], v['coco/bbox_mAP']) for v in run.val] == [(500, 0.1), (1000, 0.25),
+                                                                  (1000, 0.3)]
+
+
 def test_nan_per_class_and_missing_classwise(tmp_path):
     lines = [train_line(1), val_line(1, 0.2, {'a': float('nan')})]
     run = load_run(write_scalars(tmp_path / 'r', lines))

@@ -282,6 +282,10 @@ def test_the_schedule_is_scaled_and_evaluated_as_asked():
     assert cfg.param_scheduler[0].end == 200
     assert (cfg.param_scheduler[1].end, cfg.param_scheduler[1].milestones) == (800, [640, 760])
     assert cfg.default_hooks.checkpoint.interval == 100  # at every evaluation: resumable
+    mmdet_style = Config.fromfile(CONFIG)
+    mmdet_style.default_hooks.logger.log_metric_by_epoch = True  # LoggerHook's default
+    set_schedule(mmdet_style, max_iters=800, evaluations=8)
+    assert mmdet_style.default_hooks.logger.log_metric_by_epoch is False  # steps = iterations
     epoch_based = Config(dict(train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=12)))
     with pytest.raises(ValueError, match='max_iters needs an IterBasedTrainLoop'):
         set_schedule(epoch_based, max_iters=100, evaluations=None)
