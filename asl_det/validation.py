@@ -39,11 +39,14 @@ def int_argument(low: int = 0, high: float = math.inf):
 
     def parse(text: str) -> int:
         try:
-            return check_int('the value', int(text), low, high)
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f'the value must be an integer, got {text!r}') from None
+        try:
+            return check_int('the value', value, low, high)
         except ValueError as error:
-            message = str(error) if 'must be' in str(error) else \
-                f'the value must be an integer, got {text!r}'
-            raise argparse.ArgumentTypeError(message) from None
+            raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
 

@@ -99,12 +99,14 @@ def _sittings(work_dir: str) -> Tuple[List[dict], List[dict]]:
         file_train, file_val = split_lines(lines[first:], start_iter=current)
         seen: Counter = Counter()
         for line in leading:
-            ranks[_val_key(line)] += 1
-            val.append((_val_key(line) + (ranks[_val_key(line)], ), line))
+            key = _val_key(line)
+            ranks[key] += 1
+            val.append((key + (ranks[key], ), line))
         for line in file_val:
-            seen[_val_key(line)] += 1
-            ranks[_val_key(line)] = max(ranks[_val_key(line)], seen[_val_key(line)])
-            val.append((_val_key(line) + (seen[_val_key(line)], ), line))
+            key = _val_key(line)
+            seen[key] += 1
+            ranks[key] = max(ranks[key], seen[key])
+            val.append((key + (seen[key], ), line))
         train += [((line['iter'], ), line) for line in file_train]
         if file_train:
             current = file_train[-1]['iter']

@@ -203,10 +203,9 @@ def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[in
 
 def final_checkpoint_name(cfg: Config) -> str:
     """File name of the checkpoint a finished run of ``cfg`` saves last."""
-    loop = cfg.train_cfg
-    if 'max_iters' in loop and 'max_epochs' not in loop:
-        return f'iter_{loop.max_iters}.pth'
-    return f'epoch_{loop.max_epochs}.pth'
+    from asl_det.engine.validation_schedule import ValidationSchedule
+    schedule = ValidationSchedule.of_config(cfg.train_cfg)
+    return f'{"epoch" if schedule.by_epoch else "iter"}_{schedule.end}.pth'
 
 
 def evaluation_points(cfg: Config) -> List[int]:

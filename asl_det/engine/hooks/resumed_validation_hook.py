@@ -56,11 +56,10 @@ def logged_validation_step(runner, logger: LoggerHook) -> Optional[int]:
     return runner.epoch if isinstance(runner.train_loop, EpochBasedTrainLoop) else None
 
 
-def _started_afresh(sitting: str, lines: List[dict], log_interval: int) -> bool:
-    """Whether a timestamp directory is a sitting that trained from scratch: its mmengine log
-    does not say it resumed or, without that log, its first train line is at iteration
-    ``log_interval`` or before."""
-    log = osp.join(sitting, osp.basename(sitting) + '.log')
+def _started_afresh(log: str, lines: List[dict], log_interval: int) -> bool:
+    """Whether a sitting (its mmengine ``log`` file and its ``scalars.json`` ``lines``) trained
+    from scratch: its log does not say it resumed or, without that log, its first train line
+    is at iteration ``log_interval`` or before."""
     if osp.isfile(log):
         with open(log, errors='replace') as f:
             return not any(RESUMED_LINE in line for line in f)
@@ -79,11 +78,11 @@ def this_runs_lines(work_dir: str, log_interval: int,
         if exclude_dir is not None and osp.abspath(sitting) == osp.abspath(exclude_dir):
             continue
         scalars = osp.join(sitting, 'vis_data', 'scalars.json')
-        if not osp.isfile(scalars) and not osp.isfile(
-                osp.join(sitting, osp.basename(sitting) + '.log')):
+        log = osp.join(sitting, osp.basename(sitting) + '.log')
+        if not osp.isfile(scalars) and not osp.isfile(log):
             continue  # not a sitting's folder
         own = read_scalars(scalars) if osp.isfile(scalars) else []
-        if _started_afresh(sitting, own, log_interval):
+        if _started_afresh(log, own, log_interval):
             lines = []
         lines += own
     return lines
