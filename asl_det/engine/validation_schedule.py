@@ -7,6 +7,25 @@ from typing import List, NamedTuple, Optional
 DEFAULT_VAL_INTERVAL = {'iter': 1000, 'epoch': 1}
 
 
+def counts_epochs(train_cfg) -> bool:
+    """Whether the train loop a config's ``train_cfg`` builds counts epochs (else iterations),
+    as mmengine's ``Runner.build_train_loop`` picks the loop: ``type`` names its class (looked up
+    in mmdet's LOOPS registry, which falls back to mmengine's), else ``by_epoch``. A loop of
+    neither family, or a ``train_cfg`` with neither key, counts by the length it is given
+    (``max_iters`` without ``max_epochs``: iterations)."""
+    from mmdet.registry import LOOPS
+    from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+    loop_type = train_cfg.get('type')
+    loop_class = LOOPS.get(loop_type) if isinstance(loop_type, str) else loop_type
+    if isinstance(loop_class, type) and issubclass(loop_class, IterBasedTrainLoop):
+        return False
+    if isinstance(loop_class, type) and issubclass(loop_class, EpochBasedTrainLoop):
+        return True
+    if loop_type is None and 'by_epoch' in train_cfg:
+        return bool(train_cfg['by_epoch'])
+    return not ('max_iters' in train_cfg and 'max_epochs' not in train_cfg)
+
+
 class ValidationSchedule(NamedTuple):
     """From ``val_begin`` on, every interval in force (``intervals[i]`` from ``milestones[i]``
     on, as mmengine's ``calc_dynamic_intervals`` gives them) and at ``end``; positions are
@@ -19,9 +38,9 @@ class ValidationSchedule(NamedTuple):
 
     @classmethod
     def of_config(cls, train_cfg) -> 'ValidationSchedule':
-        """From a config's ``train_cfg`` (``max_iters``, else ``max_epochs``)."""
+        """From a config's ``train_cfg`` (the loop's kind: :func:`counts_epochs`)."""
         from mmengine.runner.utils import calc_dynamic_intervals
-        by_epoch = not ('max_iters' in train_cfg and 'max_epochs' not in train_cfg)
+        by_epoch = counts_epochs(train_cfg)
         end = train_cfg['max_epochs'] if by_epoch else train_cfg['max_iters']
         interval = train_cfg.get('val_interval', DEFAULT_VAL_INTERVAL['epoch' if by_epoch
                                                                        else 'iter'])

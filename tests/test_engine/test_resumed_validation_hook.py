@@ -13,7 +13,7 @@ from asl_det.engine.hooks.resumed_validation_hook import (
     validation_due,
     validation_logged,
 )
-from asl_det.engine.validation_schedule import ValidationSchedule
+from asl_det.engine.validation_schedule import ValidationSchedule, counts_epochs
 
 
 class FakeDataloader:
@@ -72,6 +72,26 @@ def test_the_schedule_of_a_loop_is_that_of_its_config():
     assert ValidationSchedule.of_loop(built) == ValidationSchedule.of_config(train_cfg)
     assert ValidationSchedule.of_config(train_cfg).points(265, 285) == [270] + list(
         range(279, 286))
+
+
+class CustomIterLoop(IterBasedTrainLoop):
+    pass
+
+
+@pytest.mark.parametrize('train_cfg,by_epoch', [
+    (dict(type='EpochBasedTrainLoop', max_epochs=12), True),
+    (dict(type='IterBasedTrainLoop', max_iters=800), False),
+    # the class decides, as Runner.build_train_loop builds it, not which length keys are set
+    (dict(type=CustomIterLoop, max_iters=800, max_epochs=3), False),
+    (dict(type='EpochBasedTrainLoop', max_epochs=12, max_iters=800), True),
+    (dict(by_epoch=False, max_iters=800), False),
+    (dict(by_epoch=True, max_epochs=12), True),
+    # neither type nor by_epoch (or a loop of neither family): the length given
+    (dict(max_iters=800), False),
+    (dict(max_epochs=12), True),
+])
+def test_the_loop_kind_is_the_one_mmengine_builds(train_cfg, by_epoch):
+    assert counts_epochs(train_cfg) is by_epoch
 
 
 ITERS = ValidationSchedule.of_config(dict(max_iters=1010, val_interval=500))

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config, ConfigDict
 
 from asl_det.config.classifier_prior import init_cfg_with_prior
+from asl_det.engine.validation_schedule import ValidationSchedule, counts_epochs
 from asl_det.intake.json_files import file_sha256
 from asl_det.intake.preflight import find_datasets, resolve_paths
 from asl_det.relative_paths import relative_if_inside
@@ -172,8 +173,7 @@ def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[in
     finished. An iteration-based run logs its validations at their iteration
     (``LoggerHook(log_metric_by_epoch=False)``)."""
     loop = cfg.train_cfg
-    iter_based = loop.get('type') == 'IterBasedTrainLoop' or (
-        'max_iters' in loop and 'max_epochs' not in loop)
+    iter_based = not counts_epochs(loop)
     if max_iters is not None:
         if not iter_based:
             raise ValueError('max_iters needs an IterBasedTrainLoop config; for an epoch-based '
@@ -203,7 +203,6 @@ def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[in
 
 def final_checkpoint_name(cfg: Config) -> str:
     """File name of the checkpoint a finished run of ``cfg`` saves last."""
-    from asl_det.engine.validation_schedule import ValidationSchedule
     schedule = ValidationSchedule.of_config(cfg.train_cfg)
     return f'{"epoch" if schedule.by_epoch else "iter"}_{schedule.end}.pth'
 
@@ -212,7 +211,6 @@ def evaluation_points(cfg: Config) -> List[int]:
     """The iterations (epochs, for an epoch-based loop) after which a run of ``cfg`` validates,
     as mmengine's train loops decide (:class:`~asl_det.engine.validation_schedule.
     ValidationSchedule`)."""
-    from asl_det.engine.validation_schedule import ValidationSchedule
     return ValidationSchedule.of_config(cfg.train_cfg).points()
 
 
