@@ -15,6 +15,7 @@ the converters write into the COCO json).
 import io
 import multiprocessing
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import List, Optional, Sequence, Tuple
@@ -38,6 +39,9 @@ QUARTER_TURNS = (5, 6, 7, 8)
 #: Formats whose size PIL reports with the orientation applied already (its TIFF plugin swaps
 #: width and height for a quarter turn); the others report the stored size.
 SIZED_AS_TURNED = ('TIFF', )
+#: Held while :func:`loaded_size` has PIL's pixel limit lifted, so that concurrent calls
+#: neither open a file with the limit back in force nor leave it lifted.
+_PIXEL_LIMIT_LIFTED = threading.Lock()
 EXIF_ORIENTATION = 0x0112
 END_MARKERS = {  # format: (start of file, end of a complete file)
     'JPEG': (b'\xff\xd8', b'\xff\xd9'),
@@ -88,24 +92,27 @@ def loaded_size(path: str) -> Tuple[int, int]:
     and height (as Ultralytics' ``exif_size`` does). Reads the header only (a PNG's EXIF chunk
     before its pixels, where the specification puts it). PIL's decompression-bomb limit
     (``Image.MAX_IMAGE_PIXELS``, 179 megapixels by default) does not apply: OpenCV, mmcv's
-    default backend, loads larger images.
+    default backend, loads larger images. The limit is lifted while the header is read, one
+    call at a time (safe in threads calling this function; other PIL calls in other threads see
+    no limit meanwhile).
 
     Raises:
         OSError: the file cannot be read or is not an image PIL knows.
     """
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            orientation = _exif(image).get(EXIF_ORIENTATION, 1)
-            turned_already = image.format in SIZED_AS_TURNED
-    except OSError:
-        raise
-    except PIL_ERRORS as error:  # e.g. SyntaxError for a broken PNG header
-        raise OSError(f'{type(error).__name__}: {error}') from error
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
+    with _PIXEL_LIMIT_LIFTED:
+        limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+                orientation = _exif(image).get(EXIF_ORIENTATION, 1)
+                turned_already = image.format in SIZED_AS_TURNED
+        except OSError:
+            raise
+        except PIL_ERRORS as error:  # e.g. SyntaxError for a broken PNG header
+            raise OSError(f'{type(error).__name__}: {error}') from error
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
     if orientation in QUARTER_TURNS and not turned_already:
         return height, width
     return width, height

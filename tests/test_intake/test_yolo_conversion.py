@@ -4,6 +4,7 @@ import os
 import os.path as osp
 import runpy
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from intake_fixtures import snapshot, write_image, write_yolo
@@ -236,6 +237,27 @@ def test_an_image_above_pils_decompression_bomb_limit_is_sized(tmp_path):
     finally:
         Image.MAX_IMAGE_PIXELS = limit
     assert image_decoding.loaded_size(path) == (20000, 10000)
+    assert Image.MAX_IMAGE_PIXELS == limit
+
+
+def test_images_above_the_limit_are_sized_from_several_threads_and_the_limit_restored(tmp_path):
+    """Concurrent calls: none opens its file with the limit back in force (DecompressionBombError)
+    and the last one leaves PIL's limit as it was, not lifted."""
+    path = str(tmp_path / 'huge.png')
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        Image.new('1', (20000, 10000)).save(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            sizes = list(pool.map(lambda _: image_decoding.loaded_size(path), range(400)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert set(sizes) == {(20000, 10000)}
     assert Image.MAX_IMAGE_PIXELS == limit
 
 
