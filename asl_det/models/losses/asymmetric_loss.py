@@ -116,6 +116,7 @@ def asymmetric_loss(pred: Tensor,
               the labelled class of a foreground row costs ``BCE(x, s) * |s - p|^gamma_pos``
               (``s`` its score in [0, 1]), every other element ``L-``; the loss is summed over
               classes to (N,) before weighting and reduction, as QualityFocalLoss does.
+            Targets are constants: no gradient flows into them (used detached).
         weight: None, (N,), (N, C) or flattened (N*C,) elementwise weights.
         gamma_pos, gamma_neg: focusing exponents of positives / negatives (>= 0).
         clip: probability margin m in [0, 1); negatives with p < m give zero loss and gradient.
@@ -275,7 +276,10 @@ def py_asymmetric_loss(pred: Tensor,
         log_1mp_m = torch.log1p(-p_m)  # 1 - p_m >= clip: no clamp needed
 
     def focal_weight(base: Tensor, gamma: float) -> Tensor:
-        weight = base ** gamma
+        # base ** gamma; where base is 0 its value with derivative 0 (pow's derivative there is
+        # infinite for 0 < gamma < 1, and inf * 0 would make the gradient NaN)
+        safe = base.clamp(min=torch.finfo(base.dtype).tiny)
+        weight = torch.where(base > 0, safe ** gamma, base.detach() ** gamma)
         return weight.detach() if detach_focal_weight else weight
 
     a_pos, a_neg = (1.0, 1.0) if alpha is None else (alpha, 1.0 - alpha)

@@ -63,7 +63,10 @@ def _check_labels(labels, num_priors: int, num_classes: int, name: str) -> None:
 
 
 def check_target(target, pred: Tensor) -> Target:
-    """Validate ``target`` for ``pred`` (N, C) and return it (a list becomes a tuple).
+    """Validate ``target`` for ``pred`` (N, C) and return it, detached (a list becomes a
+    tuple): targets are constants, no gradient flows into them (as with mmcv's
+    ``sigmoid_focal_loss``; e.g. a distillation teacher's soft target or an IoU score left
+    attached).
 
     Accepted: (N,) integer labels in [0, C] (C = background); an (N, C) target in [0, 1]
     (an integer one-hot is cast to ``pred``'s dtype, as mmdet's FocalLoss does);
@@ -84,7 +87,7 @@ def check_target(target, pred: Tensor) -> Target:
             raise ValueError('target scores must be a floating tensor of shape (N,) = '
                              f'({num_priors},), got {got}')
         check_tensor_range(scores, 0, 1, 'target scores must be in [0, 1]')
-        return labels, scores
+        return labels, scores.detach()
     if not isinstance(target, Tensor):
         raise TypeError('target must be a tensor or a (labels, scores) tuple, got '
                         f'{type(target).__name__}')
@@ -95,6 +98,7 @@ def check_target(target, pred: Tensor) -> Target:
         raise ValueError(f'target must have shape (N,) or (N, C) = {tuple(pred.shape)}, '
                          f'got {tuple(target.shape)}')
     check_tensor_range(target, 0, 1, 'target of shape (N, C) must be in [0, 1]')
+    target = target.detach()
     return target if target.is_floating_point() else target.to(pred.dtype)  # as FocalLoss
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmdet.models.losses import FocalLoss
+from torch import Tensor
 
 from asl_det.models.losses import AsymmetricLoss, asymmetric_loss, py_asymmetric_loss
 
@@ -303,6 +304,70 @@ def test_gradient_reaches_a_weight_that_requires_grad():
     loss.backward()
     ref.backward()
     torch.testing.assert_close(weight.grad, weight_ref.grad)
+
+
+@pytest.mark.parametrize('fn', [asymmetric_loss, py_asymmetric_loss])
+@pytest.mark.parametrize('kind', ['soft', 'quality'])
+@pytest.mark.parametrize('pred_needs_grad', [True, False])
+def test_targets_are_constants(fn, kind, pred_needs_grad):
+    """A target left attached to a graph (a teacher's soft target, an IoU score) gets no
+    gradient and changes nothing of the prediction's; without a prediction that needs one, the
+    loss needs none (the fast path's backward failed on this, or left the target's gradient
+    silently None while the reference gave one)."""
+    logits, labels, onehot = make_inputs('labels', seed=9)
+    if kind == 'soft':
+        source = torch.rand(N, C, dtype=torch.float64, requires_grad=True)
+        target = source * onehot
+        constant = target.detach()
+    else:
+        source = torch.rand(N, dtype=torch.float64, requires_grad=True)
+        target, constant = (labels, source * 1.0), (labels, source.detach())
+    x = logits.clone().requires_grad_(pred_needs_grad)
+    loss = fn(x, target, clip=0.05)
+    if not pred_needs_grad:
+        assert not loss.requires_grad
+        return
+    loss.backward()
+    assert source.grad is None
+    x_ref = logits.clone().requires_grad_()
+    fn(x_ref, constant, clip=0.05).backward()
+    torch.testing.assert_close(x.grad, x_ref.grad)
+
+
+def test_summed_loss_does_not_cancel_at_confident_positives():
+    """The sum (mean) of labels and quality targets is the sum of the elementwise loss even where
+    a positive's negative term is large (clip 0, confident positives: about the logit), which a
+    sum-then-subtract correction lost in float32 (it came out negative)."""
+    n, c = 2000, 80
+    g = torch.Generator().manual_seed(0)
+    logits = torch.full((n, c), -12.0)
+    labels = torch.full((n,), c)  # background
+    labels[:100] = torch.randint(0, c, (100,), generator=g)
+    logits[torch.arange(100), labels[:100]] = 20 + 40 * torch.rand(100, generator=g)
+    for target in (labels, (labels, torch.ones(n))):
+        for clip in (0.0, 0.05):
+            kwargs = dict(gamma_pos=0.0, gamma_neg=2.0, clip=clip)
+            exact = py_asymmetric_loss(logits.double(), target if isinstance(target, Tensor)
+                                       else (labels, target[1].double()), reduction='sum',
+                                       **kwargs)
+            total = asymmetric_loss(logits, target, reduction='sum', **kwargs)
+            elementwise = asymmetric_loss(logits, target, reduction='none', **kwargs).sum()
+            torch.testing.assert_close(total.double(), exact, rtol=1e-4, atol=0)
+            torch.testing.assert_close(total, elementwise, rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize('fn', [asymmetric_loss, py_asymmetric_loss])
+def test_gradient_where_the_probability_is_exactly_zero(fn):
+    """p == 0 exactly (an underflowed probability, a logit beyond float64's sigmoid): without a
+    margin the negative term is -log(1 - p) whatever gamma_neg, slope 1 in p; on logits its
+    derivative is 0, not NaN (pow's derivative at 0 for 0 < gamma_neg < 1)."""
+    p = torch.tensor([[0.0], [0.5]], dtype=torch.float64, requires_grad=True)
+    negative = torch.ones(2, dtype=torch.long)  # class 1 of 1: background
+    fn(p, negative, gamma_neg=0.0, clip=0.0, activated=True, reduction='sum').backward()
+    torch.testing.assert_close(p.grad[0], torch.ones(1, dtype=torch.float64))
+    x = torch.tensor([[-1e4], [3.0]], dtype=torch.float64, requires_grad=True)
+    fn(x, torch.tensor([1, 0]), gamma_neg=0.5, clip=0.0, reduction='sum').backward()
+    assert torch.isfinite(x.grad).all() and x.grad[0].item() == 0.0
 
 
 def test_backward_twice_with_retained_graph():

@@ -84,7 +84,8 @@ def prob_negative_term(p: Tensor, hyper: AslHyperParameters, with_grad: bool,
         if not hyper.detach:
             p_m_safe = p_m.clamp(min=torch.finfo(p.dtype).tiny)
             ops.add_quotient_(grad, neg_log_r, p_m_safe, hyper.gamma_neg)
-    focal_weight = ops.margin_weight_(p_m, hyper.gamma_neg)  # p_m is not used after this
+    focal_weight = (ops.power(p_m, hyper.gamma_neg) if hyper.clip == 0  # no margin: 0^0 = 1
+                    else ops.margin_weight_(p_m, hyper.gamma_neg))  # p_m not used after this
     loss = neg_log_r.mul_(focal_weight)
     return LossTerm(loss, None if grad is None else grad.mul_(focal_weight))
 

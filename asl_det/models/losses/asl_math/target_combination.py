@@ -66,8 +66,8 @@ def asl_loss_and_grad(pred: Tensor, target: Target, weight: Optional[Tensor],
         with_grad, ops, None if scores is not None else positive)
     foreground = (labels < num_classes).unsqueeze(1)
     labelled_term = positive.times(a_pos).where(foreground, negative_at_labelled)
-    return _labelled_class_combination(negative, labelled_index, labelled_term,
-                                       negative_at_labelled, weight, reduce, ops)
+    return _labelled_class_combination(negative, labelled_index, labelled_term, weight, reduce,
+                                       ops)
 
 
 def _soft_target_combination(negative: LossTerm, positive: LossTerm, y: Tensor,
@@ -86,25 +86,23 @@ def _soft_target_combination(negative: LossTerm, positive: LossTerm, y: Tensor,
 
 
 def _labelled_class_combination(negative: LossTerm, labelled_index: Tensor,
-                                labelled_term: LossTerm, negative_at_labelled: LossTerm,
-                                weight: Optional[Tensor], reduce: bool,
+                                labelled_term: LossTerm, weight: Optional[Tensor], reduce: bool,
                                 ops: OpSet) -> Tuple[Tensor, Optional[Tensor]]:
     """The dense (N, C) ``negative`` term with the labelled classes (``labelled_index`` (N, 1))
     set to ``labelled_term`` (N, 1), weighted (summed with ``reduce``), and its derivative.
 
-    ``negative_at_labelled`` is what ``negative`` holds at ``labelled_index``: the summed loss
-    is corrected by ``sum(labelled_term - negative_at_labelled)`` instead of a second pass over
-    (N, C); the elementwise loss and the derivative take ``labelled_term`` by a scatter, which
-    overwrites the (N, C) temporaries of ``negative``. Weighted before the scatter, so that the
-    compiled dense kernel holds the weighting. (A non-finite negative term at a labelled class,
-    possible only on logits for ``clip == 0`` and an infinite logit, makes the sum NaN.)
+    The labelled classes are scattered into the (N, C) temporaries of ``negative`` (loss and
+    derivative), overwriting them: for the sum, zeros, and ``labelled_term`` added on its own
+    (no subtraction of the negative term there, which cancels in float32 when that term is
+    large, e.g. a confident positive with ``clip == 0``). Weighted before the scatter, so that
+    the compiled dense kernel holds the weighting.
     """
     row_weight = (weight if weight is None or weight.size(1) == 1
                   else weight.gather(1, labelled_index))
     labelled_term = labelled_term.times(row_weight)
     if reduce:
-        correction = labelled_term.loss - negative_at_labelled.times(row_weight).loss
-        loss = ops.weighted_sum(negative.loss, weight) + correction.sum()
+        negative.loss.scatter_(1, labelled_index, 0.0)
+        loss = ops.weighted_sum(negative.loss, weight) + labelled_term.loss.sum()
     else:
         loss = _times_weight_inplace_(negative.loss, weight).scatter_(1, labelled_index,
                                                                       labelled_term.loss)
