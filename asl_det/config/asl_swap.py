@@ -59,6 +59,17 @@ _REFUSALS = {
         'down-weights negatives near an object centre by (1 - y)^4; AsymmetricLoss would read '
         'the Gaussian as a soft label, y * L+ + (1 - y) * L-, a different loss with no such '
         'down-weighting'),
+    'FreeAnchorRetinaHead': (
+        'FreeAnchorRetinaHead computes its classification loss itself (focal-weighted positive '
+        'and negative bag losses over anchor bags, in loss_by_feat) and never calls its loss_cls '
+        '(one left in a config, e.g. inherited from a RetinaNet base without _delete_, is built '
+        'and unused): a swapped loss_cls would train nothing different and change only how '
+        'detections are scored at test time'),
+    'AutoAssignHead': (
+        'AutoAssignHead computes its classification loss itself (confidence-weighted positive '
+        'and negative losses with its center prior, in loss_by_feat) and never calls its '
+        'loss_cls: a swapped loss_cls would train nothing different and change only how '
+        'detections are scored at test time'),
 }
 _REFUSALS['VarifocalLoss'] = _REFUSALS['VFNetHead']  # VFNet's own loss, for the same reason
 REFUSALS = MappingProxyType(_REFUSALS)

@@ -158,6 +158,20 @@ def test_swap_refuses_with_the_reason(name, refused, reason):
     assert cfg.model.bbox_head.loss_cls.to_dict() == before
 
 
+@pytest.mark.parametrize('name,head', [
+    ('free_anchor/freeanchor_r50_fpn_1x_coco.py', 'FreeAnchorRetinaHead'),
+    ('autoassign/autoassign_r50-caffe_fpn_1x_coco.py', 'AutoAssignHead'),
+])
+def test_swap_refuses_a_head_that_never_calls_its_loss_cls(name, head):
+    """mmdet's configs of these heads have no loss_cls (the head computes its own loss); one left
+    in a user's config (a RetinaNet base without ``_delete_``) is built, and unused."""
+    cfg = load_config(f'mmdet::{name}')
+    cfg.model.bbox_head.loss_cls = dict(type='FocalLoss', use_sigmoid=True)
+    with pytest.raises(ValueError) as error:
+        swap_in_asl(cfg)
+    assert f'{head}: {REFUSALS[head]}' in str(error.value)
+
+
 def test_swap_refuses_quality_focal_loss_in_a_head_that_passes_labels_to_asl():
     cfg = load_config('mmdet::dino/dino-4scale_r50_8xb2-12e_coco.py')
     cfg.model.bbox_head.loss_cls = dict(type='QualityFocalLoss', use_sigmoid=True, beta=2.0)
