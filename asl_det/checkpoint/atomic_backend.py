@@ -19,6 +19,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.fileio import LocalBackend, register_backend
 
 from asl_det.atomic_files import write_atomic
+from asl_det.config.custom_imports import add_custom_import
 
 #: The name configs give in ``backend_args`` (``dict(backend=ATOMIC_LOCAL_BACKEND)``).
 ATOMIC_LOCAL_BACKEND = 'atomic_local'
@@ -38,7 +39,8 @@ class AtomicLocalBackend(LocalBackend):
 def use_atomic_checkpoint_writes(cfg: Config) -> bool:
     """Point the config's checkpoint hook at the ``'atomic_local'`` backend.
 
-    Sets ``cfg.default_hooks.checkpoint.backend_args = dict(backend='atomic_local')``. Left
+    Sets ``cfg.default_hooks.checkpoint.backend_args = dict(backend='atomic_local')`` and names
+    this module in ``cfg.custom_imports``. Left
     alone: a config without a checkpoint hook, a hook that names its own ``backend_args`` or
     ``file_client_args`` (so ``--cfg-options default_hooks.checkpoint.backend_args.backend=local``
     opts out), and checkpoints that go to remote storage (an ``out_dir`` or ``work_dir`` with
@@ -55,4 +57,5 @@ def use_atomic_checkpoint_writes(cfg: Config) -> bool:
     if '://' in str(target):
         return False
     hook['backend_args'] = ConfigDict(backend=ATOMIC_LOCAL_BACKEND)
+    add_custom_import(cfg, __name__)  # registers the backend where the dumped config is run
     return True

@@ -12,6 +12,7 @@ import inspect
 from types import MappingProxyType
 from typing import Any, Iterator, List, Optional, Tuple
 
+from asl_det.config.custom_imports import add_custom_import
 from asl_det.engine.hooks.probability_statistics_hook import CLASSIFIER_LOSS_KEYS
 from asl_det.models.losses import ASL_DEFAULTS, AsymmetricLoss
 
@@ -187,7 +188,8 @@ def swap_in_asl(cfg, **overrides) -> List[str]:
     (:data:`QUALITY_TARGET_HEADS`: GFL, TOOD's two losses, RTMDet) and soft-target heads (YOLOX)
     all take it. Softmax losses (a two-stage detector's RoI head, DETR's) and the other losses
     (``loss_bbox``, ``loss_dfl``, ``loss_obj``, ...) are left alone, and so is a distillation
-    teacher (:data:`FROZEN_PREFIX`).
+    teacher (:data:`FROZEN_PREFIX`). ``'asl_det'`` is added to ``cfg.custom_imports``, so that
+    the config, dumped into a work dir, builds with mmdet's own tools too.
 
     Args:
         cfg: an mmengine ``Config`` (or dict) with a ``model`` entry.
@@ -236,4 +238,5 @@ def swap_in_asl(cfg, **overrides) -> List[str]:
             new_cfg.update({k: old[k] for k in CARRIED_KEYS if k in old})
         new_cfg.update(overrides)
         node[key] = new_cfg
+    add_custom_import(cfg, 'asl_det')  # registers AsymmetricLoss where the config is built
     return [path for _, _, path in targets]

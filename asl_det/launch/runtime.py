@@ -33,6 +33,7 @@ from mmengine.runner import Runner
 
 from asl_det.checkpoint import UntrustedCheckpointError, find_resumable_checkpoint
 from asl_det.config.checks import check_config
+from asl_det.config.custom_imports import add_custom_import
 
 # Registration (``import asl_det`` registers the loss and its two hooks only): the logger hook
 # :func:`log_test_metrics_once` names, and the modules the tools' configs name, so that a config
@@ -386,7 +387,8 @@ def log_test_metrics_once(cfg: Config) -> bool:
 
     Replaces ``cfg.default_hooks.logger`` of type mmengine ``LoggerHook`` by
     :class:`~asl_det.engine.hooks.main_process_logger_hook.MainProcessLoggerHook` (same
-    arguments); a subclass the config names, or no logger hook, is left alone.
+    arguments; its module named in ``custom_imports``); a subclass the config names, or no
+    logger hook, is left alone.
 
     Returns:
         True if the logger hook was replaced.
@@ -398,6 +400,7 @@ def log_test_metrics_once(cfg: Config) -> bool:
     if (hook_type if isinstance(hook_type, type) else HOOKS.get(hook_type)) is not LoggerHook:
         return False
     logger.type = 'MainProcessLoggerHook'
+    add_custom_import(cfg, main_process_logger_hook.__name__)
     return True
 
 

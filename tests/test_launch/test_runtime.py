@@ -100,6 +100,7 @@ def test_test_metrics_are_logged_by_the_main_process(hook_type):
     cfg = small_cfg(default_hooks=dict(logger=dict(type=hook_type, interval=7)))
     assert runtime.log_test_metrics_once(cfg) is True
     assert cfg.default_hooks.logger == dict(type='MainProcessLoggerHook', interval=7)
+    assert 'asl_det.engine.hooks.main_process_logger_hook' in cfg.custom_imports.imports
     assert runtime.log_test_metrics_once(cfg) is False  # already the main-process hook
 
 

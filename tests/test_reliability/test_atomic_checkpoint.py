@@ -63,6 +63,7 @@ def test_train_tool_points_project_configs_at_the_atomic_backend(config):
     assert use_atomic_checkpoint_writes(cfg) is True
     assert cfg.default_hooks.checkpoint.backend_args == ATOMIC
     assert cfg.default_hooks.checkpoint.type == 'CheckpointHook'  # the rest kept
+    assert 'asl_det.checkpoint.atomic_backend' in cfg.custom_imports.imports
     assert use_atomic_checkpoint_writes(cfg) is False  # a chosen backend is left alone
 
 

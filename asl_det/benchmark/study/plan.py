@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config, ConfigDict
 
 from asl_det.config.classifier_prior import init_cfg_with_prior
+from asl_det.config.custom_imports import add_custom_import
 from asl_det.engine.validation_schedule import ValidationSchedule, counts_epochs
 from asl_det.intake.json_files import file_sha256
 from asl_det.intake.preflight import find_datasets, resolve_paths
@@ -318,10 +319,7 @@ def add_unlabelled_anchor_probe(cfg: Config, full_ann_file: str) -> bool:
     assigner = (cfg.model.get('train_cfg') or {}).get('assigner') or {}
     if assigner.get('type') != 'MaxIoUAssigner':
         return False
-    imports = cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False)
-    if PROBE_MODULE not in imports['imports']:
-        imports['imports'] = list(imports['imports']) + [PROBE_MODULE]
-    cfg.custom_imports = imports
+    add_custom_import(cfg, PROBE_MODULE)
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
         dict(type=PROBE_HOOK, full_ann_file=full_ann_file)]
     return True
