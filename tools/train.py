@@ -86,7 +86,8 @@ def main():
     use_safe_checkpoint_loader(trust=args.trust_checkpoint)
 
     def swap(cfg):  # before --cfg-options, so that their settings of the loss stay
-        replaced = swap_in_asl(cfg, **args.asl)
+        with runtime.user_input('--asl'):  # an unknown argument, a refused head: one line
+            replaced = swap_in_asl(cfg, **args.asl)
         print_log(f'AsymmetricLoss in {", ".join(replaced)}', logger='current')
 
     cfg = runtime.prepare_config(args.config, args.launcher, args.cfg_options, args.work_dir,

@@ -218,12 +218,15 @@ def user_error_cases(root, config):
         'option into a value': ([config, '--cfg-options', 'model.backbone.depth.x=1'],
                                 '--cfg-options'),
         'malformed option': ([config, '--cfg-options', 'no_equals_sign'], 'no_equals_sign'),
+        'asl argument': ([config, '--asl', 'gama_neg=3'], "--asl: overrides ['gama_neg']"),
+        'asl refused': (['mmdet::vfnet/vfnet_r50_fpn_1x_coco.py', '--asl'], 'VFNetHead'),
     }
 
 
 @pytest.mark.parametrize('case', ['missing config', 'config syntax', 'missing ann file',
                                   'json that does not parse', 'bad loss argument',
-                                  'unknown type', 'option into a value', 'malformed option'])
+                                  'unknown type', 'option into a value', 'malformed option',
+                                  'asl argument', 'asl refused'])
 def test_train_reports_a_user_error_in_one_line(tiny, tmp_path, case):
     root, config = tiny
     argv, named = user_error_cases(root, config)[case]
