@@ -87,6 +87,13 @@ def main(argv=None) -> int:
         parser.error(f'--weights: no such file {args.weights!r}')
     if not osp.isfile(args.config) and '::' not in args.config:
         parser.error(f'CONFIG: no such file {args.config!r}')
+    try:
+        cfg = load_config(args.config)
+    except FileNotFoundError as error:  # an mmdet:: path, or a _base_ it names
+        parser.error(f'CONFIG ({args.config}): {error}')
+    except (SyntaxError, NameError, ImportError, AttributeError, ValueError, KeyError,
+            TypeError) as error:  # in the config's code
+        parser.error(f'CONFIG ({args.config}): {type(error).__name__}: {error}')
     outputs = [kind for kind, skip in (('vis', args.no_save_vis), ('preds', args.no_save_pred))
                if not skip]
     try:
@@ -95,7 +102,7 @@ def main(argv=None) -> int:
             check_pictures_writable(paths)
         # safe loading (a refusal raises here) and the fit of the weights, before any image
         inferencer = CheckedDetInferencer(
-            model=load_config(args.config), weights=args.weights, device=args.device,
+            model=cfg, weights=args.weights, device=args.device,
             palette=args.palette, show_progress=False, trust=args.trust_checkpoint,
             config_name=f'CONFIG ({args.config})', weights_name=f'--weights ({args.weights})')
         if outputs:  # made once the model is ready: a refused model leaves no folder behind

@@ -140,7 +140,7 @@ def write_three_class_config(path, base):
 
 
 @pytest.mark.parametrize('case', ['classes', 'empty folder', 'output folder', 'weights', 'pgm',
-                                  'device'])
+                                  'device', 'mmdet config', 'config syntax'])
 def test_user_errors_name_the_argument_before_any_work(run, tool, tmp_path, capsys, case):
     inputs, config, weights = osp.join(run['data'], 'val'), run['config'], run['checkpoint']
     out_dir = str(tmp_path / 'outputs')
@@ -164,6 +164,13 @@ def test_user_errors_name_the_argument_before_any_work(run, tool, tmp_path, caps
         Image.fromarray(np.zeros((8, 8), np.uint8)).save(inputs)
         expected = [f"INPUTS: '{inputs}': the picture with boxes is saved as vis/<file name>",
                     '--no-save-vis']
+    elif case == 'mmdet config':
+        config = 'mmdet::nope/nope.py'
+        expected = ['CONFIG (mmdet::nope/nope.py): ', 'nope.py']
+    elif case == 'config syntax':
+        config = str(tmp_path / 'broken.py')
+        (tmp_path / 'broken.py').write_text('model = dict(\n')
+        expected = [f'CONFIG ({config}): SyntaxError']
     elif case == 'device':
         options = ['--device', 'gpu']
         expected = ["--device must be a torch device such as cpu, cuda or cuda:0, got 'gpu'"]
