@@ -3,7 +3,7 @@
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--auto-scale-lr] [--resume [CKPT]]
                           [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
                           [--asl [k=v ...]] [--trust-checkpoint]
-                          [--skip-bad-images] [--no-preflight]
+                          [--skip-bad-images | --no-preflight]
 
 CONFIG is a file or an ``mmdet::`` path. ``--asl`` swaps every sigmoid classification loss of a
 config for AsymmetricLoss (``asl_det.config.asl_swap.swap_in_asl``: dense and DETR-family heads;
@@ -69,11 +69,13 @@ def parse_args():
                         help='replace every sigmoid loss_cls of the model by AsymmetricLoss '
                         f'({ASL_SWAP_ARGUMENTS}), with these AsymmetricLoss arguments '
                         'overridden, e.g. --asl gamma_neg=3 clip=0.1')
-    parser.add_argument('--skip-bad-images', action='store_true',
-                        help='pre-flight: train without images that cannot be decoded '
-                        '(reported; the annotation files are filtered into a cached copy)')
-    parser.add_argument('--no-preflight', action='store_true',
-                        help='skip the pre-flight check of the data (images and annotations)')
+    preflight = parser.add_mutually_exclusive_group()  # skipping needs the check that finds
+    preflight.add_argument('--skip-bad-images', action='store_true',
+                           help='pre-flight: train without images that cannot be decoded '
+                           '(reported; the annotation files are filtered into a cached copy)')
+    preflight.add_argument('--no-preflight', action='store_true',
+                           help='skip the pre-flight check of the data (images and '
+                           'annotations)')
     args = parser.parse_args()
     runtime.export_local_rank(args)
     return args

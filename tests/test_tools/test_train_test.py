@@ -237,6 +237,15 @@ def test_train_reports_a_user_error_in_one_line(tiny, tmp_path, case):
     assert named in message, result.stderr[-3000:]
 
 
+def test_skipping_bad_images_needs_the_preflight_check(tiny, tmp_path):
+    root, config = tiny
+    result = run_failing([TRAIN, config, '--no-preflight', '--skip-bad-images', '--work-dir',
+                          str(tmp_path / 'work')], str(root))
+    assert result.returncode == 2
+    assert 'argument --skip-bad-images: not allowed with argument --no-preflight' \
+        in result.stderr, result.stderr[-2000:]
+
+
 def test_train_reports_a_failed_preflight_in_one_line(tmp_path):
     root = write_coco_dataset(str(tmp_path / 'data'), num_train=3, num_val=1)
     with open(osp.join(root, 'train', '0002.png'), 'r+b') as f:
