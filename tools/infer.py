@@ -25,7 +25,7 @@ import os.path as osp
 import sys
 
 import asl_det  # noqa: F401  (registers the loss and hooks)
-from asl_det.checkpoint import UntrustedCheckpointError
+from asl_det.checkpoint import NotACheckpointError, UntrustedCheckpointError
 from asl_det.inference import (
     CheckedDetInferencer,
     InferenceSetupError,
@@ -109,8 +109,8 @@ def main(argv=None) -> int:
             prepare_output_dir(args.out_dir)
     except InferenceSetupError as error:
         parser.error(str(error))
-    except UntrustedCheckpointError as error:
-        print(f'{osp.basename(sys.argv[0])}: error: UntrustedCheckpointError: {error}',
+    except (UntrustedCheckpointError, NotACheckpointError) as error:
+        print(f'{osp.basename(sys.argv[0])}: error: {type(error).__name__}: {error}',
               file=sys.stderr)
         return 1
 

@@ -11,7 +11,13 @@
 """
 from .loaders import use_safe_checkpoint_loader
 from .resume import checkpoint_is_intact, find_resumable_checkpoint
-from .safe_loading import CHECKPOINT_GLOBALS, UntrustedCheckpointError, load_checkpoint_file
+from .safe_loading import (
+    CHECKPOINT_GLOBALS,
+    NotACheckpointError,
+    UntrustedCheckpointError,
+    load_checkpoint_file,
+)
 
-__all__ = ['CHECKPOINT_GLOBALS', 'UntrustedCheckpointError', 'checkpoint_is_intact',
+__all__ = ['CHECKPOINT_GLOBALS', 'NotACheckpointError', 'UntrustedCheckpointError',
+           'checkpoint_is_intact',
            'find_resumable_checkpoint', 'load_checkpoint_file', 'use_safe_checkpoint_loader']

@@ -7,6 +7,7 @@ weights-only unpickler builds tensors and plain containers only, plus the global
 Nothing here changes ``torch.load`` itself: the allowlist applies inside
 :func:`load_checkpoint_file` only (``torch.serialization.safe_globals``, a scoped context).
 """
+import os
 import pickle
 from typing import IO, List, Optional, Union
 
@@ -29,7 +30,32 @@ _trust_by_default = False
 
 
 class UntrustedCheckpointError(pickle.UnpicklingError):
-    """A checkpoint needs globals outside :data:`CHECKPOINT_GLOBALS` (or is not a checkpoint)."""
+    """A checkpoint needs globals outside :data:`CHECKPOINT_GLOBALS`."""
+
+
+class NotACheckpointError(pickle.UnpicklingError):
+    """A file that is no PyTorch checkpoint: neither torch's zip format nor a pickle."""
+
+
+#: How a ``torch.save`` file starts: a zip archive (torch >= 1.6), or the legacy format's pickle
+#: (protocol 2 or above: its PROTO opcode).
+CHECKPOINT_STARTS = (b'PK\x03\x04', b'\x80')
+
+
+def check_is_checkpoint(source: Union[str, IO[bytes]], name: str) -> None:
+    """Raise :class:`NotACheckpointError` naming ``name`` unless ``source`` (a path, or a
+    seekable stream, left where it was) starts as a ``torch.save`` file does."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, 'rb') as f:
+            head = f.read(4)
+    else:
+        position = source.tell()
+        head = source.read(4)
+        source.seek(position)
+    if not head.startswith(CHECKPOINT_STARTS):
+        raise NotACheckpointError(
+            f'{name} is not a PyTorch checkpoint: it is neither a zip archive (torch.save) nor '
+            f'a pickle (torch.save\'s legacy format); it starts with {head!r}')
 
 
 def history_buffer_statistic(owner, name: str):
@@ -94,19 +120,21 @@ def load_checkpoint_file(source: Union[str, IO[bytes]], map_location=None,
         name: how to name ``source`` in an error (default: the path, or ``'checkpoint'``).
 
     Raises:
+        NotACheckpointError: ``source`` is no ``torch.save`` file (trusted or not).
         UntrustedCheckpointError: the checkpoint needs globals outside the allowlist; the
             message names them and the opt-in (:data:`TRUST_OPT_IN`).
     """
     if trust is None:
         trust = _trust_by_default
+    if name is None:
+        name = source if isinstance(source, str) else 'checkpoint'
+    check_is_checkpoint(source, name)
     if trust:
         return torch.load(source, map_location=map_location, weights_only=False)
     try:
         with torch.serialization.safe_globals(list(CHECKPOINT_GLOBALS)):
             return torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        if name is None:
-            name = source if isinstance(source, str) else 'checkpoint'
         raise UntrustedCheckpointError(_refusal(name, source, error)) from None
 
 

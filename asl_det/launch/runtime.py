@@ -31,7 +31,11 @@ from mmengine.hooks import LoggerHook
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from asl_det.checkpoint import UntrustedCheckpointError, find_resumable_checkpoint
+from asl_det.checkpoint import (
+    NotACheckpointError,
+    UntrustedCheckpointError,
+    find_resumable_checkpoint,
+)
 from asl_det.config.checks import check_config
 from asl_det.config.custom_imports import add_custom_import
 
@@ -63,8 +67,10 @@ class MissingFileError(UserInputError, FileNotFoundError):
 
 #: What ``tools/train.py`` and ``tools/test.py`` report as one line, without a traceback: the
 #: errors above, a failed pre-flight check of the data, a checkpoint refused by the safe loader
-#: (the message names the opt-in) and a work dir another run is training in.
-USER_ERRORS = (UserInputError, PreflightError, UntrustedCheckpointError, WorkDirBusy)
+#: (the message names the opt-in), a file that is no checkpoint and a work dir another run is
+#: training in.
+USER_ERRORS = (UserInputError, PreflightError, UntrustedCheckpointError, NotACheckpointError,
+               WorkDirBusy)
 
 
 @contextmanager

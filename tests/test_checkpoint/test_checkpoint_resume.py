@@ -41,6 +41,15 @@ def test_intact_and_broken_files_are_told_apart(files):
     assert verdicts == {name: name in ('zip', 'legacy') for name in files}
 
 
+@pytest.mark.parametrize('content', [b'x', b'garbage that is no pickle'])
+def test_a_file_that_is_no_checkpoint_is_not_intact(tmp_path, content):
+    """(It was taken for a checkpoint needing more than the allowlist, so intact: resume would
+    pick it.)"""
+    path = tmp_path / 'iter_8.pth'
+    path.write_bytes(content)
+    assert not checkpoint_is_intact(str(path))
+
+
 def test_an_io_error_while_reading_is_raised_naming_the_file(files, monkeypatch):
     def failing_testzip(self):
         raise OSError(errno.EIO, 'Input/output error')

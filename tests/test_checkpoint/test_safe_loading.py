@@ -21,6 +21,7 @@ from toy_runner import toy_runner
 
 from asl_det.checkpoint import (
     CHECKPOINT_GLOBALS,
+    NotACheckpointError,
     UntrustedCheckpointError,
     checkpoint_is_intact,
     load_checkpoint_file,
@@ -108,6 +109,29 @@ def test_trust_loads_a_trusted_file_outside_the_allowlist(tmp_path, toy_checkpoi
     loaded = load_checkpoint_file(path, trust=True)
     assert loaded['meta']['cfg'].note == 'trusted'
     assert_same_content(loaded['state_dict'], base['state_dict'])
+
+
+@pytest.mark.parametrize('content', [b'x', b'hello world', b'', b'{"state_dict": {}}'])
+@pytest.mark.parametrize('trust', [False, True])
+def test_a_file_that_is_no_checkpoint_is_named_so(tmp_path, content, trust):
+    """Not reported as a checkpoint needing more than the allowlist (with the opt-in offered),
+    nor, trusted, as the unpickler's KeyError."""
+    path = tmp_path / 'w.pth'
+    path.write_bytes(content)
+    with pytest.raises(NotACheckpointError, match=f'{re.escape(str(path))} is not a PyTorch '
+                       'checkpoint') as refusal:
+        load_checkpoint_file(str(path), trust=trust)
+    assert not isinstance(refusal.value, UntrustedCheckpointError)
+    assert 'trust' not in str(refusal.value)
+
+
+def test_a_stream_is_read_from_where_it_was(toy_checkpoint):
+    import io
+    with open(toy_checkpoint, 'rb') as f:
+        data = f.read()
+    stream = io.BytesIO(b'junk' + data)
+    stream.seek(4)
+    assert set(load_checkpoint_file(stream)) == set(load_checkpoint_file(toy_checkpoint))
 
 
 def test_installed_loader_refuses_through_mmengine(tmp_path, toy_checkpoint,
