@@ -277,7 +277,23 @@ def set_work_dir(cfg: Config, work_dir: Optional[str], config_path: str) -> None
 
 
 def enable_amp(cfg: Config) -> None:
-    """Automatic mixed precision: ``AmpOptimWrapper`` with a dynamic loss scale."""
+    """Automatic mixed precision (``--amp``): an ``OptimWrapper`` (mmengine's default type)
+    becomes ``AmpOptimWrapper`` with a dynamic loss scale, as mmdet's tools/train.py does; an
+    ``AmpOptimWrapper`` is left as configured (its ``loss_scale`` kept).
+
+    Raises:
+        ConfigError: ``optim_wrapper.type`` is another wrapper (e.g. asl_det's
+            ``DivergenceGuardOptimWrapper``): replacing it would drop what it does, and its own
+            arguments would reach ``AmpOptimWrapper``.
+    """
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    wrapper = getattr(wrapper, '__name__', wrapper)
+    if wrapper == 'AmpOptimWrapper':
+        return
+    if wrapper != 'OptimWrapper':
+        raise ConfigError(f'--amp: optim_wrapper.type must be OptimWrapper (made '
+                          f'AmpOptimWrapper) or AmpOptimWrapper, got {wrapper!r}; set AMP in '
+                          'the config itself for another wrapper')
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.optim_wrapper.loss_scale = 'dynamic'
 

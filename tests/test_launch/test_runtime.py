@@ -49,6 +49,22 @@ def test_amp_and_auto_scale_lr():
         runtime.enable_auto_scale_lr(small_cfg())
 
 
+def test_amp_keeps_a_configured_amp_wrapper_and_refuses_another_wrapper():
+    cfg = small_cfg()
+    cfg.optim_wrapper = dict(type='AmpOptimWrapper', loss_scale=512.0)
+    runtime.enable_amp(cfg)
+    assert cfg.optim_wrapper == dict(type='AmpOptimWrapper', loss_scale=512.0)
+    cfg.optim_wrapper = dict(type='DivergenceGuardOptimWrapper', on_nonfinite='skip')
+    with pytest.raises(runtime.ConfigError, match="--amp: optim_wrapper.type must be "
+                       "OptimWrapper .* got 'DivergenceGuardOptimWrapper'"):
+        runtime.enable_amp(cfg)
+    assert cfg.optim_wrapper.type == 'DivergenceGuardOptimWrapper'
+    untyped = small_cfg()
+    del untyped.optim_wrapper['type']  # mmengine builds an OptimWrapper
+    runtime.enable_amp(untyped)
+    assert untyped.optim_wrapper.type == 'AmpOptimWrapper'
+
+
 @pytest.mark.parametrize('resume,expected', [
     (None, (None, None)), ('auto', (True, None)), ('ckpt.pth', (True, 'ckpt.pth'))])
 def test_resume(resume, expected):
