@@ -5,6 +5,7 @@ import os.path as osp
 
 import pytest
 
+from asl_det.config import asl_swap
 from asl_det.config.asl_swap import REFUSALS
 from asl_det.config.coverage import (
     CoverageRow,
@@ -38,13 +39,24 @@ def test_vfnet_is_refused_with_the_losses_reason():
     assert row.result == 'refused' and REFUSALS['VFNetHead'] in row.detail
 
 
-def test_a_head_that_never_calls_its_loss_cls_fails_in_the_row(tmp_path):
-    """FreeAnchor computes its classification loss itself: an ASL swapped into a loss_cls it
-    carries is never called, and the row says so (the unswapped config trains)."""
+def freeanchor_with_loss_cls(tmp_path):
     config = tmp_path / 'freeanchor_with_loss_cls.py'
     config.write_text("_base_ = 'mmdet::free_anchor/freeanchor_r50_fpn_1x_coco.py'\n"
                       "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss')))\n")
-    row = check_config(str(config), image_size=64, max_image_size=64)
+    return str(config)
+
+
+def test_a_head_known_never_to_call_its_loss_cls_is_refused(tmp_path):
+    row = check_config(freeanchor_with_loss_cls(tmp_path), image_size=64, max_image_size=64)
+    assert row.result == 'refused' and REFUSALS['FreeAnchorRetinaHead'] in row.detail
+
+
+def test_a_head_that_never_calls_its_loss_cls_fails_in_the_row(tmp_path, monkeypatch):
+    """The trial finds such a head by itself (here FreeAnchor with its refusal taken away: it
+    computes its classification loss itself, so an ASL swapped into the loss_cls it carries is
+    never called), and the row says so (the unswapped config trains)."""
+    monkeypatch.delitem(asl_swap._REFUSALS, 'FreeAnchorRetinaHead')
+    row = check_config(freeanchor_with_loss_cls(tmp_path), image_size=64, max_image_size=64)
     assert row.result == 'failed'
     assert row.detail.startswith('train: RuntimeError: AsymmetricLoss at bbox_head.loss_cls '
                                  'was never called in training')

@@ -3,6 +3,7 @@ and a trial that reports (never raises) what the ASL losses were called with."""
 import torch
 from mmengine.config import Config
 
+from asl_det.config import asl_swap
 from asl_det.config.asl_swap import swap_in_asl
 from asl_det.config.model_trial import (
     mmdet_config_root,
@@ -45,9 +46,11 @@ def test_trial_records_the_targets_and_the_scoring():
     assert result.shifts and result.activations == 3 * 2  # each level of each image
 
 
-def test_trial_reports_a_loss_the_head_never_calls(tmp_path):
+def test_trial_reports_a_loss_the_head_never_calls(tmp_path, monkeypatch):
     """FreeAnchor computes its classification loss itself: an ASL swapped into a loss_cls it
-    carries is never called, and the trial says so instead of raising."""
+    carries is never called, and the trial says so instead of raising (its refusal by the swap
+    taken away)."""
+    monkeypatch.delitem(asl_swap._REFUSALS, 'FreeAnchorRetinaHead')
     config = tmp_path / 'freeanchor_with_loss_cls.py'
     config.write_text("_base_ = 'mmdet::free_anchor/freeanchor_r50_fpn_1x_coco.py'\n"
                       "model = dict(bbox_head=dict(loss_cls=dict(type='FocalLoss')))\n")
