@@ -10,9 +10,12 @@ config for AsymmetricLoss (``asl_det.config.asl_swap.swap_in_asl``: dense and DE
 in a two-stage detector the RPN's sigmoid objectness loss, not the softmax RoI head), e.g.
 ``python tools/train.py mmdet::fsaf/fsaf_r50_fpn_1x_coco.py --asl gamma_neg=3 clip=0.1``.
 
-Resuming: a run stopped after a checkpoint but before the validation that follows it gets that
-validation first (``asl_det.engine.hooks.resumed_validation_hook``), so that no evaluation is
-missing from its learning curve.
+Resuming: a checkpoint trained with other classification losses than the resumed run's (e.g.
+resumed without the ``--asl`` it was trained with) is refused
+(``asl_det.engine.hooks.resumed_loss_check_hook``); a run stopped after a checkpoint but before
+the validation that follows it gets that validation first
+(``asl_det.engine.hooks.resumed_validation_hook``), so that no evaluation is missing from its
+learning curve.
 
 Checkpoints: this tool opts in to asl_det's safe loader (``load_from``, ``--resume`` and
 pretrained weights load weights-only; ``--trust-checkpoint`` unpickles trusted files fully) and to
@@ -43,6 +46,7 @@ import asl_det  # noqa: F401  (registers the loss and its two hooks)
 from asl_det.checkpoint import use_safe_checkpoint_loader
 from asl_det.checkpoint.atomic_backend import use_atomic_checkpoint_writes  # registers the backend
 from asl_det.config.asl_swap import ASL_LOSS_CFG, swap_in_asl
+from asl_det.engine.hooks.resumed_loss_check_hook import ResumedLossCheckHook
 from asl_det.engine.hooks.resumed_validation_hook import ResumedValidationHook
 from asl_det.intake.preflight import preflight_config
 from asl_det.launch import runtime
@@ -111,7 +115,8 @@ def main():
             skipped, cfg = skipped_images(checked, cfg), checked
 
         runner = runtime.build_runner(cfg)
-        if cfg.get('resume'):  # the validation a run stopped before, after its checkpoint
+        if cfg.get('resume'):  # the losses it was trained with; the validation it stopped before
+            runner.register_hook(ResumedLossCheckHook())
             runner.register_hook(ResumedValidationHook())
         if skipped is not None and runtime.launcher_rank(cfg.launcher) == 0 and \
                 '://' not in cfg.work_dir:

@@ -149,6 +149,22 @@ def test_resume_continues_from_checkpoint(tiny, focal_run):
     assert [entry['iter'] for entry in run.val] == [MAX_ITERS, total]
 
 
+def test_resuming_an_asl_run_without_asl_is_refused(tiny, asl_run):
+    """The checkpoint's config names AsymmetricLoss; this run would go on with FocalLoss."""
+    root, config = tiny
+    work_dir = str(root / 'resumed_asl')
+    shutil.copytree(asl_run[0], work_dir)
+    checkpoint = osp.join(work_dir, f'iter_{MAX_ITERS}.pth')
+    result = run_failing([TRAIN, config, '--work-dir', work_dir, '--resume', checkpoint,
+                          '--cfg-options', f'train_cfg.max_iters={MAX_ITERS + 2}'], str(root))
+    assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+    message = result.stderr[result.stderr.rindex('train.py: error: '):]
+    assert '--resume: the checkpoint was trained with other classification losses' in message
+    assert 'model.bbox_head.loss_cls: trained with AsymmetricLoss(' in message
+    assert 'resumed with FocalLoss(' in message
+    assert not osp.exists(osp.join(work_dir, f'iter_{MAX_ITERS + 2}.pth'))
+
+
 def test_compare_tool_on_two_runs(tmp_path, focal_run, asl_run, monkeypatch, capsys):
     report, curves, probs = (str(tmp_path / n) for n in ('report.md', 'map.png', 'probs.png'))
     run_script(osp.join(REPO, 'tools', 'compare.py'),

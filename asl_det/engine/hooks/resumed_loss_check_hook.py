@@ -1,0 +1,66 @@
+"""Refuse to resume a run with other classification losses than its checkpoint was trained with.
+
+A run trained with ``tools/train.py CONFIG --asl`` and resumed with ``--resume`` but without
+``--asl`` would go on with the config's ``FocalLoss``: the weights fit either way (the losses have
+no parameters), so nothing else notices. mmengine keeps the training config in each checkpoint
+(``meta['cfg']``); :class:`ResumedLossCheckHook`, which ``tools/train.py`` adds on ``--resume``,
+compares its classifier losses with the resumed run's when the checkpoint is loaded.
+"""
+from typing import Dict, Optional
+
+from mmdet.registry import HOOKS
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+
+def classifier_losses(cfg) -> Dict[str, dict]:
+    """{dotted path: loss config} of every classifier loss of ``cfg.model``
+    (:func:`~asl_det.config.asl_swap.iter_classifier_losses`)."""
+    from asl_det.config.asl_swap import iter_classifier_losses
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return {}
+    return {path: Config(dict(node[key])).to_dict()
+            for path, node, key, _ in iter_classifier_losses(model)}
+
+
+def _described(loss: Optional[dict]) -> str:
+    """``Type(key=value, ...)``, keys sorted; 'none' for no loss."""
+    if loss is None:
+        return 'none'
+    arguments = ', '.join(f'{key}={value!r}' for key, value in sorted(loss.items())
+                          if key != 'type')
+    return f'{loss.get("type")}({arguments})'
+
+
+@HOOKS.register_module()
+class ResumedLossCheckHook(Hook):
+    """On ``--resume``: raise ``ConfigError`` (a user error: one line from the tools) when the
+    checkpoint's config (``meta['cfg']``) names other classifier losses than the run's, naming
+    them. A checkpoint without a readable config is let through with a warning."""
+
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        text = (checkpoint.get('meta') or {}).get('cfg')
+        try:
+            trained = classifier_losses(Config.fromstring(text, file_format='.py'))
+        except Exception as error:  # noqa: BLE001 (any config text mmengine cannot read back)
+            print_log(f'ResumedLossCheckHook: the checkpoint holds no readable config '
+                      f'({type(error).__name__}); its classification losses are not compared',
+                      logger='current', level=30)
+            return
+        resumed = classifier_losses(runner.cfg)
+        if trained == resumed:
+            return
+        from asl_det.launch.runtime import ConfigError
+        differing = [f'{path}: trained with {_described(trained.get(path))}, resumed with '
+                     f'{_described(resumed.get(path))}'
+                     for path in sorted(set(trained) | set(resumed))
+                     if trained.get(path) != resumed.get(path)]
+        raise ConfigError(
+            '--resume: the checkpoint was trained with other classification losses than this '
+            f'run would go on with ({"; ".join(differing)}). Resume with the options it was '
+            'trained with (e.g. the same --asl arguments), or with the copy of its config in the '
+            'work dir; start afresh to change the loss')
