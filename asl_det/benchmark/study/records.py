@@ -32,7 +32,13 @@ def write_record(records_dir: str, record: Dict) -> str:
 
 
 def load_records(records_dir: str) -> List[Dict]:
-    """Every record under ``records_dir`` (sorted by condition, variant, seed)."""
+    """Every record under ``records_dir`` (sorted by condition, variant, seed).
+
+    Raises:
+        ValueError: a file lacks a record's keys, or lies elsewhere than its
+            :func:`record_path` (a copied or renamed record would count a run twice, or
+            overwrite another seed's value in its cell).
+    """
     records = []
     for path in sorted(glob.glob(osp.join(records_dir, '*', '*_seed*.json'))):
         with open(path) as f:
@@ -40,5 +46,11 @@ def load_records(records_dir: str) -> List[Dict]:
         missing = [key for key in RECORD_KEYS if key not in record]
         if missing:
             raise ValueError(f'{path}: not a study record, it lacks {missing}')
+        expected = record_path(records_dir, record['condition'], record['variant'],
+                               record['seed'])
+        if osp.normpath(path) != osp.normpath(expected):
+            raise ValueError(f'{path}: holds the record of {record["condition"]} '
+                             f'{record["variant"]} seed {record["seed"]}, whose file is '
+                             f'{expected}')
         records.append(record)
     return sorted(records, key=lambda r: (r['condition'], r['variant'], r['seed']))

@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 from asl_det.benchmark.analysis.tables import format_table
 
 from .plotting import condition_panels, save_png
-from .statistics import CellSummary, paired_test, summarise
+from .statistics import ALPHA, MIN_PAIRED_SEEDS, CellSummary, paired_test, summarise
 from .unlabelled_anchors import last_evaluation_table, plot_unlabelled_anchors
 from .variants import BASELINE, PRIMARY_VARIANTS, VARIANTS
 
@@ -40,9 +40,12 @@ def _diff_ci(cell: CellSummary) -> str:
 
 
 def _p(value: float) -> str:
+    """3 decimals; 4 where 3 would show ALPHA itself (0.0496 and 0.0504 fall on either side)."""
     if not math.isfinite(value):
         return '-'
-    return '<0.001' if value < 0.001 else f'{value:.3f}'
+    if value < 0.001:
+        return '<0.001'
+    return f'{value:.4f}' if f'{value:.3f}' == f'{ALPHA:.3f}' else f'{value:.3f}'
 
 
 def _variants_in(records: Sequence[Dict], names: Sequence[str]) -> List[str]:
@@ -138,8 +141,9 @@ def curves_of(records: Sequence[Dict]) -> Dict:
 def plateau_table(records: Sequence[Dict], markdown: bool = True) -> Optional[str]:
     """Per (condition, variant) with learning curves: box AP at the last evaluation minus the
     one before, paired over seeds with its 95% CI; "still rising" where the whole interval is
-    above zero (the schedule is too short to judge that variant), "too few seeds" below two.
-    None without curves."""
+    above zero (the schedule is too short to judge that variant), else "no measurable rise" (not
+    proof of a plateau: the interval says how large a rise it leaves open), "too few seeds"
+    below :data:`~.statistics.MIN_PAIRED_SEEDS`. None without curves."""
     curves = curves_of(records)
     if not curves:
         return None
@@ -152,8 +156,8 @@ def plateau_table(records: Sequence[Dict], markdown: bool = True) -> Optional[st
         rising = math.isfinite(test.ci_low) and test.ci_low > 0
         ci = (f'{test.mean:+.4f} [{test.ci_low:+.4f}, {test.ci_high:+.4f}]'
               if math.isfinite(test.ci_low) else f'{test.mean:+.4f}')
-        verdict = ('too few seeds' if not math.isfinite(test.ci_low) else
-                   'still rising' if rising else 'plateaued')
+        verdict = ('too few seeds' if test.n < MIN_PAIRED_SEEDS or not math.isfinite(test.ci_low)
+                   else 'still rising' if rising else 'no measurable rise')
         rows.append([condition, variant, len(by_seed), '/'.join(map(str, step)), ci, verdict])
     header = ['condition', 'variant', 'seeds', 'iterations between the last two evaluations',
               'Δ box AP over them [95% CI]', 'end of schedule']
@@ -249,7 +253,8 @@ def write_study_report(records: Sequence[Dict], out_dir: str, command: str,
             f'Regenerate: `{command}`', '',
             f'{len(records)} runs; {", ".join(schedules)} training iterations each; '
             f'{_machines(records)}. Paired over seeds (same data, order and initial weights); '
-            'Δ: mean paired difference with its t-based 95% CI; p: paired t-test; p (Holm): '
+            'Δ: mean paired difference over the seeds a variant shares with the baseline, with '
+            'its t-based 95% CI; p: paired t-test; p (Holm): '
             'adjusted over the table; better/worse only where the adjusted p < 0.05.', '']
     if primary:
         text += ['## Primary comparisons (named before the runs)', '',

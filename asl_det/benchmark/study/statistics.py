@@ -3,7 +3,8 @@
 Every variant of a study trains with the same seeds, data and initial weights as the baseline,
 so its metric is compared seed by seed. Per (condition, variant) cell: the paired differences
 ``variant - baseline``, their mean, a t-based 95% confidence interval (df = paired seeds - 1),
-and the two-sided paired t-test's p-value (:func:`scipy.stats.ttest_rel`). The p-values of one
+and the two-sided paired t-test's p-value (:func:`scipy.stats.ttest_rel`; the exact sign test's
+where all differences are equal, :func:`paired_test`). The p-values of one
 table are adjusted together with Holm's method (:func:`statsmodels.stats.multitest.multipletests`),
 and a cell is "better" or "worse" only where the adjusted test rejects at ``alpha``; otherwise
 "no measurable difference"; with fewer than :data:`MIN_PAIRED_SEEDS` paired seeds, "too few
@@ -49,8 +50,10 @@ def paired_test(values: Sequence[float], baseline: Sequence[float],
     """Mean paired difference, its t-based ``confidence`` interval and the paired t-test p-value.
 
     ``values[i]`` and ``baseline[i]`` belong to the same seed. With identical differences the
-    interval has zero width and p is 0 (all differ by the same non-zero amount) or 1 (all zero).
-    NaN interval and p below two pairs.
+    interval has zero width and the t statistic is undefined: p is 1 where they are all zero,
+    else the exact two-sided sign test's, ``2 * 0.5^n`` (0.0625 for 5 seeds: a difference the
+    same at every seed, as rounded AP can give, is no evidence by that alone). NaN interval and p
+    below two pairs.
     """
     values, baseline = np.asarray(values, float), np.asarray(baseline, float)
     if values.shape != baseline.shape:
@@ -63,7 +66,8 @@ def paired_test(values: Sequence[float], baseline: Sequence[float],
         return PairedTest(diffs.tolist(), mean, math.nan, math.nan, math.nan)
     sem = float(stats.sem(diffs))
     if sem == 0:
-        return PairedTest(diffs.tolist(), mean, mean, mean, 1.0 if mean == 0 else 0.0)
+        p_value = 1.0 if mean == 0 else float(stats.binomtest(n, n, 0.5).pvalue)
+        return PairedTest(diffs.tolist(), mean, mean, mean, p_value)
     low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sem)
     p_value = float(stats.ttest_rel(values, baseline).pvalue)
     return PairedTest(diffs.tolist(), mean, float(low), float(high), p_value)

@@ -14,7 +14,8 @@ and ``primary=A,B,C``. The block holds the primary comparisons of the study's ``
 :func:`~asl_det.benchmark.study.report.comparison_table`), without AP50 and the unadjusted p,
 and a link to that report. A marker may name several study directories (the same comparisons
 on several data sets): one table, a ``study`` column first, each study's rows Holm-adjusted
-within that study as its own report does. ``tools/study.py`` rewrites the blocks that name
+over that study's comparisons in the block (its report's family where the marker's primary set is
+the report's). ``tools/study.py`` rewrites the blocks that name
 its study after each report (:func:`update_documents`); a test regenerates every block from the
 committed records.
 """
@@ -154,11 +155,12 @@ def render_block(studies: Mapping[str, Sequence[Dict]], doc_dir: str,
     if len(studies) == 1:
         family = f'adjusted over the {tested[0]} comparisons of this table'
     else:
-        family = ('adjusted within each study, as its report does (' + ' and '.join(
-            f'{n} comparisons' for n in tested) + ')')
+        family = ('adjusted over the comparisons of each study shown here (' + ' and '.join(
+            f'{n}' for n in tested) + ')')
     caption = (f'COCO box AP on the evaluation split ({"; ".join(runs)}). Δ: mean paired '
-               f'difference over seeds with its t-based 95% CI; p (Holm): {family}; better / '
-               f'worse only where it is below 0.05. Generated from the records by '
+               f'difference over the seeds a variant shares with {baseline}, with its t-based '
+               f'95% CI; p (Holm): {family}; better / worse only where it is below 0.05. '
+               f'Generated from the records by '
                f'`tools/study.py --report-only`; full report{"s" * (len(studies) > 1)}: '
                f'{", ".join(reports)}.')
     return '\n'.join([marker(list(studies), baseline, primary), caption, '',

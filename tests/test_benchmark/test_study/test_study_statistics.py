@@ -106,9 +106,16 @@ def test_cells_below_three_paired_seeds_are_left_out_of_the_adjustment():
     assert margin.p_adjusted == pytest.approx(margin.test.p_value)  # a family of one
 
 
-def test_identical_differences_have_a_zero_width_interval():
+def test_identical_differences_have_a_zero_width_interval_and_the_sign_tests_p():
+    """The t statistic is undefined (infinite): p is the exact sign test's, 2 * 0.5^n, not 0,
+    which Holm would reject whatever the family (rounded AP gives such differences)."""
     test = paired_test([0.5, 0.75, 1.0], [0.25, 0.5, 0.75])  # exact in binary
-    assert test.ci_low == test.ci_high == 0.25 and test.p_value == 0.0
+    assert test.ci_low == test.ci_high == 0.25 and test.p_value == 0.25
+    assert paired_test([0.501] * 5, [0.5] * 5).p_value == pytest.approx(
+        stats.binomtest(5, 5, 0.5).pvalue) == pytest.approx(0.0625)
+    records = [record('focal', s, 0.5) for s in range(5)]
+    records += [record('same_gain', s, 0.5 + 2 ** -10) for s in range(5)]
+    assert cell(summarise(records), 'clean', 'same_gain').verdict == 'no measurable difference'
     assert paired_test([0.3, 0.4], [0.3, 0.4]).p_value == 1.0
     assert math.isnan(paired_test([0.3], [0.2]).p_value)
     with pytest.raises(ValueError, match='pair up'):
@@ -137,3 +144,40 @@ def test_a_cell_with_a_non_finite_value_is_not_tested_nor_in_the_family():
     family = [cell(cells, 'clean', v).test.p_value for v in ('a', 'b')]
     assert [cell(cells, 'clean', v).p_adjusted for v in ('a', 'b')] == pytest.approx(
         list(holm(family)[1]))  # a family of two
+
+
+def curve_record(seed, last, before, variant='focal'):
+    return dict(record(variant, seed, last), curve=[dict(iter=100, bbox_mAP=before),
+                                                    dict(iter=200, bbox_mAP=last)])
+
+
+@pytest.mark.parametrize('seeds,verdict', [(2, 'too few seeds'), (3, 'no measurable rise')])
+def test_the_end_of_schedule_verdict_needs_three_seeds_and_claims_no_plateau(seeds, verdict):
+    from asl_det.benchmark.study.report import plateau_table
+    rises = [0.03, -0.02, 0.01][:seeds]
+    table = plateau_table([curve_record(s, 0.5 + rise, 0.5) for s, rise in enumerate(rises)])
+    assert table.splitlines()[-1].rstrip(' |').endswith(verdict)
+    rising = plateau_table([curve_record(s, 0.52 + s / 1000, 0.5) for s in range(3)])
+    assert rising.splitlines()[-1].rstrip(' |').endswith('still rising')
+
+
+def test_a_p_value_rounded_onto_alpha_shows_its_side():
+    from asl_det.benchmark.study.report import _p
+    assert (_p(0.0496), _p(0.0504), _p(0.0449), _p(0.0005)) == ('0.0496', '0.0504', '0.045',
+                                                                 '<0.001')
+
+
+def test_a_record_found_elsewhere_than_its_own_file_is_refused(tmp_path):
+    """A copied or renamed record would be counted twice, or replace another seed's value."""
+    import shutil
+
+    from asl_det.benchmark.study import write_record
+    from asl_det.benchmark.study.records import load_records
+    written = write_record(str(tmp_path), dict(record('focal', 0, 0.5), loss_cls={},
+                                                iterations=10, wall_time_s=1.0,
+                                                versions={}))
+    assert [r['seed'] for r in load_records(str(tmp_path))] == [0]
+    shutil.copy(written, tmp_path / 'clean' / 'focal_seed7.json')
+    with pytest.raises(ValueError, match=r'focal_seed7.json: holds the record of clean focal '
+                       r'seed 0, whose file is .*focal_seed0.json'):
+        load_records(str(tmp_path))

@@ -185,8 +185,7 @@ def test_a_block_of_several_studies_is_each_studys_table_under_a_study_column():
         own = rows(verdict_table(study_records))
         assert [row[1:] for row in rows(table) if row[0] == study] == own
     assert '(`tiny.py`, 10 training iterations per run; `other.py`, 20 training' in block
-    assert 'adjusted within each study, as its report does (4 comparisons and 4 ' \
-        'comparisons)' in block
+    assert 'adjusted over the comparisons of each study shown here (4 and 4)' in block
     assert ('full reports: [a/study/results.md](../a/study/results.md), '
             '[b/study/results.md](../b/study/results.md).') in block
     [parsed] = find_blocks(block)
