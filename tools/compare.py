@@ -115,6 +115,7 @@ def check_side_by_side_arguments(parser, args) -> None:
 
 def side_by_side(args, names) -> None:
     """Draw the runs side by side (``--side-by-side``); user errors exit with status 2."""
+    from asl_det.checkpoint import NotACheckpointError, UntrustedCheckpointError
     from asl_det.inference import InferenceSetupError, find_trained_run
     from asl_det.visualization import (
         ImageSet,
@@ -139,6 +140,9 @@ def side_by_side(args, names) -> None:
     except InferenceSetupError as error:
         print(f'tools/compare.py: error: {error}', file=sys.stderr)
         sys.exit(2)
+    except (UntrustedCheckpointError, NotACheckpointError) as error:
+        print(f'tools/compare.py: error: {type(error).__name__}: {error}', file=sys.stderr)
+        sys.exit(1)
 
 
 def main():

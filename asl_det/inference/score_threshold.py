@@ -9,7 +9,8 @@ same labelled images.
 
 The matching is pycocotools' ``COCOeval.evaluate`` (what mmdet's ``CocoMetric`` runs for box AP):
 per image and class, detections in score order take the best free ground truth at IoU >= ``iou``;
-crowd boxes and the ``maxDets`` cap count as in AP (area range 'all'). Its per-detection result
+crowd boxes count as in AP (area range 'all'), and up to 1000 detections per image and class, as
+``CocoMetric`` sets ``maxDets`` (COCOeval's own default would cap at 100). Its per-detection result
 (``evalImgs``: ``dtScores``, ``dtMatches``, ``dtIgnore``, ``gtIgnore``) is pooled over images and
 classes; F1 is evaluated at every distinct score (keeping detections with ``score >= t``).
 """
@@ -41,33 +42,45 @@ class ScoreThreshold:
     iou: float
 
 
+#: ``COCOeval.params.maxDets`` as mmdet's ``CocoMetric`` sets them (its AP50 uses the last).
+MAX_DETS = [100, 300, 1000]
+
+
 def matched_detections(coco_gt: COCO, results: List[dict], iou: float = 0.5,
-                       cat_ids: Optional[Sequence[int]] = None
+                       cat_ids: Optional[Sequence[int]] = None,
+                       img_ids: Optional[Sequence[int]] = None
                        ) -> Tuple[np.ndarray, np.ndarray, int]:
     """COCO's matching of ``results`` to ``coco_gt``, pooled over images and classes.
 
     Args:
-        coco_gt: the labelled images (every image of it counts, with or without detections).
+        coco_gt: the labelled images.
         results: COCO detection results (``image_id``, ``category_id``, ``bbox`` xywh,
             ``score``), as mmdet's ``CocoMetric`` writes them.
         iou: the IoU a detection needs to match (one of COCO's thresholds, 0.50 to 0.95).
         cat_ids: the categories of the detector's classes, as ``CocoMetric`` sets them
             (``params.catIds``): boxes of other categories count nowhere. None: every category
             of ``coco_gt``.
+        img_ids: the images that count (e.g. those the detector could read); None: every
+            image of ``coco_gt``, with or without detections.
 
     Returns:
         (scores (N,), true_positive (N,) bool, number of ground-truth boxes) over the detections
         COCO does not ignore.
     """
     check_number('iou', iou, 0.5, 0.95)
+    counted = None if img_ids is None else set(img_ids)
     if not results:
         return (np.zeros(0), np.zeros(0, bool),
                 sum(not ann.get('iscrowd', 0) for ann in coco_gt.dataset['annotations']
-                    if cat_ids is None or ann['category_id'] in cat_ids))
+                    if (cat_ids is None or ann['category_id'] in cat_ids)
+                    and (counted is None or ann['image_id'] in counted)))
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
-        evaluator = COCOeval(coco_gt, coco_gt.loadRes(results), 'bbox')  # all of coco_gt's images
+        evaluator = COCOeval(coco_gt, coco_gt.loadRes(results), 'bbox')
+        evaluator.params.maxDets = list(MAX_DETS)
         if cat_ids is not None:
             evaluator.params.catIds = list(cat_ids)
+        if img_ids is not None:
+            evaluator.params.imgIds = sorted(counted)
         evaluator.evaluate()
     params = evaluator.params
     matches = np.flatnonzero(np.isclose(params.iouThrs, iou))
@@ -89,14 +102,16 @@ def matched_detections(coco_gt: COCO, results: List[dict], iou: float = 0.5,
 
 def best_f1_threshold(coco_gt: COCO, results: List[dict], iou: float = 0.5,
                       threshold: Optional[float] = None,
-                      cat_ids: Optional[Sequence[int]] = None) -> ScoreThreshold:
-    """The score threshold that maximises F1 of ``results`` against ``coco_gt`` (``iou`` and
-    ``cat_ids`` as for :func:`matched_detections`), or with ``threshold`` given, the operating
-    point there.
+                      cat_ids: Optional[Sequence[int]] = None,
+                      img_ids: Optional[Sequence[int]] = None) -> ScoreThreshold:
+    """The score threshold that maximises F1 of ``results`` against ``coco_gt`` (``iou``,
+    ``cat_ids`` and ``img_ids`` as for :func:`matched_detections`), or with ``threshold``
+    given, the operating point there.
 
     Ties: among thresholds with the same F1 the highest is chosen (fewest boxes).
     """
-    scores, true_positive, ground_truth = matched_detections(coco_gt, results, iou, cat_ids)
+    scores, true_positive, ground_truth = matched_detections(coco_gt, results, iou, cat_ids,
+                                                             img_ids)
     if threshold is not None:
         check_number('threshold', threshold, 0.0, 1.0)
         return operating_point(scores, true_positive, ground_truth, threshold, iou)

@@ -12,6 +12,7 @@ each model's caption counts how many it found. Images are chosen the same way fo
 (:mod:`.selection`). Writes ``page_001.png``, ... (``rows_per_page`` rows each) and
 ``index.md`` / ``index.json`` (thresholds, images and counts).
 """
+import glob
 import json
 import os
 import os.path as osp
@@ -21,11 +22,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Set
 import mmcv
 import numpy as np
 
-from asl_det.apis import DetInferencer
 from asl_det.inference.inputs import InferenceSetupError, prepare_output_dir
 from asl_det.inference.labelled_images import Detections, LabelledImages
 from asl_det.inference.score_threshold import ScoreThreshold, best_f1_threshold
 from asl_det.inference.trained_runs import TrainedRun
+from asl_det.inference.weights_fit import CheckedDetInferencer
 from asl_det.intake.json_files import write_json_atomic
 from asl_det.intake.preflight import find_datasets, resolve_paths
 from asl_det.launch.runtime import load_config
@@ -159,6 +160,7 @@ def draw_side_by_side(runs: Sequence[TrainedRun], settings: SideBySideSettings,
     if len(runs) < 2:
         raise InferenceSetupError(f'a side-by-side picture needs two or more runs, got '
                                   f'{len(runs)}')
+    check_distinct_run_names([run.name for run in runs])
     if train_ann is not None and drawn is None:
         raise InferenceSetupError('--train-ann needs --gt-ann, the full labels it was drawn '
                                   'from')
@@ -166,9 +168,10 @@ def draw_side_by_side(runs: Sequence[TrainedRun], settings: SideBySideSettings,
     inferencers = []
     for run in runs:
         log(f'[side-by-side] {run.name}: {run.checkpoint} ({run.config})')
-        inferencers.append(DetInferencer(model=load_config(run.config), weights=run.checkpoint,
-                                         device=settings.device, show_progress=False,
-                                         trust=settings.trust))
+        inferencers.append(CheckedDetInferencer(
+            model=load_config(run.config), weights=run.checkpoint, device=settings.device,
+            show_progress=False, trust=settings.trust, config_name=f'{run.name}: {run.config}',
+            weights_name=run.checkpoint))
     classes = tuple(inferencers[0].model.dataset_meta['classes'])
     for run, inferencer in zip(runs, inferencers):
         if tuple(inferencer.model.dataset_meta['classes']) != classes:
@@ -195,8 +198,13 @@ def draw_side_by_side(runs: Sequence[TrainedRun], settings: SideBySideSettings,
         predictions = val_images.predict(inferencer, val_images.img_ids, settings.batch_size,
                                          log=log)
         val_predictions.append(predictions)
+        unread = len(val_images.img_ids) - len(predictions)
+        if unread:  # their boxes would count as missed
+            log(f'[side-by-side] {run.name}: the threshold leaves out the {unread} images that '
+                'could not be read')
         best = best_f1_threshold(val_images.coco, val_images.coco_results(predictions),
-                                 settings.iou, settings.score_thr, val_images.cat_ids)
+                                 settings.iou, settings.score_thr, val_images.cat_ids,
+                                 img_ids=list(predictions))
         thresholds[run.name] = best
         log(f'[side-by-side] {run.name}: ' + describe_threshold(best, settings.score_thr))
 
@@ -210,6 +218,15 @@ def draw_side_by_side(runs: Sequence[TrainedRun], settings: SideBySideSettings,
     return write_pages(runs, shown, dropped, chosen, predictions, thresholds, settings,
                        classes, inferencers[0].model.dataset_meta.get('palette'), val,
                        train_ann, log)
+
+
+def check_distinct_run_names(names: Sequence[str]) -> None:
+    """Runs are told apart by name (thresholds, panels, the index): InferenceSetupError for a
+    name given twice (e.g. two work dirs both called ``focal_seed0``)."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InferenceSetupError(f'the runs need distinct names (--names), got '
+                                  f'{", ".join(map(repr, repeated))} more than once')
 
 
 def describe_threshold(best: ScoreThreshold, fixed: Optional[float]) -> str:
@@ -283,7 +300,14 @@ def write_pages(runs, shown: LabelledImages, dropped: Dict[int, Set[int]], chose
                 settings: SideBySideSettings, classes, palette, val: ImageSet,
                 train_ann: Optional[str], log) -> Dict:
     """Draw the rows, write the pages and the index; returns what :func:`draw_side_by_side`
-    returns."""
+    returns. Pages an earlier picture left in ``settings.out_dir`` are removed first (the index
+    links this picture's only)."""
+    stale = glob.glob(osp.join(settings.out_dir, 'page_[0-9][0-9][0-9].png'))
+    for path in stale:
+        os.remove(path)
+    if stale:
+        log(f'[side-by-side] removed the {len(stale)} pages of an earlier picture in '
+            f'{settings.out_dir}')
     visualizer = make_visualizer(classes, palette)
     rows, entries, pages = [], [], []
     for number, img_id in enumerate(chosen):

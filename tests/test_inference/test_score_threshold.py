@@ -98,3 +98,27 @@ def test_only_the_detectors_categories_count(coco_gt):
     assert best.ground_truth == 2 and best.detections == 4
     assert best.threshold == 0.7 and best.f1 == pytest.approx(0.8)
     assert best_f1_threshold(coco_gt, [], cat_ids=[1]).ground_truth == 2
+
+
+def test_up_to_1000_detections_per_image_count_as_in_cocometric():
+    """COCOeval's default maxDets caps at 100 per image and class; mmdet's CocoMetric sets
+    [100, 300, 1000] (DINO keeps 300 per image). 149 false alarms above the one true box."""
+    coco = COCO()
+    coco.dataset = dict(images=[dict(id=1, width=2000, height=2000)],
+                        annotations=[dict(box(0, 0, 10, 10, image_id=1, category_id=1), id=1)],
+                        categories=[dict(id=1, name='a')])
+    coco.createIndex()
+    false_alarms = [detection(1, 1, [100 + 12 * i, 100, 10, 10], 0.9 - i * 0.002)
+                    for i in range(149)]
+    best = best_f1_threshold(coco, false_alarms + [detection(1, 1, [0, 0, 10, 10], 0.5)])
+    assert best.threshold == 0.5 and best.detections == 150
+    assert best.f1 == pytest.approx(2 / 151)
+
+
+def test_only_the_images_named_count(coco_gt):
+    """Images the detector could not read are left out: their boxes are not missed ones."""
+    on_image_1 = [r for r in RESULTS if r['image_id'] == 1]
+    assert matched_detections(coco_gt, on_image_1)[2] == 3
+    scores, true_positive, ground_truth = matched_detections(coco_gt, on_image_1, img_ids=[1])
+    assert ground_truth == 2 and true_positive.sum() == 2
+    assert matched_detections(coco_gt, [], img_ids=[2])[2] == 1

@@ -2,12 +2,16 @@
 scores, tests/trained_detectors.py): pages and index from the validation set, each run at its own
 best-F1 threshold (printed); a missing-label split drawn on the train images with its dropped
 boxes counted; a fixed threshold; errors in the options."""
+import argparse
 import json
+import os
 import os.path as osp
 import runpy
+import shutil
 import sys
 
 import pytest
+import torch
 from PIL import Image
 from tiny_detection import REPO
 from trained_detectors import trained_runs
@@ -141,3 +145,75 @@ def test_train_ann_of_another_file_is_refused(runs, tmp_path, monkeypatch, capsy
                  str(foreign)], monkeypatch)
     assert exit_status.value.code == 2
     assert 'are not in --gt-ann' in capsys.readouterr().err
+
+
+def copy_with_checkpoint(run, tmp_path, edit):
+    """A copy of ``run``'s work dir whose final checkpoint ``edit`` changed."""
+    work_dir = str(tmp_path / 'edited' / osp.basename(run['work_dir']))
+    shutil.copytree(run['work_dir'], work_dir)
+    os.remove(osp.join(work_dir, 'last_checkpoint'))  # it names the original's checkpoint
+    path = osp.join(work_dir, osp.basename(run['checkpoint']))
+    checkpoint = torch.load(path, weights_only=False)
+    edit(checkpoint)
+    torch.save(checkpoint, path)
+    return work_dir
+
+
+def test_two_runs_of_one_name_are_refused(runs, tmp_path, monkeypatch, capsys):
+    """(Their thresholds, panels and index entries were keyed by name: one run replaced the
+    other.)"""
+    with pytest.raises(SystemExit) as exit_status:
+        compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--names', 'a', 'a',
+                 '--side-by-side', str(tmp_path / 'out')], monkeypatch)
+    assert exit_status.value.code == 2
+    assert "the runs need distinct names (--names), got 'a' more than once" in \
+        capsys.readouterr().err
+
+
+def test_weights_that_do_not_fit_the_config_are_refused(runs, tmp_path, monkeypatch, capsys):
+    """(They were logged as missing keys and the run drawn with random weights.)"""
+    emptied = copy_with_checkpoint(runs['focal'], tmp_path,
+                                   lambda checkpoint: checkpoint['state_dict'].clear())
+    with pytest.raises(SystemExit) as exit_status:
+        compare([emptied, runs['asl']['work_dir'], '--names', 'emptied', 'asl',
+                 '--side-by-side', str(tmp_path / 'out')], monkeypatch)
+    assert exit_status.value.code == 2
+    assert f'{osp.basename(runs["focal"]["checkpoint"])} lacks' in capsys.readouterr().err
+
+
+def test_a_refused_checkpoint_is_one_line(runs, tmp_path, monkeypatch, capsys):
+    untrusted = copy_with_checkpoint(
+        runs['focal'], tmp_path,
+        lambda checkpoint: checkpoint['meta'].update(extra=argparse.Namespace(a=1)))
+    with pytest.raises(SystemExit) as exit_status:
+        compare([untrusted, runs['asl']['work_dir'], '--names', 'untrusted', 'asl',
+                 '--side-by-side', str(tmp_path / 'out')], monkeypatch)
+    assert exit_status.value.code == 1
+    err = capsys.readouterr().err
+    assert 'tools/compare.py: error: UntrustedCheckpointError: refused to load' in err
+    assert 'Traceback' not in err
+
+
+def test_an_unreadable_validation_image_is_left_out_of_the_threshold(runs, tmp_path,
+                                                                      monkeypatch, capsys):
+    """Its boxes would count as missed, lowering recall and the chosen threshold."""
+    data = runs['focal']['data']
+    images = str(tmp_path / 'val')
+    shutil.copytree(osp.join(data, 'val'), images)
+    with open(osp.join(images, sorted(os.listdir(images))[0]), 'wb') as f:
+        f.write(b'not an image')
+    compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--side-by-side',
+             str(tmp_path / 'out'), '--val-ann',
+             osp.join(data, 'annotations', 'instances_val.json'), '--val-img-dir', images],
+            monkeypatch)
+    printed = capsys.readouterr().out
+    assert printed.count('the threshold leaves out the 1 images that could not be read') == 2
+
+
+def test_pages_of_an_earlier_picture_are_removed(runs, tmp_path, monkeypatch, capsys):
+    out_dir = tmp_path / 'again'
+    for rows in ('1', '2'):
+        compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--side-by-side',
+                 str(out_dir), '--rows-per-page', rows, '--num-images', '2'], monkeypatch)
+    assert sorted(os.listdir(out_dir)) == ['index.json', 'index.md', 'page_001.png']
+    assert 'removed the 2 pages of an earlier picture' in capsys.readouterr().out
