@@ -18,6 +18,7 @@ missing-label condition, ``--gt-ann`` (the full train labels) with ``--train-ann
 the runs trained with) draws train images that lost boxes, the dropped boxes dashed.
 """
 import argparse
+import dataclasses
 import sys
 
 from asl_det.benchmark.analysis import (
@@ -27,6 +28,10 @@ from asl_det.benchmark.analysis import (
     plot_probabilities,
 )
 from asl_det.validation import check_device
+from asl_det.visualization.side_by_side import SideBySideSettings
+
+#: The side-by-side settings' defaults (the options default to None: given or not is known).
+PICTURE_DEFAULTS = {field.name: field.default for field in dataclasses.fields(SideBySideSettings)}
 
 
 def parse_args():
@@ -65,26 +70,31 @@ def add_side_by_side_arguments(parser) -> None:
     group.add_argument('--val-ann', metavar='JSON', help='labelled images for the thresholds '
                        '(default: the first run\'s validation set); needs --val-img-dir')
     group.add_argument('--val-img-dir', help='folder of --val-ann\'s images')
-    group.add_argument('--num-images', type=int, default=12, help='images to draw (default 12)')
-    group.add_argument('--rows-per-page', type=int, default=4, help='images per PNG page')
-    group.add_argument('--select', choices=['disagree', 'sample'], default='disagree',
-                       help='which images: where the runs disagree most (default) or a fixed '
-                       'random sample')
-    group.add_argument('--seed', type=int, default=0, help='the sample\'s seed (--select sample)')
+    group.add_argument('--num-images', type=int, help='images to draw (default '
+                       f'{PICTURE_DEFAULTS["num_images"]})')
+    group.add_argument('--rows-per-page', type=int, help='images per PNG page (default '
+                       f'{PICTURE_DEFAULTS["rows_per_page"]})')
+    group.add_argument('--select', choices=['disagree', 'sample'],
+                       help='which images: where the runs disagree most or a fixed random sample '
+                       f'(default {PICTURE_DEFAULTS["select"]})')
+    group.add_argument('--seed', type=int, help='the sample\'s seed (--select sample; default '
+                       f'{PICTURE_DEFAULTS["seed"]})')
     group.add_argument('--panel-width', type=int, help='draw every image this many pixels wide '
                        '(default: its own width, at least 320)')
     group.add_argument('--score-thr', type=float, help='one fixed score threshold for every run '
                        'instead of each run\'s best F1 (an unfair comparison across losses)')
-    group.add_argument('--batch-size', type=int, default=1, help='images per forward pass')
+    group.add_argument('--batch-size', type=int, help='images per forward pass (default '
+                       f'{PICTURE_DEFAULTS["batch_size"]})')
     group.add_argument('--device', help='e.g. cpu or cuda:0 (default: cuda:0 when available)')
-    group.add_argument('--trust-checkpoint', action='store_true',
+    group.add_argument('--trust-checkpoint', action='store_true', default=None,
                        help='unpickle the checkpoints fully (torch.load(weights_only=False)): '
                        'only for files you trust')
 
 
 def check_side_by_side_arguments(parser, args) -> None:
-    options = ('gt_ann', 'img_dir', 'train_ann', 'val_ann', 'val_img_dir', 'score_thr',
-               'panel_width')
+    options = ('gt_ann', 'img_dir', 'train_ann', 'val_ann', 'val_img_dir', 'num_images',
+               'rows_per_page', 'select', 'seed', 'score_thr', 'panel_width', 'batch_size',
+               'device', 'trust_checkpoint')
     if args.side_by_side is None:
         given = [f'--{name.replace("_", "-")}' for name in options
                  if getattr(args, name) is not None]
@@ -117,12 +127,7 @@ def side_by_side(args, names) -> None:
     """Draw the runs side by side (``--side-by-side``); user errors exit with status 2."""
     from asl_det.checkpoint import NotACheckpointError, UntrustedCheckpointError
     from asl_det.inference import InferenceSetupError, find_trained_run
-    from asl_det.visualization import (
-        ImageSet,
-        SideBySideSettings,
-        config_image_set,
-        draw_side_by_side,
-    )
+    from asl_det.visualization import ImageSet, config_image_set, draw_side_by_side
     try:
         runs = [find_trained_run(work_dir, name) for work_dir, name in zip(args.work_dirs, names)]
         drawn = None
@@ -130,12 +135,12 @@ def side_by_side(args, names) -> None:
             img_dir = args.img_dir or config_image_set(runs[0].config, 'train').img_dir
             drawn = ImageSet(args.gt_ann, img_dir)
         val = ImageSet(args.val_ann, args.val_img_dir) if args.val_ann else None
-        settings = SideBySideSettings(
-            out_dir=args.side_by_side, num_images=args.num_images,
-            rows_per_page=args.rows_per_page, select=args.select, seed=args.seed,
-            score_thr=args.score_thr, panel_width=args.panel_width,
-            batch_size=args.batch_size, device=args.device,
-            trust=args.trust_checkpoint)
+        given = dict(num_images=args.num_images, rows_per_page=args.rows_per_page,
+                     select=args.select, seed=args.seed, score_thr=args.score_thr,
+                     panel_width=args.panel_width, batch_size=args.batch_size,
+                     device=args.device, trust=args.trust_checkpoint)
+        settings = SideBySideSettings(out_dir=args.side_by_side, **{
+            name: value for name, value in given.items() if value is not None})
         draw_side_by_side(runs, settings, val=val, drawn=drawn, train_ann=args.train_ann)
     except InferenceSetupError as error:
         print(f'tools/compare.py: error: {error}', file=sys.stderr)

@@ -126,6 +126,11 @@ def test_option_errors_without_side_by_side_or_second_run(runs, monkeypatch, cap
         compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--gt-ann', 'x.json'],
                 monkeypatch)
     assert '--gt-ann only apply with --side-by-side OUT_DIR' in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # (options with a default were ignored without it)
+        compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--num-images', '3',
+                 '--trust-checkpoint'], monkeypatch)
+    assert '--num-images, --trust-checkpoint only apply with --side-by-side OUT_DIR' in \
+        capsys.readouterr().err
     with pytest.raises(SystemExit):
         compare([runs['focal']['work_dir'], '--side-by-side', str(tmp_path)], monkeypatch)
     assert '--side-by-side needs two or more work dirs, got 1' in capsys.readouterr().err
