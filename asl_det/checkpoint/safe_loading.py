@@ -38,8 +38,8 @@ class NotACheckpointError(pickle.UnpicklingError):
 
 
 #: How a ``torch.save`` file starts: a zip archive (torch >= 1.6), or the legacy format's pickle
-#: (protocol 2 or above: its PROTO opcode).
-CHECKPOINT_STARTS = (b'PK\x03\x04', b'\x80')
+#: of its magic number (protocol 2 or above: the PROTO opcode; protocol 1: LONG).
+CHECKPOINT_STARTS = (b'PK\x03\x04', b'\x80', b'L')
 
 
 def check_is_checkpoint(source: Union[str, IO[bytes]], name: str) -> None:

@@ -8,6 +8,9 @@ def add_custom_import(cfg, module: str) -> None:
     ``custom_imports`` has ``allow_failed_imports=False``). ``cfg``: an mmengine ``Config`` or a
     dict."""
     imports = cfg.get('custom_imports') or dict(imports=[], allow_failed_imports=False)
-    if module not in imports['imports']:
-        imports['imports'] = list(imports['imports']) + [module]
+    names = imports.get('imports', [])
+    names = [names] if isinstance(names, str) else list(names)  # mmengine takes one name too
+    if module not in names:
+        names.append(module)
+    imports['imports'] = names
     cfg['custom_imports'] = imports

@@ -288,9 +288,10 @@ def enable_amp(cfg: Config) -> None:
     """
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     wrapper = getattr(wrapper, '__name__', wrapper)
-    if wrapper == 'AmpOptimWrapper':
+    kind = wrapper.rsplit('.', 1)[-1]  # 'mmengine.OptimWrapper': a scope named
+    if kind == 'AmpOptimWrapper':
         return
-    if wrapper != 'OptimWrapper':
+    if kind != 'OptimWrapper':
         raise ConfigError(f'--amp: optim_wrapper.type must be OptimWrapper (made '
                           f'AmpOptimWrapper) or AmpOptimWrapper, got {wrapper!r}; set AMP in '
                           'the config itself for another wrapper')

@@ -125,6 +125,21 @@ def test_a_file_that_is_no_checkpoint_is_named_so(tmp_path, content, trust):
     assert 'trust' not in str(refusal.value)
 
 
+@pytest.mark.parametrize('protocol', [1, 2])  # (torch.load cannot read back protocol 0)
+def test_legacy_checkpoints_of_pickle_protocols_1_and_2_are_checkpoints(tmp_path, protocol):
+    """Protocol 1 (the file starts with LONG, not PROTO) is a checkpoint that torch's
+    weights-only unpickler cannot read: refused as untrusted, loaded when trusted."""
+    path = str(tmp_path / f'legacy{protocol}.pth')
+    torch.save(dict(w=torch.arange(3.0)), path, pickle_protocol=protocol,
+               _use_new_zipfile_serialization=False)
+    if protocol < 2:
+        with pytest.raises(UntrustedCheckpointError):
+            load_checkpoint_file(path)
+    else:
+        assert load_checkpoint_file(path)['w'].tolist() == [0.0, 1.0, 2.0]
+    assert load_checkpoint_file(path, trust=True)['w'].tolist() == [0.0, 1.0, 2.0]
+
+
 def test_a_stream_is_read_from_where_it_was(toy_checkpoint):
     import io
     with open(toy_checkpoint, 'rb') as f:

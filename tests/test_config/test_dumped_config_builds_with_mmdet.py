@@ -44,3 +44,15 @@ def test_the_dumped_config_builds_without_importing_asl_det(tmp_path, edit, part
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.split() == [built]
+
+
+def test_a_single_module_named_as_a_string_stays_one_module():
+    """mmengine takes ``custom_imports=dict(imports='my_module')``: not split into letters."""
+    from mmengine.config import Config
+
+    from asl_det.config.custom_imports import add_custom_import
+    cfg = Config(dict(custom_imports=dict(imports='my_module', allow_failed_imports=False)))
+    add_custom_import(cfg, 'asl_det')
+    add_custom_import(cfg, 'asl_det')
+    assert cfg.custom_imports == dict(imports=['my_module', 'asl_det'],
+                                      allow_failed_imports=False)

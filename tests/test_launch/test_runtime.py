@@ -59,6 +59,10 @@ def test_amp_keeps_a_configured_amp_wrapper_and_refuses_another_wrapper():
                        "OptimWrapper .* got 'DivergenceGuardOptimWrapper'"):
         runtime.enable_amp(cfg)
     assert cfg.optim_wrapper.type == 'DivergenceGuardOptimWrapper'
+    scoped = small_cfg()
+    scoped.optim_wrapper.type = 'mmengine.OptimWrapper'
+    runtime.enable_amp(scoped)
+    assert scoped.optim_wrapper.type == 'AmpOptimWrapper'
     untyped = small_cfg()
     del untyped.optim_wrapper['type']  # mmengine builds an OptimWrapper
     runtime.enable_amp(untyped)
