@@ -34,7 +34,7 @@ from asl_det.inference import (
     prepare_output_dir,
     run_on_files,
 )
-from asl_det.launch.runtime import load_config
+from asl_det.launch.runtime import UserInputError, load_user_config
 from asl_det.validation import check_device, check_int, check_number
 
 #: Exit status when every image that could be decoded was processed and some could not.
@@ -87,13 +87,10 @@ def main(argv=None) -> int:
         parser.error(f'--weights: no such file {args.weights!r}')
     if not osp.isfile(args.config) and '::' not in args.config:
         parser.error(f'CONFIG: no such file {args.config!r}')
-    try:
-        cfg = load_config(args.config)
-    except FileNotFoundError as error:  # an mmdet:: path, or a _base_ it names
-        parser.error(f'CONFIG ({args.config}): {error}')
-    except (SyntaxError, NameError, ImportError, AttributeError, ValueError, KeyError,
-            TypeError) as error:  # in the config's code
-        parser.error(f'CONFIG ({args.config}): {type(error).__name__}: {error}')
+    try:  # a missing mmdet:: path or _base_, an error in the config's code
+        cfg = load_user_config(args.config)
+    except UserInputError as error:
+        parser.error(f'CONFIG ({args.config}): {type(error.__cause__).__name__}: {error}')
     outputs = [kind for kind, skip in (('vis', args.no_save_vis), ('preds', args.no_save_pred))
                if not skip]
     try:

@@ -238,6 +238,20 @@ def export_local_rank(args) -> None:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
 
+def load_user_config(config_path: str) -> Config:
+    """:func:`load_config`, its failures raised as user errors (the original as their cause).
+
+    Raises:
+        MissingFileError: the config file (or one it inherits from) does not exist.
+        ConfigError: the config file cannot be loaded (an error in its code, named).
+    """
+    with user_input(config_path):
+        try:
+            return load_config(config_path)
+        except (SyntaxError, NameError, ImportError, AttributeError) as error:  # in its code
+            raise ConfigError(f'{config_path}: {error}') from error
+
+
 def prepare_config(config_path: str, launcher: str = 'none', cfg_options: Optional[dict] = None,
                    work_dir: Optional[str] = None,
                    edit: Optional[Callable[[Config], None]] = None) -> Config:
@@ -250,11 +264,7 @@ def prepare_config(config_path: str, launcher: str = 'none', cfg_options: Option
         ConfigError: the config file cannot be loaded (its error named), or ``cfg_options``
             cannot be merged into it.
     """
-    with user_input(config_path):
-        try:
-            cfg = load_config(config_path)
-        except (SyntaxError, NameError, ImportError, AttributeError) as error:  # in its code
-            raise ConfigError(f'{config_path}: {error}') from error
+    cfg = load_user_config(config_path)
     cfg.launcher = launcher
     if edit is not None:
         edit(cfg)
