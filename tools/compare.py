@@ -19,6 +19,7 @@ the runs trained with) draws train images that lost boxes, the dropped boxes das
 """
 import argparse
 import dataclasses
+import os.path as osp
 import sys
 
 from asl_det.benchmark.analysis import (
@@ -127,6 +128,7 @@ def side_by_side(args, names) -> None:
     """Draw the runs side by side (``--side-by-side``); user errors exit with status 2."""
     from asl_det.checkpoint import NotACheckpointError, UntrustedCheckpointError
     from asl_det.inference import InferenceSetupError, find_trained_run
+    from asl_det.launch.runtime import user_error_line
     from asl_det.visualization import ImageSet, config_image_set, draw_side_by_side
     try:
         runs = [find_trained_run(work_dir, name) for work_dir, name in zip(args.work_dirs, names)]
@@ -143,10 +145,10 @@ def side_by_side(args, names) -> None:
             name: value for name, value in given.items() if value is not None})
         draw_side_by_side(runs, settings, val=val, drawn=drawn, train_ann=args.train_ann)
     except InferenceSetupError as error:
-        print(f'tools/compare.py: error: {error}', file=sys.stderr)
+        print(f'{osp.basename(sys.argv[0])}: error: {error}', file=sys.stderr)
         sys.exit(2)
     except (UntrustedCheckpointError, NotACheckpointError) as error:
-        print(f'tools/compare.py: error: {type(error).__name__}: {error}', file=sys.stderr)
+        print(user_error_line(error), file=sys.stderr)
         sys.exit(1)
 
 

@@ -34,7 +34,7 @@ from asl_det.inference import (
     prepare_output_dir,
     run_on_files,
 )
-from asl_det.launch.runtime import UserInputError, load_user_config
+from asl_det.launch.runtime import UserInputError, load_user_config, user_error_line
 from asl_det.validation import check_device, check_int, check_number
 
 #: Exit status when every image that could be decoded was processed and some could not.
@@ -107,8 +107,7 @@ def main(argv=None) -> int:
     except InferenceSetupError as error:
         parser.error(str(error))
     except (UntrustedCheckpointError, NotACheckpointError) as error:
-        print(f'{osp.basename(sys.argv[0])}: error: {type(error).__name__}: {error}',
-              file=sys.stderr)
+        print(user_error_line(error), file=sys.stderr)
         return 1
 
     print(f'{len(paths)} image(s) from {args.inputs}')

@@ -107,11 +107,15 @@ def report_user_errors() -> None:
         if not issubclass(kind, USER_ERRORS):
             previous(kind, error, traceback)
             return
-        print(f'{osp.basename(sys.argv[0])}: error: {_reported_type(error)}{error}',
-              file=sys.stderr)
+        print(user_error_line(error), file=sys.stderr)
 
     hook.reports_user_errors = True
     sys.excepthook = hook
+
+
+def user_error_line(error: BaseException) -> str:
+    """The one line a user error is reported with: ``<tool>: error: <type>: <message>``."""
+    return f'{osp.basename(sys.argv[0])}: error: {_reported_type(error)}{error}'
 
 
 def _reported_type(error: BaseException) -> str:

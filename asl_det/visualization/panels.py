@@ -13,6 +13,7 @@ import mmcv
 import numpy as np
 from mmdet.structures import DetDataSample
 from mmdet.visualization import DetLocalVisualizer
+from mmengine import fileio
 from mmengine.structures import InstanceData
 
 from asl_det.inference.labelled_images import Detections
@@ -35,6 +36,25 @@ def make_visualizer(classes: Sequence[str], palette=None) -> DetLocalVisualizer:
     visualizer = DetLocalVisualizer(name=f'asl_det_side_by_side_{next(_NAMES)}')
     visualizer.dataset_meta = dict(classes=tuple(classes), palette=palette or 'random')
     return visualizer
+
+
+def image_for_drawing(path: str, backend: str = 'cv2', color_type: str = 'color') -> np.ndarray:
+    """The image at ``path`` decoded as the test pipeline's ``LoadImageFromFile(color_type=...,
+    imdecode_backend=backend)`` decodes it (so the same EXIF orientation and pixel grid as the
+    predicted boxes), as RGB uint8 (H, W, 3): grey repeated in 3 channels, alpha dropped, deeper
+    integer images scaled to 8 bits."""
+    image = mmcv.imfrombytes(fileio.get(path), flag=color_type, backend=backend,
+                             channel_order='bgr')
+    if image is None:
+        raise ValueError(f'{path}: cannot be decoded (mmcv.imfrombytes returns None)')
+    if image.dtype != np.uint8:
+        top = np.iinfo(image.dtype).max if image.dtype.kind in 'iu' else max(image.max(), 1)
+        image = np.clip(image.astype(np.float64) * (255.0 / top), 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim == 2:
+        return np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image[..., 2::-1])  # BGR(A) -> RGB
 
 
 def draw_boxes(visualizer: DetLocalVisualizer, image: np.ndarray, boxes: Detections,

@@ -17,11 +17,12 @@ import json
 import os
 import os.path as osp
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Set
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import mmcv
 import numpy as np
 
+from asl_det.inference.image_files import pipeline_decoding
 from asl_det.inference.inputs import InferenceSetupError, prepare_output_dir
 from asl_det.inference.labelled_images import Detections, LabelledImages
 from asl_det.inference.score_threshold import ScoreThreshold, best_f1_threshold
@@ -33,7 +34,14 @@ from asl_det.launch.runtime import load_config
 from asl_det.relative_paths import relative_if_inside
 from asl_det.validation import check_int, check_number
 
-from .panels import draw_boxes, for_display, make_visualizer, page, with_caption
+from .panels import (
+    draw_boxes,
+    for_display,
+    image_for_drawing,
+    make_visualizer,
+    page,
+    with_caption,
+)
 from .selection import SELECTIONS, covered, most_disagreed, sample_images
 
 
@@ -217,7 +225,7 @@ def draw_side_by_side(runs: Sequence[TrainedRun], settings: SideBySideSettings,
         f'{settings.out_dir}')
     return write_pages(runs, shown, dropped, chosen, predictions, thresholds, settings,
                        classes, inferencers[0].model.dataset_meta.get('palette'), val,
-                       train_ann, log)
+                       train_ann, log, decoding=pipeline_decoding(inferencers[0]))
 
 
 def check_distinct_run_names(names: Sequence[str]) -> None:
@@ -298,10 +306,12 @@ def draw_row(visualizer, image: np.ndarray, entry: Dict, truth: Detections,
 def write_pages(runs, shown: LabelledImages, dropped: Dict[int, Set[int]], chosen: List[int],
                 predictions, thresholds: Dict[str, ScoreThreshold],
                 settings: SideBySideSettings, classes, palette, val: ImageSet,
-                train_ann: Optional[str], log) -> Dict:
+                train_ann: Optional[str], log, decoding: Tuple[str, str]) -> Dict:
     """Draw the rows, write the pages and the index; returns what :func:`draw_side_by_side`
-    returns. Pages an earlier picture left in ``settings.out_dir`` are removed first (the index
-    links this picture's only)."""
+    returns. Images are decoded as ``decoding`` (imdecode_backend, color_type) says, the test
+    pipeline's (:func:`~asl_det.inference.image_files.pipeline_decoding`). Pages an earlier
+    picture left in ``settings.out_dir`` are removed first (the index links this picture's
+    only)."""
     stale = glob.glob(osp.join(settings.out_dir, 'page_[0-9][0-9][0-9].png'))
     for path in stale:
         os.remove(path)
@@ -317,7 +327,7 @@ def write_pages(runs, shown: LabelledImages, dropped: Dict[int, Set[int]], chose
             thresholds[run.name].threshold) for run, model in zip(runs, predictions)}
         entry = image_entry(img_id, len(pages) + 1, shown, truth, lost, found, settings.iou)
         entries.append(entry)
-        rows.append(draw_row(visualizer, mmcv.imread(shown.path(img_id), channel_order='rgb'),
+        rows.append(draw_row(visualizer, image_for_drawing(shown.path(img_id), *decoding),
                              entry, truth, lost, found, thresholds, settings.panel_width))
         if len(rows) == settings.rows_per_page or number == len(chosen) - 1:
             path = osp.join(settings.out_dir, f'page_{len(pages) + 1:03d}.png')

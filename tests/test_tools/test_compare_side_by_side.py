@@ -195,7 +195,7 @@ def test_a_refused_checkpoint_is_one_line(runs, tmp_path, monkeypatch, capsys):
                  '--side-by-side', str(tmp_path / 'out')], monkeypatch)
     assert exit_status.value.code == 1
     err = capsys.readouterr().err
-    assert 'tools/compare.py: error: UntrustedCheckpointError: refused to load' in err
+    assert 'compare.py: error: UntrustedCheckpointError: refused to load' in err
     assert 'Traceback' not in err
 
 
