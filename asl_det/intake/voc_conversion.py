@@ -20,8 +20,11 @@ out. The input folder is never written to (unless the output folder is placed in
 Layouts: ``Annotations/`` and ``JPEGImages/`` (VOC's), any other annotation and image folders
 (``ann_dir``, ``img_dir``: sets published with ``annots/`` or ``annotations/``), or one flat
 folder where each image has its XML beside it (labelImg's default; ``ann_dir=img_dir='.'``).
-Boxes follow the one rule of :mod:`.box_rule`.
+Boxes follow the one rule of :mod:`.box_rule`; a bndbox that is not 4 finite numbers with
+``xmax >= xmin`` and ``ymax >= ymin`` makes its XML a bad file (swapped corners are a broken
+export, not a small box). Hidden files (``.x``, macOS' ``._a.xml``) are not read.
 """
+import math
 import os
 import os.path as osp
 import random
@@ -117,7 +120,7 @@ def random_split(stems: Sequence[str], ratios: Dict[str, float], seed: int) -> D
 def is_per_class_list(path: str) -> bool:
     """Whether ``path`` reads as VOC's per-class ``<class>_<split>.txt``: every line an image
     name and a flag -1, 0 or 1."""
-    with open(path) as f:
+    with open(path, encoding='utf-8-sig') as f:  # a byte-order mark is no image name
         lines = [line.split() for line in f if line.strip()]
     return bool(lines) and all(len(t) == 2 and t[1] in ('-1', '0', '1') for t in lines)
 
@@ -127,7 +130,7 @@ def read_split_files(voc_root: str, splits: Optional[Sequence[str]]) -> Dict[str
     split file there: not VOC's per-class ``<class>_<split>.txt`` (named after another split
     file and written as :func:`is_per_class_list`). {} when there are none."""
     folder = osp.join(voc_root, 'ImageSets', 'Main')
-    present = sorted(f[:-4] for f in os.listdir(folder) if f.endswith('.txt')) \
+    present = sorted(f[:-4] for f in visible_names(folder) if f.endswith('.txt')) \
         if osp.isdir(folder) else []
     if splits is None:
         splits = [s for s in present
@@ -140,9 +143,15 @@ def read_split_files(voc_root: str, splits: Optional[Sequence[str]]) -> Dict[str
             f'present: {present}. Use split_ratios (--split-ratios) for a random split')
     result = {}
     for split in splits:
-        with open(osp.join(folder, f'{split}.txt')) as f:
+        with open(osp.join(folder, f'{split}.txt'), encoding='utf-8-sig') as f:
             result[split] = [line.split()[0] for line in f if line.strip()]
     return result
+
+
+def visible_names(folder: str) -> List[str]:
+    """The names in ``folder`` that are not hidden (``.x``; macOS' ``._a.xml`` beside
+    ``a.xml`` is no annotation)."""
+    return [name for name in os.listdir(folder) if not name.startswith('.')]
 
 
 def find_image(xml_path: str, img_dir: str, tagged: Optional[str],
@@ -208,6 +217,11 @@ def parse_voc_xml(xml_path: str, voc_root: str, img_dir: str,
                           'bndbox xmin/ymin/xmax/ymax') from error
         if not name:
             raise BadFile(xml_path, f'object #{i} has no <name>')
+        if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)) \
+                or xmax < xmin or ymax < ymin:
+            raise BadFile(xml_path, f'object #{i} ({name}): bndbox xmin {xmin:g} ymin {ymin:g} '
+                          f'xmax {xmax:g} ymax {ymax:g}: coordinates must be finite with '
+                          'xmax >= xmin and ymax >= ymin')
         box = [xmin - 1, ymin - 1, xmax - xmin, ymax - ymin]
         box = [int(v) if float(v).is_integer() else v for v in box]
         objects.append(VOCObject(name, box, (obj.findtext('difficult') or '0').strip() == '1'))
@@ -277,7 +291,7 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
     out_dir = out_dir or osp.join(voc_root, 'annotations_coco')
     if osp.abspath(out_dir) in (osp.abspath(ann_folder), osp.abspath(image_folder)):
         raise VOCConversionError(f'out_dir {out_dir} is an input folder: choose another')
-    stems = sorted(f[:-4] for f in os.listdir(ann_folder) if f.lower().endswith('.xml'))
+    stems = sorted(f[:-4] for f in visible_names(ann_folder) if f.lower().endswith('.xml'))
     summary = VOCSummary(root=voc_root)
     if split_ratios is None:
         members = read_split_files(voc_root, splits)
@@ -293,11 +307,11 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
         summary.split_source = f'a random split {split_ratios} of {len(stems)} XML files ' \
                                f'(seed {seed})'
     listing: Dict[str, List[str]] = {}
-    for name in sorted(os.listdir(image_folder)):
+    for name in sorted(visible_names(image_folder)):
         if osp.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
             listing.setdefault(osp.splitext(name)[0], []).append(name)
     parsed: Dict[str, VOCImage] = {}
-    xml_names = {osp.splitext(f)[0]: f for f in os.listdir(ann_folder)
+    xml_names = {osp.splitext(f)[0]: f for f in visible_names(ann_folder)
                  if f.lower().endswith('.xml')}
     def bad(error: BadFile) -> None:
         if not skip_bad_files:

@@ -12,14 +12,21 @@ Each line ``class cx cy w h`` is normalised by the image's width ``W`` and heigh
 from its header, as :func:`~asl_det.intake.image_decoding.loaded_size` says the loader sees
 it); the COCO box is ``[(cx - w/2) W, (cy - h/2) H, w W, h H]`` in pixels, rounded to 1/1000 px.
 
-What is an error and what is reported follows the VOC converter: a line that is not 5 numbers
-(a polygon line too), an unreadable label file or image, and a label file without an image are
-bad files: an error, or listed and left out (image and labels) with ``skip_bad_files``. A class
-id without a name is an error, or the line is listed and skipped with
-``skip_unknown_classes``. Boxes go through the one rule of :mod:`.box_rule`: boxes narrower or
-lower than 1 px and boxes with no overlap with the image are reported and dropped, boxes partly
-outside the image (coordinates beyond [0, 1]) are reported and kept unclipped. An image without
-a label file is an image without boxes (as Ultralytics reads it): kept and listed.
+A polygon line ``class x1 y1 x2 y2 x3 y3 ...`` (Ultralytics' segment labels) is read as the
+box of its points' extent, as Ultralytics' ``segments2boxes`` reads it (a 5-value line beside
+it stays a box; Ultralytics would read every line of such a file as a polygon).
+
+What is an error and what is reported follows the VOC converter: a line that is neither 5
+numbers nor a polygon, a value outside [0, 1] (Ultralytics' "non-normalized or out of bounds
+coordinates": labels in pixels, or negative sizes), an unreadable label file or image, and a
+label file without an image are bad files: an error, or listed and left out (image and labels)
+with ``skip_bad_files``. A class id without a name is an error, or the line is listed and
+skipped with ``skip_unknown_classes``. Boxes go through the one rule of :mod:`.box_rule`: boxes
+narrower or lower than 1 px and boxes with no overlap with the image are reported and dropped,
+boxes partly outside the image (``cx - w/2 < 0`` and the like) are reported and kept
+unclipped. An image without a label file is an image without boxes (as Ultralytics reads it):
+kept and listed. Hidden files and folders (``.x``, macOS' ``._a.jpg``) are not read, as
+Ultralytics' glob leaves them out.
 """
 import os
 import os.path as osp
@@ -61,13 +68,16 @@ class YOLOSplit:
 class YOLOSummary(ConversionSummary):
     """What a YOLO conversion wrote and reported (:class:`ConversionSummary`) and read."""
     label_lines: int = 0  # box lines read from the label files of the splits
+    polygon_lines: int = 0  # of them, polygons read as the box of their points
     names_source: str = ''  # where the class names came from
     notes: List[str] = field(default_factory=list)
     unknown_classes: List[list] = field(default_factory=list)  # [file:line, class id]
     unlabelled_images: List[str] = field(default_factory=list)  # file names (kept, no boxes)
 
     def read_lines(self) -> List[str]:
-        return [f'{self.label_lines} box lines in the label files; class names from '
+        polygons = (f' ({self.polygon_lines} of them polygons, each read as the box of its '
+                    'points)') if self.polygon_lines else ''
+        return [f'{self.label_lines} box lines in the label files{polygons}; class names from '
                 f'{self.names_source}'] + self.notes
 
     def problem_lists(self):
@@ -93,13 +103,20 @@ def label_folder(image_folder: str) -> str:
     return osp.dirname(label_path(osp.join(image_folder, 'x.jpg')))
 
 
-def images_under(folder: str) -> List[str]:
-    """Image files under ``folder``, recursively (as Ultralytics globs them), sorted."""
+def visible_files(folder: str) -> List[str]:
+    """The files under ``folder``, recursively, as Ultralytics' ``glob('**/*.*')`` finds them:
+    hidden names (``.x``, macOS' ``._a.jpg``) and hidden folders left out; sorted."""
     found = []
-    for parent, _, files in os.walk(folder, followlinks=True):
-        found += [osp.join(parent, f) for f in files
-                  if osp.splitext(f)[1].lower() in IMAGE_EXTENSIONS]
+    for parent, folders, files in os.walk(folder, followlinks=True):
+        folders[:] = [name for name in folders if not name.startswith('.')]
+        found += [osp.join(parent, f) for f in files if not f.startswith('.')]
     return sorted(found)
+
+
+def images_under(folder: str) -> List[str]:
+    """Image files under ``folder``, recursively (:func:`visible_files`), sorted."""
+    return [path for path in visible_files(folder)
+            if osp.splitext(path)[1].lower() in IMAGE_EXTENSIONS]
 
 
 def split_from_yaml(root: str, key: str, value, yaml_path: str) -> YOLOSplit:
@@ -119,7 +136,7 @@ def split_from_yaml(root: str, key: str, value, yaml_path: str) -> YOLOSplit:
             images += images_under(path)
             folders.append(label_folder(path))
         elif osp.isfile(path):
-            with open(path) as f:
+            with open(path, encoding='utf-8-sig') as f:  # a byte-order mark is no path
                 lines = [line.strip() for line in f if line.strip()]
             images += [osp.normpath(osp.join(osp.dirname(path), line)) for line in lines]
         else:
@@ -291,12 +308,15 @@ def convert_yolo_folder(images: str, labels: Optional[str] = None, split: Option
                           skip_bad_files)
 
 
-def parse_label_line(line: str) -> Tuple[int, List[float]]:
-    """(class id, [cx, cy, w, h]) of one label line; ValueError saying what is wrong."""
+def parse_label_line(line: str) -> Tuple[int, List[float], bool]:
+    """(class id, [cx, cy, w, h], whether the line is a polygon) of one label line: a box
+    ``class cx cy w h``, or a polygon ``class x1 y1 x2 y2 x3 y3 ...`` (three points or more),
+    which becomes the box of its points' extent (Ultralytics' ``segments2boxes``). Values are
+    normalised: each in [0, 1], as Ultralytics requires. ValueError saying what is wrong."""
     parts = line.split()
-    if len(parts) != 5:
-        kind = ' (a polygon line: this converter reads boxes)' if len(parts) > 6 else ''
-        raise ValueError(f'{len(parts)} values, expected 5: class cx cy w h{kind}')
+    if len(parts) != 5 and (len(parts) < 7 or len(parts) % 2 == 0):
+        raise ValueError(f'{len(parts)} values, expected 5 (class cx cy w h) or an odd number '
+                         '>= 7 (class x1 y1 x2 y2 x3 y3 ..., a polygon)')
     try:
         values = [float(v) for v in parts]
     except ValueError:
@@ -305,7 +325,15 @@ def parse_label_line(line: str) -> Tuple[int, List[float]]:
         raise ValueError(f'not finite: {line.strip()!r}')
     if values[0] < 0 or not values[0].is_integer():
         raise ValueError(f'class id {parts[0]} is not an integer >= 0')
-    return int(values[0]), values[1:]
+    outside = [part for part, v in zip(parts[1:], values[1:]) if not 0 <= v <= 1]
+    if outside:
+        raise ValueError(f'{", ".join(outside[:4])}: normalised values must be in [0, 1] '
+                         '(pixel coordinates? YOLO labels divide by the image size)')
+    if len(parts) == 5:
+        return int(values[0]), values[1:], False
+    xs, ys = values[1::2], values[2::2]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    return int(values[0]), [(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], True
 
 
 def pixel_box(normalised: Sequence[float], width: int, height: int) -> List[float]:
@@ -317,9 +345,10 @@ def pixel_box(normalised: Sequence[float], width: int, height: int) -> List[floa
     return [int(v) if v.is_integer() else v for v in box]
 
 
-def read_labels(label_file: str) -> List[Tuple[int, int, List[float]]]:
-    """[(line number, class id, [cx, cy, w, h])] of a label file; :class:`BadFile` naming its
-    bad lines (at most 3, and how many)."""
+def read_labels(label_file: str) -> List[Tuple[int, int, List[float], bool]]:
+    """[(line number, class id, [cx, cy, w, h], polygon)] of a label file
+    (:func:`parse_label_line`); :class:`BadFile` naming its bad lines (at most 3, and how
+    many)."""
     try:
         with open(label_file) as f:
             text = f.read()
@@ -330,11 +359,11 @@ def read_labels(label_file: str) -> List[Tuple[int, int, List[float]]]:
         if not line.strip():
             continue
         try:
-            class_id, values = parse_label_line(line)
+            class_id, values, polygon = parse_label_line(line)
         except ValueError as error:
             problems.append(f'line {number}: {error}')
         else:
-            boxes.append((number, class_id, values))
+            boxes.append((number, class_id, values, polygon))
     if problems:
         more = f'; ... ({len(problems)} bad lines in all)' if len(problems) > 3 else ''
         raise BadFile(label_file, '; '.join(problems[:3]) + more)
@@ -356,11 +385,10 @@ def read_image(image_path: str, label_file: str, root: str) -> tuple:
 
 
 def label_files_under(folder: str) -> List[str]:
-    """The .txt files under ``folder`` (recursively), ``classes.txt`` left out."""
-    found = []
-    for parent, _, files in os.walk(folder, followlinks=True):
-        found += [osp.join(parent, f) for f in files if f.endswith('.txt') and f != CLASS_LIST]
-    return sorted(found)
+    """The .txt files under ``folder`` (recursively, :func:`visible_files`), ``classes.txt``
+    left out."""
+    return [path for path in visible_files(folder)
+            if path.endswith('.txt') and osp.basename(path) != CLASS_LIST]
 
 
 def convert_splits(split_sources: Dict[str, YOLOSplit], root: str, out_dir: Optional[str],
@@ -384,7 +412,7 @@ def convert_splits(split_sources: Dict[str, YOLOSplit], root: str, out_dir: Opti
                               'label file')
                 for folder in source.label_folders for path in label_files_under(folder)
                 if osp.abspath(path) not in expected]
-        if source.images and all(label is None for _, _, _, label, _ in parsed[split]):
+        if parsed[split] and all(label is None for _, _, _, label, _ in parsed[split]):
             summary.notes.append(f'warning: no image of split {split!r} has a label file '
                                  f'(looked for {source.labels[0]} and the like): '
                                  'is this the layout Ultralytics reads?')
@@ -396,7 +424,7 @@ def convert_splits(split_sources: Dict[str, YOLOSplit], root: str, out_dir: Opti
             '(--skip-bad-files) leaves them out (image and labels) and lists them')
     summary.skipped_files = [[osp.relpath(error.path, root), error.reason] for error in bad]
     unknown = [[f'{label}:{number}', class_id] for images in parsed.values()
-               for _, _, _, label, boxes in images for number, class_id, _ in boxes
+               for _, _, _, label, boxes in images for number, class_id, _, _ in boxes
                if class_id >= len(summary.classes)]
     if unknown and not skip_unknown_classes:
         raise YOLOConversionError(
@@ -413,7 +441,8 @@ def convert_splits(split_sources: Dict[str, YOLOSplit], root: str, out_dir: Opti
             if label is None:
                 summary.unlabelled_images.append(file_name)
             summary.label_lines += len(boxes)
-            for number, class_id, values in boxes:
+            summary.polygon_lines += sum(polygon for _, _, _, polygon in boxes)
+            for number, class_id, values, _ in boxes:
                 if class_id < len(summary.classes):
                     add_box(coco, image, class_id + 1, pixel_box(values, width, height),
                             summary, f'{label}:{number}', summary.classes[class_id])

@@ -133,6 +133,42 @@ def test_malformed_xml_is_an_error_or_skipped(tmp_path):
     assert line.startswith(f'skipped file: {d_xml}: not well-formed XML (')  # the path once
 
 
+@pytest.mark.parametrize('corners, shown', [
+    ((60, 10, 20, 50), 'xmin 60 ymin 10 xmax 20 ymax 50'),  # x corners swapped
+    ((10, 50, 20, 10), 'xmin 10 ymin 50 xmax 20 ymax 10'),
+    (('nan', 10, 20, 50), 'xmin nan ymin 10 xmax 20 ymax 50'),
+    ((10, 10, 'inf', 50), 'xmin 10 ymin 10 xmax inf ymax 50'),
+])
+def test_a_broken_bndbox_is_a_bad_file_not_a_small_box(tmp_path, corners, shown):
+    root = write_voc(tmp_path / 'voc', dict(IMAGES, d=[('cat', *corners)]),
+                     {'train': ['a', 'd']})
+    with pytest.raises(VOCConversionError, match=rf'd\.xml: object #0 \(cat\): bndbox {shown}: '
+                                                 r'coordinates must be finite with xmax >= xmin '
+                                                 r'and ymax >= ymin'):
+        convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'))
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'), skip_bad_files=True)
+    assert [osp.basename(f) for f, _ in summary.skipped_files] == ['d.xml']
+    assert summary.dropped_boxes == []
+    with open(summary.written['train']) as f:
+        assert 'NaN' not in f.read() and summary.images == {'train': 1}
+
+
+def test_hidden_files_and_a_byte_order_mark_are_not_read_as_annotations(tmp_path):
+    root = write_voc(tmp_path / 'voc', IMAGES)
+    for folder, name in (('Annotations', '._a.xml'), ('JPEGImages', '._a.jpg'),
+                         (osp.join('ImageSets', 'Main'), '._train.txt')):
+        os.makedirs(osp.join(root, folder), exist_ok=True)
+        with open(osp.join(root, folder, name), 'wb') as f:
+            f.write(b'\x00\x05\x16\x07 AppleDouble')
+    with open(osp.join(root, 'ImageSets', 'Main', 'train.txt'), 'w', encoding='utf-8-sig') as f:
+        f.write('a\r\nb\r\n')
+    summary = convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'))
+    assert summary.images == {'train': 2} and summary.skipped_files == []
+    everything = convert_voc_to_coco(root, out_dir=str(tmp_path / 'all'),
+                                     split_ratios={'all': 1})
+    assert everything.images == {'all': 3} and everything.skipped_files == []
+
+
 def test_missing_split_files_give_a_seeded_split(tmp_path):
     stems = {f'img{i:02d}': [('cat', 2, 2, 20, 20)] for i in range(10)}
     root = write_voc(tmp_path / 'voc', stems)

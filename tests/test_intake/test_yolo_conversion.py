@@ -2,6 +2,7 @@
 import json
 import os
 import os.path as osp
+import re
 import runpy
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -32,18 +33,21 @@ names:
   0: cat
   1: dog
 """
-# every report: a box inside, one partly outside, a zero-width one, one with no overlap, an
-# unknown class id (a.txt); bad lines (b.txt); an image without label file (c.png); a label
-# file without image (orphan.txt, below); labelImg's classes.txt (misspelt, not used)
+# every report: a box inside, one partly outside, a zero-width one, a polygon (read as the box
+# of its points), an unknown class id (a.txt); bad lines: pixel coordinates, not numbers, 6
+# values (b.txt); an image without label file (c.png); a label file without image (orphan.txt,
+# below); labelImg's classes.txt (misspelt, not used)
 LABELS = {
     'train/a.jpg': ('0 0.5 0.5 0.25 0.5\n1 0.05 0.5 0.2 0.5\n0 0.5 0.5 0 0.5\n'
-                    '1 1.5 0.5 0.2 0.2\n5 0.5 0.5 0.1 0.1\n'),
-    'train/b.jpg': '0 0.5 0.5 0.2 0.2\n0 0.1 0.1 0.3 0.1 0.3 0.3 0.1 0.3\n1 a b c d\n\n',
+                    '1 0.1 0.3 0.3 0.1 0.3 0.2 0.1 0.1\n5 0.5 0.5 0.1 0.1\n'),
+    'train/b.jpg': '0 0.5 0.5 0.2 0.2\n0 32 24 16 12\n1 a b c d\n\n0 0.1 0.2 0.3 0.4 0.5\n',
     'train/c.png': None,
     'val/d.jpg': '1 0.5 0.5 0.5 0.5\n',
 }
-B_PROBLEMS = ("line 2: 9 values, expected 5: class cx cy w h (a polygon line: this converter "
-              "reads boxes); line 3: not numbers: '1 a b c d'")
+B_PROBLEMS = ("line 2: 32, 24, 16, 12: normalised values must be in [0, 1] (pixel coordinates? "
+              "YOLO labels divide by the image size); line 3: not numbers: '1 a b c d'; line 5: "
+              "6 values, expected 5 (class cx cy w h) or an odd number >= 7 (class x1 y1 x2 y2 "
+              "x3 y3 ..., a polygon)")
 
 
 def load(path):
@@ -98,12 +102,12 @@ def test_every_report_and_the_boxes_in_pixels(yolo, tmp_path):
                                     'label file']]
     assert summary.unknown_classes == [['labels/train/a.txt:5', 5]]
     assert summary.dropped_boxes == [
-        ['labels/train/a.txt:3', 'cat', [32, 12, 0, 24], 'width or height < 1 px'],
-        ['labels/train/a.txt:4', 'dog', [89.6, 19.2, 12.8, 9.6], 'no overlap with the image']]
+        ['labels/train/a.txt:3', 'cat', [32, 12, 0, 24], 'width or height < 1 px']]
     assert summary.outside_boxes == [['labels/train/a.txt:2', 'dog', [-3.2, 12, 12.8, 24]]]
     assert summary.unlabelled_images == ['images/train/c.png']
     assert summary.images == {'train': 2, 'val': 1} and summary.label_lines == 6
-    assert summary.boxes == {'train': {'cat': 1, 'dog': 1}, 'val': {'cat': 0, 'dog': 1}}
+    assert summary.polygon_lines == 1
+    assert summary.boxes == {'train': {'cat': 1, 'dog': 2}, 'val': {'cat': 0, 'dog': 1}}
     assert summary.empty_splits == {}
     train = load(summary.written['train'])
     assert train['categories'] == [dict(id=1, name='cat', supercategory='none'),
@@ -112,8 +116,12 @@ def test_every_report_and_the_boxes_in_pixels(yolo, tmp_path):
                                dict(id=2, file_name='images/train/c.png', width=64, height=48)]
     assert [(a['image_id'], a['category_id'], a['bbox'], a['area'])
             for a in train['annotations']] == [(1, 1, [24, 12, 16, 24], 384),
-                                               (1, 2, [-3.2, 12, 12.8, 24], pytest.approx(307.2))]
+                                               (1, 2, [-3.2, 12, 12.8, 24], pytest.approx(307.2)),
+                                               (1, 2, [6.4, 4.8, 12.8, 9.6],
+                                                pytest.approx(122.88))]
     lines = summary.lines()
+    assert any(line.startswith('6 box lines in the label files (1 of them polygons, each read '
+                               'as the box of its points); class names from') for line in lines)
     assert f'skipped file: labels/train/b.txt: {B_PROBLEMS}' in lines
     assert 'box partly outside the image (kept): labels/train/a.txt:2: dog: [-3.2, 12, 12.8, 24]' \
         in lines
@@ -128,10 +136,11 @@ def test_every_report_and_the_boxes_in_pixels(yolo, tmp_path):
     item = dataset[0]
     assert item['img'].shape == (48, 64, 3)
     expected = [[64 * (cx - w / 2), 48 * (cy - h / 2), 64 * (cx + w / 2), 48 * (cy + h / 2)]
-                for cx, cy, w, h in ((0.5, 0.5, 0.25, 0.5), (0.05, 0.5, 0.2, 0.5))]
+                for cx, cy, w, h in ((0.5, 0.5, 0.25, 0.5), (0.05, 0.5, 0.2, 0.5),
+                                     (0.2, 0.2, 0.2, 0.2))]
     assert item['gt_bboxes'].tensor.flatten().tolist() == pytest.approx(
         [v for box in expected for v in box], abs=1e-3)
-    assert item['gt_bboxes_labels'].tolist() == [0, 1]
+    assert item['gt_bboxes_labels'].tolist() == [0, 1, 1]
     assert len(dataset[1]['gt_bboxes']) == 0  # c.png: no label file, no boxes
 
 
@@ -170,6 +179,53 @@ def test_txt_lists_roboflow_paths_and_list_names(tmp_path):
         'valid/images/z.jpg', 'train/images/y.jpg']
     assert summary.boxes == {'train': {'cell': 2}, 'val': {'cell': 2}}
     assert summary.classes == ['cell']
+
+
+def test_hidden_files_are_not_read_as_ultralytics_glob_leaves_them(tmp_path):
+    data_yaml = write_yolo(tmp_path / 'y', {'train/a.jpg': '0 0.5 0.5 0.5 0.5\n'}, names=['cell'])
+    root = tmp_path / 'y'
+    (root / 'images' / 'train' / '._a.jpg').write_bytes(b'\x00\x05\x16\x07 AppleDouble')
+    (root / 'labels' / 'train' / '._a.txt').write_bytes(b'\x00\x05\x16\x07')
+    write_image(str(root / 'images' / 'train' / '.ipynb_checkpoints' / 'b.jpg'))
+    summary = convert_yolo_to_coco(data_yaml, str(tmp_path / 'out'))
+    assert summary.images == {'train': 1} and summary.skipped_files == []
+    assert summary.boxes == {'train': {'cell': 1}}
+
+
+def test_an_image_list_saved_with_a_byte_order_mark(tmp_path):
+    root = tmp_path / 'y'
+    write_yolo(root, {'train/a.jpg': '0 0.5 0.5 0.5 0.5\n'})
+    with open(root / 'train.txt', 'w', encoding='utf-8-sig') as f:
+        f.write('images/train/a.jpg\r\n')
+    (root / 'data.yaml').write_text('train: train.txt\nnames: [cell]\n')
+    summary = convert_yolo_to_coco(str(root / 'data.yaml'), str(tmp_path / 'out'))
+    assert summary.boxes == {'train': {'cell': 1}} and summary.skipped_files == []
+
+
+def test_every_image_skipped_is_not_reported_as_a_missing_label_layout(tmp_path):
+    data_yaml = write_yolo(tmp_path / 'y', {'train/a.jpg': '0 50 40 20 10\n'}, names=['cell'])
+    summary = convert_yolo_to_coco(data_yaml, str(tmp_path / 'out'), skip_bad_files=True)
+    assert summary.skipped_files == [['labels/train/a.txt', 'line 1: 50, 40, 20, 10: normalised '
+                                      'values must be in [0, 1] (pixel coordinates? YOLO labels '
+                                      'divide by the image size)']]
+    assert not any('has a label file' in line for line in summary.lines())
+
+
+@pytest.mark.parametrize('line, problem', [
+    ('0 0.5 0.5 -0.2 0.2', '-0.2: normalised values must be in [0, 1]'),
+    ('0 0.5 1.0001 0.2 0.2', '1.0001: normalised values must be in [0, 1]'),
+    ('0 0.1 0.1 0.5 0.1 0.5 1.5 0.1 0.5', '1.5: normalised values must be in [0, 1]'),
+    ('0 0.1 0.1 0.5 0.1 0.5 0.5 0.1', '8 values, expected 5'),
+    ('0 0.1 0.1 0.5 0.1', None),
+])
+def test_label_values_outside_the_unit_range_are_bad_lines(tmp_path, line, problem):
+    data_yaml = write_yolo(tmp_path / 'y', {'train/a.jpg': line + '\n'}, names=['cell'])
+    if problem is None:
+        assert convert_yolo_to_coco(data_yaml, str(tmp_path / 'out')).boxes == {
+            'train': {'cell': 1}}
+        return
+    with pytest.raises(YOLOConversionError, match=re.escape(f'line 1: {problem}')):
+        convert_yolo_to_coco(data_yaml, str(tmp_path / 'out'))
 
 
 def roboflow_split(root, names=('x.jpg', 'y.jpg')):
@@ -314,6 +370,6 @@ def test_tool_converts_and_runs_the_preflight(yolo, tmp_path, monkeypatch, capsy
     monkeypatch.setattr(sys, 'argv', argv + ['--skip-bad-files', '--skip-unknown-classes'])
     runpy.run_path(TOOL, run_name='__main__')
     out = capsys.readouterr().out
-    assert 'train: 2 images, 2 boxes (cat 1, dog 1)' in out
+    assert 'train: 2 images, 3 boxes (cat 1, dog 2)' in out
     assert 'preflight: train.json: ' in out and 'boxes partly outside the image (kept' in out
     assert sorted(os.listdir(tmp_path / 'out')) == ['train.json', 'val.json']
