@@ -6,14 +6,17 @@ weights-only unpickler builds tensors and plain containers only, plus the global
 :class:`UntrustedCheckpointError`, which names what it needs and the opt-in for a trusted file.
 Nothing here changes ``torch.load`` itself: the allowlist applies inside
 :func:`load_checkpoint_file` only (``torch.serialization.safe_globals``, a scoped context).
+Config text that mmengine would run (``meta['config']``, read by ``Runner.resume``) is left out
+of an untrusted checkpoint.
 """
+import logging
 import os
 import pickle
 from typing import IO, List, Optional, Union
 
 import numpy as np
 import torch
-from mmengine.logging import HistoryBuffer
+from mmengine.logging import HistoryBuffer, print_log
 
 #: The methods a pickled ``HistoryBuffer`` refers to: ``getattr(HistoryBuffer, name)``.
 HISTORY_BUFFER_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
@@ -133,9 +136,23 @@ def load_checkpoint_file(source: Union[str, IO[bytes]], map_location=None,
         return torch.load(source, map_location=map_location, weights_only=False)
     try:
         with torch.serialization.safe_globals(list(CHECKPOINT_GLOBALS)):
-            return torch.load(source, map_location=map_location, weights_only=True)
+            checkpoint = torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         raise UntrustedCheckpointError(_refusal(name, source, error)) from None
+    return _without_code_text(checkpoint, name)
+
+
+def _without_code_text(checkpoint, name: str):
+    """``checkpoint`` without ``meta['config']``, config text that mmengine's ``Runner.resume``
+    runs (``Config.fromstring``, to compare GPU counts): from an untrusted file it is code.
+    mmengine writes ``meta['cfg']`` instead, which nothing of mmengine's runs on resume."""
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    if isinstance(meta, dict) and 'config' in meta:
+        checkpoint['meta'] = {key: value for key, value in meta.items() if key != 'config'}
+        print_log(f'{name}: its meta[\'config\'] (config text that mmengine\'s Runner.resume '
+                  f'would run as Python) is left out: the file is not trusted; {TRUST_OPT_IN}',
+                  logger='current', level=logging.WARNING)
+    return checkpoint
 
 
 def set_trust_by_default(trust: bool) -> None:

@@ -165,6 +165,23 @@ def test_installed_loader_refuses_through_mmengine(tmp_path, toy_checkpoint,
         use_safe_checkpoint_loader(trust='yes')
 
 
+def test_config_text_mmengine_would_run_on_resume_is_left_out_unless_trusted(
+        tmp_path, toy_checkpoint, safe_mmengine_loader):
+    """mmengine's Runner.resume runs meta['config'] with Config.fromstring: a weights-only
+    file could carry code there; resumed untrusted, it does not run."""
+    marker = tmp_path / 'ran'
+    checkpoint = torch.load(toy_checkpoint, weights_only=False)
+    checkpoint['meta']['config'] = f"gpu_ids = [__import__('os').system('touch {marker}')]\n"
+    path = str(tmp_path / 'iter_2.pth')
+    torch.save(checkpoint, path)
+    loaded = load_checkpoint_file(path)
+    assert 'config' not in loaded['meta'] and loaded['meta']['iter'] == 2
+    assert load_checkpoint_file(path, trust=True)['meta']['config'] == checkpoint['meta']['config']
+    runner = toy_runner(tmp_path / 'resumed', 3)
+    runner.resume(path)
+    assert runner.iter == 2 and not marker.exists()
+
+
 def test_installed_loader_refuses_a_downloaded_checkpoint(tmp_path, toy_checkpoint,
                                                           safe_mmengine_loader, monkeypatch):
     """mmengine's own http loader unpickles downloads fully (torch.hub, weights_only=False)."""

@@ -41,6 +41,15 @@ def test_a_checkpoint_without_a_readable_config_is_let_through():
                                dict(meta=dict(cfg='model = dict(')))
 
 
+def test_config_text_in_a_checkpoint_is_read_as_data_and_never_run(tmp_path):
+    flag = tmp_path / 'ran'
+    text = f"model = dict(type='RetinaNet', x=__import__('os').system('touch {flag}'))\n"
+    hook = ResumedLossCheckHook()
+    hook.after_load_checkpoint(SimpleNamespace(cfg=model_cfg(FOCAL)),
+                               dict(meta=dict(cfg=text, iter=8)))
+    assert not flag.exists()  # let through with a warning, as a checkpoint without a config
+
+
 def test_classifier_losses_are_read_by_path():
     assert classifier_losses(model_cfg(ASL)) == {'model.bbox_head.loss_cls': ASL}
     assert classifier_losses(Config(dict(work_dir='x'))) == {}

@@ -4,7 +4,9 @@ A run trained with ``tools/train.py CONFIG --asl`` and resumed with ``--resume``
 ``--asl`` would go on with the config's ``FocalLoss``: the weights fit either way (the losses have
 no parameters), so nothing else notices. mmengine keeps the training config in each checkpoint
 (``meta['cfg']``); :class:`ResumedLossCheckHook`, which ``tools/train.py`` adds on ``--resume``,
-compares its classifier losses with the resumed run's when the checkpoint is loaded.
+compares its classifier losses with the resumed run's when the checkpoint is loaded. The text is
+read as data (:func:`~asl_det.config.literal_config.literal_config`), never run: the checkpoint
+may not be trusted.
 """
 from typing import Dict, Optional
 
@@ -38,17 +40,18 @@ def _described(loss: Optional[dict]) -> str:
 class ResumedLossCheckHook(Hook):
     """On ``--resume``: raise ``ConfigError`` (a user error: one line from the tools) when the
     checkpoint's config (``meta['cfg']``) names other classifier losses than the run's, naming
-    them. A checkpoint without a readable config is let through with a warning."""
+    them. A checkpoint without a config readable as data is let through with a warning."""
 
     priority = 'VERY_HIGH'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        from asl_det.config.literal_config import literal_config
         text = (checkpoint.get('meta') or {}).get('cfg')
         try:
-            trained = classifier_losses(Config.fromstring(text, file_format='.py'))
-        except Exception as error:  # noqa: BLE001 (any config text mmengine cannot read back)
-            print_log(f'ResumedLossCheckHook: the checkpoint holds no readable config '
-                      f'({type(error).__name__}); its classification losses are not compared',
+            trained = classifier_losses(Config(literal_config(text)))
+        except (TypeError, ValueError) as error:  # no text, or text that is not plain data
+            print_log(f'ResumedLossCheckHook: the checkpoint holds no config readable as data '
+                      f'({error}); its classification losses are not compared',
                       logger='current', level=30)
             return
         resumed = classifier_losses(runner.cfg)
