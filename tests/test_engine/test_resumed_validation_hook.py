@@ -119,15 +119,17 @@ def test_validation_logged_without_a_step_counts_the_points_after_the_last_train
     assert validation_logged(lines, iteration, None, ITERS) is logged
 
 
-def write_sitting(work_dir, timestamp, lines=None, resumed=None):
-    """A sitting: its scalars (``lines``) and, unless ``resumed`` is None, mmengine's log."""
+def write_sitting(work_dir, timestamp, lines=None, resumed=None, launched_to_resume=None):
+    """A sitting: its scalars (``lines``) and, unless ``resumed`` is None, mmengine's log (its
+    config's ``resume`` line says ``launched_to_resume``, by default ``resumed``)."""
     if lines is not None:
         write_scalars(work_dir, lines, timestamp=timestamp)
     if resumed is not None:
+        launched_to_resume = resumed if launched_to_resume is None else launched_to_resume
         os.makedirs(os.path.join(work_dir, timestamp), exist_ok=True)
         with open(os.path.join(work_dir, timestamp, f'{timestamp}.log'), 'w') as f:
-            f.write('mmengine - INFO - Config:\n' + (
-                'mmengine - INFO - resumed epoch: 0, iter: 40\n' if resumed else ''))
+            f.write(f'mmengine - INFO - Config:\nload_from = None\nresume = {launched_to_resume}\n'
+                    + ('mmengine - INFO - resumed epoch: 0, iter: 40\n' if resumed else ''))
 
 
 def test_this_runs_lines_start_at_its_last_sitting_from_scratch(tmp_path):
@@ -136,6 +138,11 @@ def test_this_runs_lines_start_at_its_last_sitting_from_scratch(tmp_path):
     write_sitting(work_dir, '20240102_000000', [train_line(50)], False)  # another run
     write_sitting(work_dir, '20240103_000000', [val_line(40, 0.2), train_line(50)], True)
     write_sitting(work_dir, '20240104_000000', [], True)  # the current one
+    assert this_runs_lines(work_dir, 50, exclude_dir=os.path.join(
+        work_dir, '20240104_000000')) == [train_line(50), val_line(40, 0.2), train_line(50)]
+    # a sitting launched to resume but refused before it resumed (a ResumedLossCheckHook
+    # error) did not start afresh
+    write_sitting(work_dir, '20240104_120000', resumed=False, launched_to_resume=True)
     assert this_runs_lines(work_dir, 50, exclude_dir=os.path.join(
         work_dir, '20240104_000000')) == [train_line(50), val_line(40, 0.2), train_line(50)]
     # a run from scratch that stopped before writing any scalars still starts the run afresh

@@ -69,12 +69,18 @@ def write_missing_annotation_split(ann_file: str, fraction: float, seed: int = 0
         coco = json.load(f)
     key = dict(version=SPLIT_VERSION, source=osp.basename(ann_file), fraction=fraction, seed=seed,
                source_annotations=len(coco['annotations']))
+    kept = drop_annotations(coco['annotations'], fraction, seed)
     if osp.isfile(out_file):
         with open(out_file) as f:
             cached = json.load(f)
-        if cached.get('info', {}).get('missing_annotations') == key:
+        # reused only where it is what this source gives (a corrected json of as many boxes
+        # has the same key)
+        if cached.get('info', {}).get('missing_annotations') == key \
+                and cached.get('annotations') == kept \
+                and all(cached.get(k) == v for k, v in coco.items() if k not in ('annotations',
+                                                                                  'info')):
             return _summary(out_file, key, cached)
-    coco['annotations'] = drop_annotations(coco['annotations'], fraction, seed)
+    coco['annotations'] = kept
     coco.setdefault('info', {})
     coco['info'] = dict(coco['info'], missing_annotations=key)
     write_json_atomic(coco, out_file, separators=(',', ':'))

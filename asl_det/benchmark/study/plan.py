@@ -24,7 +24,11 @@ from mmengine.config import Config, ConfigDict
 
 from asl_det.config.classifier_prior import init_cfg_with_prior
 from asl_det.config.custom_imports import add_custom_import
-from asl_det.engine.validation_schedule import ValidationSchedule, counts_epochs
+from asl_det.engine.validation_schedule import (
+    DEFAULT_VAL_INTERVAL,
+    ValidationSchedule,
+    counts_epochs,
+)
 from asl_det.intake.json_files import file_sha256
 from asl_det.intake.preflight import find_datasets, resolve_paths
 from asl_det.relative_paths import relative_if_inside
@@ -192,14 +196,17 @@ def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[in
         loop.val_interval = max(1, length // evaluations)
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint is not None:
-        checkpoint.interval = loop.get('val_interval', length)
+        checkpoint.interval = loop.get('val_interval',
+                                       DEFAULT_VAL_INTERVAL['iter' if iter_based else 'epoch'])
         checkpoint.max_keep_ckpts = 1
         checkpoint.save_last = True
-    logger = cfg.get('default_hooks', {}).get('logger')
-    if iter_based and logger is not None:
+    hooks = cfg.setdefault('default_hooks', ConfigDict())
+    if iter_based and 'logger' not in hooks:  # the LoggerHook mmengine adds, made explicit
+        hooks['logger'] = ConfigDict(type='LoggerHook')
+    if iter_based and hooks['logger'] is not None:
         # each validation logged at its iteration (LoggerHook's default logs step 0 in an
-        # iteration-based loop): a record counts its evaluations by step
-        logger.log_metric_by_epoch = False
+        # iteration-based loop): a record places its evaluations by step
+        hooks['logger'].log_metric_by_epoch = False
 
 
 def final_checkpoint_name(cfg: Config) -> str:

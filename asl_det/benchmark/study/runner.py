@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from asl_det.benchmark.analysis import load_run
+from asl_det.engine.validation_schedule import counts_epochs
 from asl_det.launch.skipped_images import read_skipped_images
 from asl_det.launch.work_dir_lock import work_dir_user
 
@@ -225,12 +226,14 @@ class StudyPlan:
         if metrics['bbox_mAP'] is None:
             raise RuntimeError(f'{directory}: the run wrote no bbox_mAP (see console.log)')
         cfg = Config.fromfile(self.config_paths[(job.condition, job.variant)])
-        check_evaluations(directory, run, len(evaluation_points(cfg)))
+        points, by_epoch = evaluation_points(cfg), counts_epochs(cfg.train_cfg)
+        check_evaluations(directory, run, points, by_epoch)
         head = cfg.model.bbox_head
         record = dict(
             variant=job.variant, condition=job.condition, seed=job.seed, metrics=metrics,
             per_class_ap={k: round(v, 4) for k, v in run.per_class_ap.items()},
-            curve=[dict(iter=line['iter'], bbox_mAP=line.get('coco/bbox_mAP'),
+            curve=[dict(iter=line['iter'] if by_epoch else line['step'],
+                        bbox_mAP=line.get('coco/bbox_mAP'),
                         bbox_mAP_50=line.get('coco/bbox_mAP_50')) for line in run.val],
             config=settings.config_name, config_file=settings.config_file,
             cfg_options=settings.cfg_options, detector=cfg.model.type,
@@ -238,7 +241,8 @@ class StudyPlan:
             variant_spec=variant_config(job.variant, settings.defined_variants),
             init_cfg=plain_init_cfg(head.get('init_cfg')),
             hooks=recorded_hooks(cfg.get('custom_hooks', [])),
-            iterations=run.last_iter, max_epochs=self.expected['max_epochs'],
+            iterations=run.last_iter if by_epoch else points[-1],
+            max_epochs=self.expected['max_epochs'],
             wall_time_s=None if wall_time_s is None else round(wall_time_s, 1),
             resumed_from=resumed_from(directory),
             train_time_s=round(run.train_time_s, 1) if run.train_time_s else None,
@@ -265,22 +269,27 @@ class MissingEvaluations(RuntimeError):
         self.only_final = only_final
 
 
-def check_evaluations(directory: str, run, expected: int) -> None:
-    """Raise :class:`MissingEvaluations` unless ``run`` (read from ``directory``) logged its
-    final evaluation after its last training iteration and ``expected`` evaluations in all."""
-    final_missing = run.val[-1]['iter'] != run.last_iter
-    before_final = len(run.val) - (0 if final_missing else 1)
+def check_evaluations(directory: str, run, points: List[int], by_epoch: bool) -> None:
+    """Raise :class:`MissingEvaluations` unless ``run`` (read from ``directory``) logged an
+    evaluation at each of ``points`` (:func:`~.plan.evaluation_points`), the final one last. A
+    validation is placed by its logged ``step``: its iteration (the study logs them so,
+    :func:`~.plan.set_schedule`) or, for an epoch-based loop (``by_epoch``), its epoch."""
+    unit = 'epoch' if by_epoch else 'iteration'
+    logged = [line.get('step') for line in run.val]
+    final_missing = not logged or logged[-1] != points[-1]
+    missing = [point for point in points[:-1] if point not in logged]
     problems = []
     if final_missing:
-        problems.append(f"the last evaluation is at iteration {run.val[-1]['iter']}, training "
-                        f'went on to {run.last_iter}')
-    if before_final < expected - 1:
-        logged = ', '.join(str(line['iter']) for line in run.val)
-        problems.append(f'{before_final} of the {expected - 1} evaluations before the final '
-                        f'one are logged (at iterations {logged})')
+        problems.append(f'the last evaluation is at {unit} {logged[-1] if logged else "none"}, '
+                        f'the schedule ends at {points[-1]}')
+    if missing:
+        problems.append(f'{len(points) - 1 - len(missing)} of the {len(points) - 1} evaluations '
+                        f'before the final one are logged (at {unit}s '
+                        f'{", ".join(str(step) for step in logged) or "none"}; missing: '
+                        f'{", ".join(str(point) for point in missing)})')
     if problems:
         raise MissingEvaluations(f'{directory}: {"; ".join(problems)}',
-                                 only_final=final_missing and before_final >= expected - 1)
+                                 only_final=final_missing and not missing)
 
 
 def plain_init_cfg(init_cfg) -> Optional[Union[Dict, List[Dict]]]:

@@ -24,6 +24,8 @@ from asl_det.engine.validation_schedule import ValidationSchedule
 
 #: What mmengine's Runner logs (``<work_dir>/<timestamp>/<timestamp>.log``) when it resumes.
 RESUMED_LINE = 'resumed epoch: '
+#: The line of the config a Runner logs as it starts, in a sitting launched to resume.
+RESUME_CONFIG_LINE = 'resume = True'
 
 
 def validation_due(loop, checkpoint: Optional[str] = None) -> bool:
@@ -58,11 +60,13 @@ def logged_validation_step(runner, logger: LoggerHook) -> Optional[int]:
 
 def _started_afresh(log: str, lines: List[dict], log_interval: int) -> bool:
     """Whether a sitting (its mmengine ``log`` file and its ``scalars.json`` ``lines``) trained
-    from scratch: its log does not say it resumed or, without that log, its first train line
-    is at iteration ``log_interval`` or before."""
+    from scratch: its log says neither that it resumed nor that it was launched to resume (one
+    refused before resuming, e.g. by ``ResumedLossCheckHook``, did not start afresh) or,
+    without that log, its first train line is at iteration ``log_interval`` or before."""
     if osp.isfile(log):
         with open(log, errors='replace') as f:
-            return not any(RESUMED_LINE in line for line in f)
+            return not any(RESUMED_LINE in line or line.rstrip() == RESUME_CONFIG_LINE
+                           for line in f)
     train, _ = split_lines(lines)
     return bool(train) and train[0]['iter'] <= log_interval
 

@@ -138,6 +138,20 @@ def test_split_is_cached_and_rewritten_when_the_request_changes(coco_file):
     assert other['dropped_fraction'] > nearby['dropped_fraction']
 
 
+def test_a_corrected_source_of_as_many_boxes_is_split_afresh(coco_file):
+    first = write_missing_annotation_split(coco_file, 0.5, seed=0)
+    corrected = load_json(coco_file)
+    kept_id = load_json(first['ann_file'])['annotations'][0]['id']
+    box = next(ann for ann in corrected['annotations'] if ann['id'] == kept_id)
+    box['bbox'] = [1, 2, 3, 4]  # a box fixed in place: the count, the cache key, unchanged
+    corrected['images'][0]['width'] += 1
+    write_json(coco_file, corrected)
+    write_missing_annotation_split(coco_file, 0.5, seed=0)
+    split = load_json(first['ann_file'])
+    assert next(a for a in split['annotations'] if a['id'] == kept_id)['bbox'] == [1, 2, 3, 4]
+    assert split['images'] == corrected['images']
+
+
 @pytest.mark.parametrize('fraction, error', [
     (1.0, ValueError), (-0.1, ValueError), (float('nan'), ValueError), ('0.3', TypeError),
     (True, TypeError)])

@@ -291,6 +291,17 @@ def test_the_schedule_is_scaled_and_evaluated_as_asked():
         set_schedule(epoch_based, max_iters=100, evaluations=None)
     set_schedule(epoch_based, max_iters=None, evaluations=4)
     assert epoch_based.train_cfg.val_interval == 3
+    # no val_interval and no logger: checkpoints at mmengine's default interval, the LoggerHook
+    # mmengine would add logs validations at their iteration
+    bare = Config(dict(train_cfg=dict(type='IterBasedTrainLoop', max_iters=2500),
+                       default_hooks=dict(checkpoint=dict(type='CheckpointHook'))))
+    set_schedule(bare, max_iters=None, evaluations=None)
+    assert bare.default_hooks.checkpoint.interval == 1000
+    assert bare.default_hooks.logger == dict(type='LoggerHook', log_metric_by_epoch=False)
+    silent = Config(dict(train_cfg=dict(type='IterBasedTrainLoop', max_iters=100),
+                         default_hooks=dict(logger=None)))
+    set_schedule(silent, max_iters=None, evaluations=None)
+    assert silent.default_hooks.logger is None  # switched off by the user: left so
 
 
 @pytest.mark.parametrize('train_cfg,points', [
@@ -653,9 +664,10 @@ def test_only_the_same_run_is_resumed(tmp_path, glyphs):
     assert checkpoint_to_resume(other, job) is None
 
 
-def fake_finished_run(settings, job, validations, iters=4):
+def fake_finished_run(settings, job, validations, iters=4, log_every=1):
     """A work dir whose final checkpoint is saved and whose log holds train lines up to
-    ``iters`` and a validation after each iteration of ``validations``."""
+    ``iters`` (every ``log_every``-th iteration, as LoggerHook's interval logs them) and a
+    validation after each iteration of ``validations`` (logged at its iteration)."""
     import torch
     directory = work_dir(settings, job)
     os.makedirs(osp.join(directory, '20260101_000000', 'vis_data'))
@@ -664,7 +676,9 @@ def fake_finished_run(settings, job, validations, iters=4):
         f.write(osp.join(directory, f'iter_{iters}.pth'))
     with open(osp.join(directory, '20260101_000000', 'vis_data', 'scalars.json'), 'w') as f:
         for iteration in range(1, iters + 1):
-            f.write(json.dumps(dict(lr=0.01, loss=1.0, iter=iteration, step=iteration)) + '\n')
+            if iteration % log_every == 0:
+                f.write(json.dumps(dict(lr=0.01, loss=1.0, iter=iteration, step=iteration))
+                        + '\n')
             if iteration in validations:
                 f.write(json.dumps({'coco/bbox_mAP': 0.1 * iteration, 'step': iteration}) + '\n')
     mark_started(settings, job)
@@ -681,7 +695,7 @@ def test_a_finished_run_missing_an_evaluation_is_not_collected(tmp_path, glyphs)
     plan = StudyPlan(settings, log=lambda line: None)
     directory = fake_finished_run(settings, job, validations=[4])
     with pytest.raises(MissingEvaluations, match=r'0 of the 1 evaluations before the final one '
-                       r'are logged \(at iterations 4\)') as caught:
+                       r'are logged \(at iterations 4; missing: 2\)') as caught:
         plan.collect(job)
     assert not caught.value.only_final
     lines = []
@@ -692,7 +706,7 @@ def test_a_finished_run_missing_an_evaluation_is_not_collected(tmp_path, glyphs)
     shutil.rmtree(directory)
     directory = fake_finished_run(settings, job, validations=[2])
     with pytest.raises(MissingEvaluations, match='the last evaluation is at iteration 2, '
-                       'training went on to 4') as caught:
+                       'the schedule ends at 4') as caught:
         plan.collect(job)
     assert caught.value.only_final
     checkpoint = osp.join(directory, 'iter_4.pth')
@@ -705,6 +719,19 @@ def test_a_finished_run_missing_an_evaluation_is_not_collected(tmp_path, glyphs)
     fake_finished_run(settings, job, validations=[2, 4])
     assert plan.collect(job)['curve'] == [dict(iter=2, bbox_mAP=0.2, bbox_mAP_50=None),
                                           dict(iter=4, bbox_mAP=0.4, bbox_mAP_50=None)]
+
+
+def test_evaluations_are_placed_at_their_iteration_not_the_last_logged_one(tmp_path, glyphs):
+    """A logging interval that the schedule is no multiple of (train lines at iteration 3 of 4
+    only): the record's schedule and curve are the validations' iterations, and the run is
+    complete."""
+    settings = tiny_settings(tmp_path, glyphs, variants=['focal'], missing_fractions=[0.0])
+    job = Job('clean', 0.0, 'focal', 0)
+    plan = StudyPlan(settings, log=lambda line: None)
+    fake_finished_run(settings, job, validations=[2, 4], log_every=3)
+    record = plan.collect(job)
+    assert record['iterations'] == 4
+    assert [point['iter'] for point in record['curve']] == [2, 4]
 
 
 def test_printed_commands_resume_a_stopped_run_and_leave_busy_work_dirs_alone(tmp_path, glyphs):
