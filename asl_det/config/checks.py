@@ -8,7 +8,8 @@ runs it; a test run should pass ``phase='test'``). It checks
   config dict; without it they silently grow a background channel), and a head it can serve
   (not VFNet: ``asl_swap.REFUSALS``); it warns when the head scores detections itself, so that
   ``score_activation='shifted'`` has no effect (``asl_swap.score_activation_override``);
-- ``model.bbox_head.num_classes`` against the training set's class list;
+- ``model.bbox_head.num_classes`` against the class list of the phase's data set (training's;
+  the test set's for ``phase='test'``);
 - the local data of the dataloaders a phase uses: ``ann_file`` and image directory of every
   dataset (wrappers included), the evaluators' ``ann_file``, and for COCO-style data sets the
   annotation file's content (:func:`check_coco_annotations`: one read of the JSON).
@@ -52,14 +53,15 @@ def check_config(cfg, phase: str = 'train') -> None:
     """
     if phase not in PHASES:
         raise ValueError(f'phase must be one of {PHASES}, got {phase!r}')
-    check_model(cfg)
+    check_model(cfg, phase)
     check_data(cfg, phase)
 
 
 # ---------------------------------------------------------------------------------- model
 
-def check_model(cfg) -> None:
-    """Check every ``AsymmetricLoss`` under ``cfg.model`` and the head's number of classes.
+def check_model(cfg, phase: str = 'train') -> None:
+    """Check every ``AsymmetricLoss`` under ``cfg.model`` and the head's number of classes
+    against the data set of ``phase`` (training's, or the test set's for ``'test'``).
 
     Warns (``UserWarning``) where a head's own scoring makes ``score_activation='shifted'``
     a no-op.
@@ -89,7 +91,7 @@ def check_model(cfg) -> None:
             _warn_if_shift_ignored(path, owner, loss.clip)
         if key == 'loss_cls' and owner is not None:
             _warn_if_prior_below_margin(path, node, owner, loss.clip)
-    _check_num_classes(cfg, model)
+    _check_num_classes(cfg, model, PHASE_KEYS[phase][0][0])
 
 
 def _warn_if_prior_below_margin(path: str, head_cfg: dict, head: str, clip: float) -> None:
@@ -118,9 +120,9 @@ def _warn_if_shift_ignored(path: str, head: str, clip: float) -> None:
             "'sigmoid' to say that plain scores are meant", UserWarning, stacklevel=3)
 
 
-def _check_num_classes(cfg, model: dict) -> None:
+def _check_num_classes(cfg, model: dict, loader_key: str) -> None:
     head = model.get('bbox_head')
-    loader = cfg.get('train_dataloader')
+    loader = cfg.get(loader_key)
     if not (isinstance(head, dict) and 'num_classes' in head and isinstance(loader, dict)
             and isinstance(loader.get('dataset'), dict)):
         return
@@ -130,9 +132,9 @@ def _check_num_classes(cfg, model: dict) -> None:
     classes = dataset_classes(dataset)
     if classes is not None and len(classes) != head['num_classes']:
         raise ValueError(
-            f'model.bbox_head.num_classes: {head["num_classes"]}, but the training set '
-            f'(train_dataloader.dataset) has {len(classes)} classes: set it to {len(classes)} '
-            'or change train_dataloader.dataset.metainfo.classes')
+            f'model.bbox_head.num_classes: {head["num_classes"]}, but {loader_key}.dataset '
+            f'has {len(classes)} classes: set it to {len(classes)} or change '
+            f'{loader_key}.dataset.metainfo.classes')
 
 
 # ----------------------------------------------------------------------------------- data

@@ -252,7 +252,8 @@ def load_user_config(config_path: str) -> Config:
     with user_input(config_path):
         try:
             return load_config(config_path)
-        except (SyntaxError, NameError, ImportError, AttributeError) as error:  # in its code
+        # an error in its code; AssertionError: mmengine's for an unknown ``pkg::`` scope
+        except (SyntaxError, NameError, ImportError, AttributeError, AssertionError) as error:
             raise ConfigError(f'{config_path}: {error}') from error
 
 
@@ -334,20 +335,28 @@ def set_resume(cfg: Config, resume: Optional[str]) -> None:
     ``'auto'`` resolves the checkpoint here with
     :func:`~asl_det.checkpoint.find_resumable_checkpoint` (call it after
     :func:`set_work_dir`): a broken ``last_checkpoint`` or a torn ``iter_N.pth`` falls back to the
-    newest intact checkpoint, and a work dir without one trains from scratch (as mmengine does
-    without ``last_checkpoint``). Without ``cfg.work_dir`` mmengine's own lookup is left to run.
+    newest intact checkpoint, and a work dir without one starts as the config says (its
+    ``load_from``, e.g. pretrained weights to fine-tune, else from scratch; mmdet's tool would
+    drop ``load_from``). Without ``cfg.work_dir`` mmengine's own lookup is left to run.
+
+    Raises:
+        MissingFileError: ``resume`` is a local path that is no file.
     """
     if resume == 'auto':
+        configured = cfg.get('load_from')
         cfg.resume = True
         cfg.load_from = None
         work_dir = cfg.get('work_dir')
         if work_dir is not None and osp.isdir(work_dir):
             cfg.load_from = find_resumable_checkpoint(work_dir)
             if cfg.load_from is None:
-                cfg.resume = False
+                cfg.resume, cfg.load_from = False, configured
+                start = f"the config's load_from {configured}" if configured else 'scratch'
                 print_log(f'no intact checkpoint in {work_dir} to resume from: training starts '
-                          'from scratch', logger='current', level=logging.WARNING)
+                          f'from {start}', logger='current', level=logging.WARNING)
     elif resume is not None:
+        if '://' not in resume and not osp.isfile(resume):
+            raise MissingFileError(f'--resume: no such checkpoint file {resume!r}')
         cfg.resume = True
         cfg.load_from = resume
 

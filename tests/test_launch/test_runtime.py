@@ -70,11 +70,25 @@ def test_amp_keeps_a_configured_amp_wrapper_and_refuses_another_wrapper():
 
 
 @pytest.mark.parametrize('resume,expected', [
-    (None, (None, None)), ('auto', (True, None)), ('ckpt.pth', (True, 'ckpt.pth'))])
-def test_resume(resume, expected):
+    (None, (None, None)), ('auto', (True, None)), ('ckpt.pth', (True, 'ckpt.pth')),
+    ('https://example.org/ckpt.pth', (True, 'https://example.org/ckpt.pth'))])
+def test_resume(resume, expected, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'ckpt.pth').write_bytes(b'PK\x03\x04')
     cfg = small_cfg()
     runtime.set_resume(cfg, resume)
     assert (cfg.get('resume'), cfg.get('load_from')) == expected
+
+
+def test_resume_from_a_missing_file_is_a_user_error_naming_it(tmp_path):
+    with pytest.raises(runtime.MissingFileError, match=r"--resume: no such checkpoint file "
+                                                       r"'missing\.pth'"):
+        runtime.set_resume(small_cfg(), 'missing.pth')
+
+
+def test_an_unknown_package_scope_is_a_config_error():
+    with pytest.raises(runtime.ConfigError, match='mmdt::retinanet/x.py: .*mmdt'):
+        runtime.load_user_config('mmdt::retinanet/x.py')
 
 
 def test_tta_wraps_model_and_pipeline():

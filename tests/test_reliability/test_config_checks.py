@@ -100,9 +100,25 @@ def test_quality_target_heads_pass_the_model_check(config):
 
 def test_num_classes_must_match_the_training_classes(cfg):
     cfg.model.bbox_head.num_classes = 80
-    with pytest.raises(ValueError, match=r'^model\.bbox_head\.num_classes: 80, but the training '
-                                         r'set \(train_dataloader\.dataset\) has 2 classes'):
+    with pytest.raises(ValueError, match=r'^model\.bbox_head\.num_classes: 80, but '
+                                         r'train_dataloader\.dataset has 2 classes'):
         check_config(cfg)
+
+
+def test_a_test_run_checks_num_classes_against_the_test_set(cfg):
+    """A config for testing only: its test set and head have 3 classes, the training set it
+    inherits 2."""
+    cfg.model.bbox_head.num_classes = 3
+    cfg.test_dataloader.dataset.metainfo = dict(classes=('a', 'b', 'c'))
+    cfg.test_evaluator = None  # not what this test is about
+    config_checks.check_model(cfg, 'test')
+    with pytest.raises(ValueError, match=r'^model\.bbox_head\.num_classes: 3, but '
+                                         r'train_dataloader\.dataset has 2 classes'):
+        config_checks.check_model(cfg, 'train')
+    cfg.model.bbox_head.num_classes = 2
+    with pytest.raises(ValueError, match=r'^model\.bbox_head\.num_classes: 2, but '
+                                         r'test_dataloader\.dataset has 3 classes'):
+        config_checks.check_model(cfg, 'test')
 
 
 # ------------------------------------------------------------------------------- data

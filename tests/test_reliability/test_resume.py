@@ -176,12 +176,15 @@ def test_stock_mmengine_resume_would_pick_the_torn_checkpoint(work_dir):
         load_checkpoint(str(work_dir / 'iter_4.pth'))
 
 
-def test_set_resume_auto_without_intact_checkpoint_starts_from_scratch(work_dir):
+def test_set_resume_auto_without_intact_checkpoint_starts_as_the_config_says(work_dir):
     for path in glob.glob(str(work_dir / 'iter_*.pth')):
         tear(path)
     cfg = Config(dict(work_dir=str(work_dir)))
     runtime.set_resume(cfg, 'auto')
     assert (cfg.resume, cfg.load_from) == (False, None)
+    fine_tuning = Config(dict(work_dir=str(work_dir), load_from='pretrained.pth'))
+    runtime.set_resume(fine_tuning, 'auto')  # its pretrained weights are kept, not dropped
+    assert (fine_tuning.resume, fine_tuning.load_from) == (False, 'pretrained.pth')
     cfg = Config(dict(work_dir=str(work_dir / 'not_yet_created')))
     runtime.set_resume(cfg, 'auto')
     assert (cfg.resume, cfg.load_from) == (True, None)  # mmengine's lookup: nothing to find
