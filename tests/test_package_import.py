@@ -113,6 +113,7 @@ BCCD_CONFIG = osp.join(REPO, 'configs', 'bccd', 'retinanet_bccd_focal.py')
 #: Each module that registers on its own import, and what it registers (registry key/type).
 OWN_IMPORT = {
     'asl_det.engine.hooks.channels_last_hook': ['mmdet.hook/ChannelsLastHook'],
+    'asl_det.engine.hooks.classifier_prior_hook': ['mmdet.hook/ClassifierPriorHook'],
     'asl_det.engine.hooks.main_process_logger_hook': ['mmdet.hook/MainProcessLoggerHook'],
     'asl_det.engine.hooks.unlabelled_anchor_probability_hook':
         ['mmdet.hook/UnlabelledAnchorProbabilityHook'],

@@ -28,7 +28,7 @@ from asl_det.config.asl_swap import (
     score_activation_override,
     type_name,
 )
-from asl_det.config.classifier_prior import classifier_prior
+from asl_det.config.classifier_prior import classifier_prior, layer_paths
 from asl_det.intake.box_rule import malformed_bbox
 from asl_det.intake.preflight import dataset_class, dataset_classes
 from asl_det.models.losses import AsymmetricLoss
@@ -90,19 +90,39 @@ def check_model(cfg, phase: str = 'train') -> None:
         if key == 'loss_cls' and loss.custom_cls_channels and owner is not None:
             _warn_if_shift_ignored(path, owner, loss.clip)
         if key == 'loss_cls' and owner is not None:
-            _warn_if_prior_below_margin(path, node, owner, loss.clip)
+            _warn_if_prior_below_margin(cfg, path, node, owner, loss.clip)
     _check_num_classes(cfg, model, PHASE_KEYS[phase][0][0])
 
 
-def _warn_if_prior_below_margin(path: str, head_cfg: dict, head: str, clip: float) -> None:
-    prior = classifier_prior(head_cfg, head)
-    if prior is not None and prior <= clip:
-        warnings.warn(
-            f'{path}: {head} initialises its classifier to p = {prior}, at or below '
-            f'clip={clip}, where negatives give zero ASL loss and gradient, so training starts '
-            'on the positives alone (on the glyph study this cost 0.08 box AP). Set the head\'s '
-            'init_cfg override bias_prob above clip, as configs/retinanet_asl.py does',
-            UserWarning, stacklevel=3)
+def _prior_hook(cfg) -> Optional[dict]:
+    """The ``ClassifierPriorHook`` of ``cfg.custom_hooks``, if any."""
+    return next((hook for hook in cfg.get('custom_hooks') or []
+                 if isinstance(hook, dict) and type_name(hook.get('type'))
+                 == 'ClassifierPriorHook'), None)
+
+
+def _warn_if_prior_below_margin(cfg, path: str, head_cfg: dict, head: str,
+                                clip: float) -> None:
+    hook = _prior_hook(cfg)
+    if hook is not None and isinstance(hook.get('prior'), (int, float)):
+        prior, where = float(hook['prior']), 'ClassifierPriorHook'
+    else:
+        prior, where = classifier_prior(head_cfg, head), None
+    if prior is None or prior > clip:
+        return
+    from mmdet.registry import MODELS
+    if where is None and layer_paths(MODELS.get(head)) is not None:
+        how = ('it sets that bias in init_weights, over any init_cfg: add '
+               "custom_hooks=[dict(type='ClassifierPriorHook', prior=0.1)] (custom_imports: "
+               "'asl_det.engine.hooks.classifier_prior_hook'), as configs/rtmdet_tiny_asl.py does")
+    else:
+        how = ('set the head\'s init_cfg override bias_prob (or ClassifierPriorHook\'s prior) '
+               'above clip, as configs/retinanet_asl.py does')
+    warnings.warn(
+        f'{path}: {head} initialises its classifier to p = {prior:.3g}'
+        f'{" (ClassifierPriorHook)" if where else ""}, at or below clip={clip}, where '
+        'negatives give zero ASL loss and gradient, so training starts on the positives alone '
+        f'(on the glyph study this cost 0.08 box AP); {how}', UserWarning, stacklevel=3)
 
 
 def _warn_if_shift_ignored(path: str, head: str, clip: float) -> None:

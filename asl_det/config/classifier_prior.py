@@ -1,10 +1,32 @@
 """The classifier's initial prior: the ``bias_prob`` a dense head initialises its classification
 conv with (mmdet heads default to p = 0.01 through an ``init_cfg`` override, e.g. RetinaHead's
-``retina_cls``, FCOSHead's ``conv_cls``, ATSSHead's ``atss_cls``, GFLHead's ``gfl_cls``)."""
+``retina_cls``, FCOSHead's ``conv_cls``, ATSSHead's ``atss_cls``, GFLHead's ``gfl_cls``).
+
+Some heads set that bias in their ``init_weights`` instead, over any ``init_cfg`` (RTMDet, TOOD,
+DDOD, the DETR heads: :data:`CLASSIFIER_LAYERS`); their prior is read from the head built and
+initialised (:func:`initialised_prior`) and set after initialisation by
+:class:`~asl_det.engine.hooks.classifier_prior_hook.ClassifierPriorHook`.
+"""
 import copy
 import inspect
+import logging
+import math
 import numbers
 from typing import List, Optional, Union
+
+#: Heads that set their classifier's bias in ``init_weights`` (to p = 0.01 in mmdet 3.3): the
+#: attributes holding the layers whose bias is the classifier's prior, by the first class of a
+#: head's MRO listed here. TOOD scores with the geometric mean of two sigmoids (its classifier
+#: and its probability map), both initialised to the prior.
+CLASSIFIER_LAYERS = {
+    'RTMDetHead': ('rtm_cls', ),  # a ModuleList in RTMDetSepBNHead and RTMDetInsSepBNHead
+    'TOODHead': ('tood_cls', 'cls_prob_module.-1'),
+    'DDODHead': ('atss_cls', ),
+    'RetinaSepBNHead': ('retina_cls', ),
+    'DDQDETRHead': ('cls_branches', 'aux_cls_branches'),
+    'DeformableDETRHead': ('cls_branches', ),  # DINO's too
+    'DETRHead': ('fc_cls', ),  # Conditional DETR's, DAB-DETR's (with a sigmoid loss)
+}
 
 #: An ``init_cfg``: one init dict or a list of them.
 InitCfg = Union[dict, List[dict]]
@@ -61,10 +83,62 @@ def _prior_overrides(init_cfg: Optional[InitCfg]) -> List[dict]:
 
 
 def classifier_prior(head_cfg: dict, head: str) -> Optional[float]:
-    """The ``bias_prob`` of the head's classifier override (see :func:`head_init_cfg`); None
-    when it names none (e.g. heads that set their bias inside ``init_weights``)."""
+    """The head's classifier prior: the ``bias_prob`` of its classifier override (see
+    :func:`head_init_cfg`), else, for a head of :data:`CLASSIFIER_LAYERS`, the one its
+    ``init_weights`` gives (:func:`initialised_prior`); None when neither tells."""
     overrides = _prior_overrides(copy.deepcopy(head_init_cfg(head_cfg, head)))
-    return float(overrides[0]['bias_prob']) if overrides else None
+    if overrides:
+        return float(overrides[0]['bias_prob'])
+    return initialised_prior(head_cfg, head)
+
+
+def layer_paths(head_class) -> Optional[tuple]:
+    """The :data:`CLASSIFIER_LAYERS` entry of a head class (by its MRO), None if it has none."""
+    for cls in getattr(head_class, '__mro__', ()):
+        if cls.__name__ in CLASSIFIER_LAYERS:
+            return CLASSIFIER_LAYERS[cls.__name__]
+    return None
+
+
+def classifier_layers(head) -> list:
+    """The layers (``nn.Conv2d`` / ``nn.Linear``) whose bias is the classifier prior of the built
+    ``head`` (:data:`CLASSIFIER_LAYERS`); ValueError for a head not listed there."""
+    from torch import nn
+    paths = layer_paths(type(head))
+    if paths is None:
+        raise ValueError(f'{type(head).__name__} is not among the heads that set their '
+                         f'classifier bias in init_weights ({sorted(CLASSIFIER_LAYERS)}); set '
+                         "its prior with init_cfg's override bias_prob")
+    layers = []
+    for path in paths:
+        module = head
+        for part in path.split('.'):
+            module = module[int(part)] if part.lstrip('-').isdigit() else getattr(module, part)
+        layers += [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return layers
+
+
+def initialised_prior(head_cfg: dict, head: str) -> Optional[float]:
+    """The probability ``sigmoid(bias)`` the classifier of a :data:`CLASSIFIER_LAYERS` head
+    starts at: the head built from ``head_cfg`` and initialised (``init_weights``); None for
+    another head or one that needs more than its config section to build."""
+    from mmdet.registry import MODELS
+    head_class = MODELS.get(head)
+    if layer_paths(head_class) is None:
+        return None
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # init_weights' parameter report is not the user's run
+    try:
+        built = MODELS.build(dict(head_cfg, type=head_class))
+        built.init_weights()
+        bias = float(classifier_layers(built)[0].bias.detach().flatten()[0])
+    except Exception:  # noqa: BLE001 (a head that needs more than its config section)
+        return None
+    finally:
+        logger.setLevel(level)
+    return 1.0 / (1.0 + math.exp(-bias))
 
 
 def check_prior(prior: float, name: str = 'prior') -> float:

@@ -310,7 +310,30 @@ def test_a_classifier_prior_below_the_margin_is_warned_about(config, prior, warn
         assert f'p = {prior or 0.01}, at or below clip=0.05' in messages[0]
 
 
+@pytest.mark.parametrize('config', ['rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+                                    'tood/tood_r50_fpn_1x_coco.py',
+                                    'dino/dino-4scale_r50_8xb2-12e_coco.py'])
+@pytest.mark.parametrize('hook_prior, warns', [(None, True), (0.1, False), (0.05, True)])
+def test_heads_that_set_their_prior_in_init_weights_are_warned_about_too(config, hook_prior,
+                                                                         warns, recwarn):
+    """Their init_weights sets p = 0.01 over any init_cfg; ClassifierPriorHook's prior counts."""
+    cfg = load_config(f'mmdet::{config}')
+    cfg.model.bbox_head.loss_cls = dict(ASL)
+    if hook_prior is not None:
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='ClassifierPriorHook', prior=hook_prior)]
+    config_checks.check_model(cfg)
+    messages = [str(w.message) for w in recwarn if 'below clip' in str(w.message)]
+    assert bool(messages) == warns
+    if hook_prior is None:
+        assert 'p = 0.01, at or below clip=0.05' in messages[0]
+        assert "custom_hooks=[dict(type='ClassifierPriorHook', prior=0.1)]" in messages[0]
+    elif warns:
+        assert 'p = 0.05 (ClassifierPriorHook), at or below clip=0.05' in messages[0]
+
+
 def test_the_shipped_asl_configs_start_above_the_margin(recwarn):
-    for name in ('retinanet_asl.py', 'fcos_asl.py', 'atss_asl.py', 'gfl_asl.py'):
+    for name in ('retinanet_asl.py', 'fcos_asl.py', 'atss_asl.py', 'gfl_asl.py',
+                 'rtmdet_tiny_asl.py'):
         config_checks.check_model(Config.fromfile(osp.join(REPO_CONFIGS, name)))
     assert not [w for w in recwarn if 'below clip' in str(w.message)]

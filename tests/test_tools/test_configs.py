@@ -30,6 +30,15 @@ def load(name):
     return Config.fromfile(osp.join(CONFIG_DIR, name))
 
 
+PRIOR_HOOK_MODULE = 'asl_det.engine.hooks.classifier_prior_hook'
+
+
+def prior_hook(cfg):
+    """The config's ClassifierPriorHook (a dict), None without one."""
+    return next((hook for hook in cfg.get('custom_hooks', [])
+                 if hook['type'] == 'ClassifierPriorHook'), None)
+
+
 def flatten(value, prefix=''):
     """Nested dicts / lists as {dotted.key: leaf}."""
     if isinstance(value, dict):
@@ -67,6 +76,15 @@ def test_pair_differs_in_loss_cls_alone(asl_name, baseline_name):
     baseline = flatten(load(baseline_name).to_dict())
     differing = {key for key in set(asl) | set(baseline) if asl.get(key) != baseline.get(key)}
     assert differing, 'the pair is identical'
+    hook = prior_hook(load(asl_name))
+    if hook is not None:  # the prior of a head that sets it in init_weights: the hook, appended
+        asl_cfg, baseline_cfg = load(asl_name), load(baseline_name)
+        assert asl_cfg.custom_hooks == baseline_cfg.custom_hooks + [hook]
+        assert asl_cfg.custom_imports.imports == baseline_cfg.custom_imports.imports + [
+            PRIOR_HOOK_MODULE]
+        assert hook['prior'] > asl_cfg.model.bbox_head.loss_cls.clip
+        differing = {k for k in differing if not k.startswith(('custom_hooks.',
+                                                               'custom_imports.'))}
     # besides the model: the ASL config's copy of configs/_asl_loss.py's definition
     outside = sorted(k for k in differing if not k.startswith(
         ('model.bbox_head.loss_cls.', 'model.bbox_head.init_cfg.', 'asl_loss.')))
@@ -106,9 +124,13 @@ def test_rtmdet_configs_restate_the_plugin_settings(name):
     custom_hooks), so they restate it: the same imports and hooks, added to RTMDet's own."""
     plugin = load('_plugin.py')
     cfg = load(name)
-    assert cfg.custom_imports == plugin.custom_imports
+    prior = ['ClassifierPriorHook'] if name.endswith('_asl.py') else []  # the ASL config's prior
+    assert cfg.custom_imports.imports == plugin.custom_imports.imports + [
+        PRIOR_HOOK_MODULE] * len(prior)
+    assert cfg.custom_imports.allow_failed_imports == plugin.custom_imports.allow_failed_imports
     hooks = [hook['type'] for hook in cfg.custom_hooks]
-    assert hooks == ['EMAHook', 'PipelineSwitchHook'] + [h['type'] for h in plugin.custom_hooks]
+    assert hooks == ['EMAHook', 'PipelineSwitchHook'] + [
+        h['type'] for h in plugin.custom_hooks] + prior
 
 
 def test_adaptive_differs_from_asl_in_hooks_alone():
@@ -148,17 +170,27 @@ def test_demo_detector_builds_and_trains_one_step(name):
 def test_asl_detector_starts_with_its_negatives_above_the_margin(asl_name):
     """Where an ASL config sets the classifier's prior, init_weights gives that prior to the
     head's classifier bias and it lies above clip (so negatives have a loss from step one)."""
-    from mmdet.registry import MODELS
+    from types import SimpleNamespace
+
+    from mmdet.registry import HOOKS, MODELS
     cfg = load(asl_name)
-    init_cfg = cfg.model.bbox_head.get('init_cfg')
-    if init_cfg is None:
-        pytest.skip(f'{asl_name} keeps its head\'s own initialisation')
+    init_cfg, hook = cfg.model.bbox_head.get('init_cfg'), prior_hook(cfg)
+    assert (init_cfg is None) != (hook is None), 'the prior is set in one place'
     cfg.model.backbone.init_cfg = None  # no pretrained weights (no download)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    bias = getattr(model.bbox_head, init_cfg.override.name).bias
-    assert torch.sigmoid(bias).detach() == pytest.approx(init_cfg.override.bias_prob, rel=1e-4)
-    assert init_cfg.override.bias_prob > cfg.model.bbox_head.loss_cls.clip
+    if hook is None:
+        prior, layers = init_cfg.override.bias_prob, [getattr(model.bbox_head,
+                                                              init_cfg.override.name)]
+    else:  # before training from scratch, after init_weights (which set p = 0.01)
+        import importlib
+        importlib.import_module(PRIOR_HOOK_MODULE)
+        HOOKS.build(hook).before_train(SimpleNamespace(model=model, iter=0, _has_loaded=False))
+        from asl_det.config.classifier_prior import classifier_layers
+        prior, layers = hook['prior'], classifier_layers(model.bbox_head)
+    for layer in layers:
+        assert torch.sigmoid(layer.bias).detach() == pytest.approx(prior, rel=1e-4)
+    assert prior > cfg.model.bbox_head.loss_cls.clip
 
 
 #: Configs of the setting named by the study variant focal_margin_prior10 (one name for both).

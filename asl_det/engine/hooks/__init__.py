@@ -3,6 +3,7 @@
 The other hooks here register when their module is imported, by the tools
 (:mod:`asl_det.launch.runtime`) or by a config's ``custom_imports`` that names it:
 ``asl_det.engine.hooks.channels_last_hook`` (``ChannelsLastHook``),
+``asl_det.engine.hooks.classifier_prior_hook`` (``ClassifierPriorHook``),
 ``asl_det.engine.hooks.main_process_logger_hook`` (``MainProcessLoggerHook``),
 ``asl_det.engine.hooks.resumed_loss_check_hook`` and
 ``asl_det.engine.hooks.resumed_validation_hook`` (``ResumedLossCheckHook`` and
