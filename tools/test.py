@@ -8,6 +8,9 @@ CHECKPOINT loads through asl_det's safe loader (weights only, plus the globals m
 checkpoints hold): a file that needs more is refused, naming it; ``--trust-checkpoint`` unpickles
 a trusted file fully. The loader replaces mmengine's for this process only.
 The test metrics JSON is written by the main process only (mmengine writes it from every rank).
+A checkpoint trained with other classification losses than CONFIG names (e.g. with ``--asl``,
+tested with the config it swapped) is tested with a warning naming them: its scores come from
+CONFIG's loss.
 A bad config, option or checkpoint path ends it with one line naming the problem and exit status
 1 (``asl_det.launch.runtime.USER_ERRORS``); other errors keep their traceback.
 """
@@ -20,6 +23,7 @@ from mmdet.utils import setup_cache_size_limit_of_dynamo
 
 import asl_det  # noqa: F401  (registers the loss and its two hooks)
 from asl_det.checkpoint import use_safe_checkpoint_loader
+from asl_det.engine.hooks.resumed_loss_check_hook import ResumedLossCheckHook
 from asl_det.launch import runtime
 
 
@@ -63,6 +67,7 @@ def main():
     runtime.log_test_metrics_once(cfg)
 
     runner = runtime.build_runner(cfg, phase='test')
+    runner.register_hook(ResumedLossCheckHook(refuse=False))  # a warning: tested with another loss
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()

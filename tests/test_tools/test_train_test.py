@@ -124,6 +124,20 @@ def test_test_tool_dumps_results_and_metrics(tiny, focal_run):
     assert metrics['coco/bbox_mAP'] == final['coco/bbox_mAP']
 
 
+def test_an_asl_checkpoint_tested_with_the_focal_config_is_warned_about(tiny, asl_run,
+                                                                          focal_run):
+    root, config = tiny
+    asl_dir, focal_dir = asl_run[0], focal_run[0]
+    result = run_tool([TEST, config, osp.join(asl_dir, f'iter_{MAX_ITERS}.pth'), '--work-dir',
+                       str(root / 'asl_tested_as_focal')], cwd=str(root))
+    output = result.stdout + result.stderr
+    assert 'the checkpoint was trained with other classification losses' in output
+    assert 'trained with AsymmetricLoss(' in output and 'tested with FocalLoss(' in output
+    result = run_tool([TEST, config, osp.join(focal_dir, f'iter_{MAX_ITERS}.pth'), '--work-dir',
+                       str(root / 'focal_tested_as_focal')], cwd=str(root))
+    assert 'other classification losses' not in result.stdout + result.stderr
+
+
 def test_test_tool_rejects_non_pickle_out(tiny, monkeypatch, capsys):
     _, config = tiny
     with pytest.raises(SystemExit) as error:
