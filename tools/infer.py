@@ -29,6 +29,7 @@ from asl_det.checkpoint import NotACheckpointError, UntrustedCheckpointError
 from asl_det.inference import (
     CheckedDetInferencer,
     InferenceSetupError,
+    check_outputs_spare_inputs,
     check_pictures_writable,
     list_images,
     prepare_output_dir,
@@ -95,6 +96,7 @@ def main(argv=None) -> int:
                if not skip]
     try:
         paths = list_images(args.inputs, outputs=outputs)
+        check_outputs_spare_inputs(paths, args.out_dir, outputs)
         if 'vis' in outputs:
             check_pictures_writable(paths)
         # safe loading (a refusal raises here) and the fit of the weights, before any image

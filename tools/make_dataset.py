@@ -13,7 +13,7 @@ import time
 
 from asl_det.benchmark.glyphs import generate_glyph_detection
 from asl_det.benchmark.study.missing_annotations import write_missing_annotation_split
-from asl_det.validation import check_number
+from asl_det.validation import check_number, int_argument
 
 
 def missing_fraction(text: str) -> float:
@@ -24,33 +24,48 @@ def missing_fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', required=True, help='output directory')
-    parser.add_argument('--num-train', type=int, default=2000, help='train images')
-    parser.add_argument('--num-val', type=int, default=500, help='val images')
-    parser.add_argument('--img-size', type=int, default=128, help='image side (px)')
-    parser.add_argument('--min-objects', type=int, default=1, help='fewest glyphs per image')
-    parser.add_argument('--max-objects', type=int, default=8, help='most glyphs per image')
-    parser.add_argument('--min-size', type=int, default=16, help='smallest glyph box side (px)')
-    parser.add_argument('--max-size', type=int, default=56, help='largest glyph box side (px)')
+    parser.add_argument('--num-train', type=int_argument(1), default=2000, help='train images')
+    parser.add_argument('--num-val', type=int_argument(1), default=500, help='val images')
+    parser.add_argument('--img-size', type=int_argument(1), default=128, help='image side (px)')
+    parser.add_argument('--min-objects', type=int_argument(0), default=1,
+                        help='fewest glyphs per image')
+    parser.add_argument('--max-objects', type=int_argument(0), default=8,
+                        help='most glyphs per image')
+    parser.add_argument('--min-size', type=int_argument(1), default=16,
+                        help='smallest glyph box side (px)')
+    parser.add_argument('--max-size', type=int_argument(1), default=56,
+                        help='largest glyph box side (px)')
     parser.add_argument('--missing-labels', type=missing_fraction, metavar='FRACTION',
                         help='also write a train split without this share of the boxes, '
                              'in [0, 1)')
-    parser.add_argument('--seed', type=int, default=0,
+    parser.add_argument('--seed', type=int_argument(0), default=0,
                         help='random seed (images and the dropped boxes)')
-    parser.add_argument('--force', action='store_true', help='regenerate even if cached')
-    parser.add_argument('--workers', type=int, default=2, help='processes drawing images')
-    return parser.parse_args(argv)
+    parser.add_argument('--force', action='store_true',
+                        help='regenerate even if cached; replaces files of the layout that no '
+                        'manifest of this generator vouches for')
+    parser.add_argument('--workers', type=int_argument(1, 64), default=2,
+                        help='processes drawing images')
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     start = time.perf_counter()
-    result = generate_glyph_detection(
-        args.out, num_train=args.num_train, num_val=args.num_val, img_size=args.img_size,
-        min_objects=args.min_objects, max_objects=args.max_objects, min_size=args.min_size,
-        max_size=args.max_size, seed=args.seed, force=args.force, num_workers=args.workers)
+    try:  # the ranges between options (min <= max ...) and a folder holding others' files
+        result = generate_glyph_detection(
+            args.out, num_train=args.num_train, num_val=args.num_val, img_size=args.img_size,
+            min_objects=args.min_objects, max_objects=args.max_objects, min_size=args.min_size,
+            max_size=args.max_size, seed=args.seed, force=args.force, num_workers=args.workers)
+    except (ValueError, FileExistsError) as error:
+        parser.error(str(error))
     action = 'reused' if result['reused'] else 'generated'
     print(f'{action} {result["root"]} in {time.perf_counter() - start:.1f} s')
     print(json.dumps(result['manifest']['splits'], indent=2))

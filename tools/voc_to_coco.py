@@ -43,7 +43,8 @@ def parse_args():
     parser.add_argument('--split-ratios', nargs='+', type=parse_ratio, metavar='SPLIT=RATIO',
                         help='random split of all XML files instead of the split files '
                         '(used anyway when there are none; default trainval=0.8 test=0.2)')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the random split')
+    parser.add_argument('--seed', type=int_argument(0), default=0,
+                        help='seed of the random split (>= 0)')
     parser.add_argument('--classes', nargs='+', help='class names in category-id order '
                         '(default: all in the XML files, sorted)')
     parser.add_argument('--skip-unknown-classes', action='store_true',
@@ -57,7 +58,12 @@ def parse_args():
                         help='do not run the pre-flight check on the written files')
     parser.add_argument('--workers', type=int_argument(0), default=0,
                         help='pre-flight decoding processes (0: one per CPU)')
-    return parser.parse_args()
+    args = parser.parse_args()
+    named = [split for split, _ in args.split_ratios or []]
+    twice = sorted({split for split in named if named.count(split) > 1})
+    if twice:
+        parser.error(f'--split-ratios names {", ".join(twice)} more than once')
+    return args
 
 
 def main():

@@ -13,6 +13,7 @@ is :mod:`asl_det.apis`.
 from .image_files import InferenceSummary, run_on_files
 from .inputs import (
     InferenceSetupError,
+    check_outputs_spare_inputs,
     check_pictures_writable,
     list_images,
     prepare_output_dir,
@@ -24,5 +25,5 @@ from .weights_fit import CheckedDetInferencer, check_weights_fit
 
 __all__ = ['CheckedDetInferencer', 'Detections', 'InferenceSetupError', 'InferenceSummary',
            'LabelledImages', 'ScoreThreshold', 'TrainedRun', 'best_f1_threshold',
-           'check_pictures_writable', 'check_weights_fit', 'find_trained_run', 'list_images',
-           'prepare_output_dir', 'run_on_files']
+           'check_outputs_spare_inputs', 'check_pictures_writable', 'check_weights_fit',
+           'find_trained_run', 'list_images', 'prepare_output_dir', 'run_on_files']

@@ -76,6 +76,22 @@ def check_distinct_names(paths: List[str], name: str = 'INPUTS',
             seen[output] = path
 
 
+def check_outputs_spare_inputs(paths: List[str], out_dir: str,
+                               outputs: Sequence[str] = tuple(OUTPUT_NAMES),
+                               name: str = '--out-dir') -> None:
+    """Raise if an output of the kinds ``outputs`` under ``out_dir`` would be written over one
+    of the input ``paths`` (``--out-dir`` above the images' folder, e.g. ``photos/`` for
+    ``photos/vis/``), before any image is processed."""
+    inputs = {osp.realpath(path): path for path in paths}
+    for kind in outputs:
+        for path in paths:
+            target = osp.realpath(osp.join(out_dir, OUTPUT_NAMES[kind](path)))
+            if target in inputs:
+                raise InferenceSetupError(
+                    f'{name}: {out_dir!r} would write {OUTPUT_NAMES[kind](path)} over the input '
+                    f'{inputs[target]!r}: choose another output folder')
+
+
 def check_pictures_writable(paths: List[str], name: str = 'INPUTS') -> None:
     """Raise if a picture of ``paths`` cannot be saved under its own name in colour
     (:data:`GREY_ONLY_EXTENSIONS`), before any image is processed."""

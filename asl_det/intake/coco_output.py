@@ -1,6 +1,7 @@
 """What every converter to COCO shares: the annotations it writes (through the box rule), one
 json per split, the summary it reports and the pre-flight of the files it wrote."""
 import os.path as osp
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,6 +22,28 @@ class BadFile(ValueError):
     def __init__(self, path: str, reason: str):
         super().__init__(f'{path}: {reason}')
         self.path, self.reason = path, reason
+
+
+#: A split's name, which names its json file: no folder, no hidden file.
+SPLIT_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
+
+
+def check_split_name(split, option: str = 'split') -> str:
+    """``split`` if it can name a json file in the output folder (:data:`SPLIT_NAME`); else
+    :class:`ConversionError` naming ``option``."""
+    if not isinstance(split, str) or not SPLIT_NAME.fullmatch(split):
+        raise ConversionError(f"{option}: a split's name names its json file: letters, digits, "
+                              f"'_', '.' and '-', not starting with '.' or '-'; got {split!r}")
+    return split
+
+
+def check_out_dir(out_dir: str, inputs: Dict[str, str]) -> None:
+    """:class:`ConversionError` if ``out_dir`` is one of the ``inputs`` folders ({option:
+    path}): the converters write no json among the images or label files they read."""
+    for option, folder in inputs.items():
+        if osp.realpath(out_dir) == osp.realpath(folder):
+            raise ConversionError(f'out_dir (--out) {out_dir} is the input folder {option}: '
+                                  'choose another')
 
 
 @dataclass
@@ -106,7 +129,7 @@ def write_split(coco: dict, out_dir: str, split: str, summary: ConversionSummary
     """Write ``<out_dir>/<split>.json`` atomically and count it into ``summary``; a split
     without images is recorded in ``summary.empty_splits`` with ``why_empty``. Returns the
     path."""
-    path = osp.join(out_dir, f'{split}.json')
+    path = osp.join(out_dir, f'{check_split_name(split)}.json')
     try:
         write_json_atomic(coco, path)
     except OSError as error:

@@ -38,6 +38,8 @@ from .coco_output import (
     ConversionSummary,
     add_box,
     add_image,
+    check_out_dir,
+    check_split_name,
     empty_coco,
     write_split,
 )
@@ -94,6 +96,8 @@ def parse_ratios(ratios: Dict[str, float]) -> Dict[str, float]:
     """Validated split ratios: each in (0, 1], summing to 1 (within 1e-6)."""
     if not ratios:
         raise VOCConversionError('split_ratios is empty: give e.g. {"trainval": 0.8, "test": 0.2}')
+    for split in ratios:
+        check_split_name(split, 'split_ratios (--split-ratios)')
     bad = {k: v for k, v in ratios.items() if not 0 < float(v) <= 1}
     if bad:
         raise VOCConversionError(f'split_ratios must each be in (0, 1], got {bad}')
@@ -289,8 +293,7 @@ def convert_voc_to_coco(voc_root: str, out_dir: Optional[str] = None, img_dir: s
     img_dir = input_folder(voc_root, img_dir, 'img_dir (--img-dir)', IMAGE_EXTENSIONS)
     ann_folder, image_folder = osp.join(voc_root, ann_dir), osp.join(voc_root, img_dir)
     out_dir = out_dir or osp.join(voc_root, 'annotations_coco')
-    if osp.abspath(out_dir) in (osp.abspath(ann_folder), osp.abspath(image_folder)):
-        raise VOCConversionError(f'out_dir {out_dir} is an input folder: choose another')
+    check_out_dir(out_dir, {'ann_dir (--ann-dir)': ann_folder, 'img_dir (--img-dir)': image_folder})
     stems = sorted(f[:-4] for f in visible_names(ann_folder) if f.lower().endswith('.xml'))
     summary = VOCSummary(root=voc_root)
     if split_ratios is None:

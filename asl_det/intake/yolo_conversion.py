@@ -41,6 +41,8 @@ from .coco_output import (
     ConversionSummary,
     add_box,
     add_image,
+    check_out_dir,
+    check_split_name,
     empty_coco,
     write_split,
 )
@@ -292,6 +294,9 @@ def convert_yolo_folder(images: str, labels: Optional[str] = None, split: Option
             root = osp.dirname(images)
     if split is None:
         split = osp.basename(images) if osp.basename(images) != 'images' else 'train'
+    check_split_name(split, 'split (--split)')
+    check_out_dir(out_dir or osp.join(root, 'annotations_coco'),
+                  {'images (--images)': images, 'labels (--labels)': labels})
     found = images_under(images)
     if given_labels:  # the same relative path under the labels folder
         label_files = [osp.join(labels, osp.splitext(osp.relpath(p, images))[0] + '.txt')

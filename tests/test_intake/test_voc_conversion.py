@@ -10,7 +10,7 @@ from intake_fixtures import snapshot, truncate, voc_xml, write_image, write_voc
 from mmdet.registry import DATASETS
 from mmdet.utils import register_all_modules
 
-from asl_det.intake.coco_output import preflight_converted
+from asl_det.intake.coco_output import ConversionError, preflight_converted
 from asl_det.intake.preflight import preflight_coco
 from asl_det.intake.voc_conversion import VOCConversionError, convert_voc_to_coco
 
@@ -151,6 +151,15 @@ def test_a_broken_bndbox_is_a_bad_file_not_a_small_box(tmp_path, corners, shown)
     assert summary.dropped_boxes == []
     with open(summary.written['train']) as f:
         assert 'NaN' not in f.read() and summary.images == {'train': 1}
+
+
+def test_a_random_split_named_as_a_path_is_refused(tmp_path):
+    root = write_voc(tmp_path / 'voc', IMAGES)
+    with pytest.raises(ConversionError, match=r"split_ratios \(--split-ratios\): a split's "
+                                                 r"name names its json file.*'\.\./x'"):
+        convert_voc_to_coco(root, out_dir=str(tmp_path / 'out'),
+                            split_ratios={'../x': 0.5, 'test': 0.5})
+    assert not (tmp_path / 'x.json').exists()
 
 
 def test_hidden_files_and_a_byte_order_mark_are_not_read_as_annotations(tmp_path):

@@ -14,6 +14,7 @@ from mmdet.utils import register_all_modules
 from PIL import Image
 
 from asl_det.intake import image_decoding
+from asl_det.intake.coco_output import ConversionError
 from asl_det.intake.yolo_conversion import (
     YOLOConversionError,
     convert_yolo_folder,
@@ -179,6 +180,29 @@ def test_txt_lists_roboflow_paths_and_list_names(tmp_path):
         'valid/images/z.jpg', 'train/images/y.jpg']
     assert summary.boxes == {'train': {'cell': 2}, 'val': {'cell': 2}}
     assert summary.classes == ['cell']
+
+
+@pytest.mark.parametrize('split', ['../userfile', '.hidden', 'a/b', ''])
+def test_a_split_name_that_is_no_file_name_is_refused_before_anything_is_written(tmp_path,
+                                                                               split):
+    write_yolo(tmp_path / 'y', {'train/a.jpg': '0 0.5 0.5 0.5 0.5\n'})
+    (tmp_path / 'userfile.json').write_text('mine')
+    with pytest.raises(ConversionError, match=r"split \(--split\): a split's name names "
+                                                  r'its json file'):
+        convert_yolo_folder(str(tmp_path / 'y' / 'images' / 'train'), split=split,
+                            classes=['cell'], out_dir=str(tmp_path / 'out'))
+    assert (tmp_path / 'userfile.json').read_text() == 'mine'
+    assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('folder', ['images', 'labels'])
+def test_the_output_folder_is_no_input_folder(tmp_path, folder):
+    write_yolo(tmp_path / 'y', {'train/a.jpg': '0 0.5 0.5 0.5 0.5\n'})
+    out_dir = str(tmp_path / 'y' / folder / 'train')
+    with pytest.raises(ConversionError, match=r'out_dir \(--out\) .* is the input folder'):
+        convert_yolo_folder(str(tmp_path / 'y' / 'images' / 'train'), classes=['cell'],
+                            out_dir=out_dir)
+    assert not any(name.endswith('.json') for name in os.listdir(out_dir))
 
 
 def test_hidden_files_are_not_read_as_ultralytics_glob_leaves_them(tmp_path):

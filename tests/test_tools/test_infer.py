@@ -140,7 +140,7 @@ def write_three_class_config(path, base):
 
 
 @pytest.mark.parametrize('case', ['classes', 'empty folder', 'output folder', 'weights', 'pgm',
-                                  'device', 'mmdet config', 'config syntax'])
+                                  'device', 'mmdet config', 'config syntax', 'over the inputs'])
 def test_user_errors_name_the_argument_before_any_work(run, tool, tmp_path, capsys, case):
     inputs, config, weights = osp.join(run['data'], 'val'), run['config'], run['checkpoint']
     out_dir = str(tmp_path / 'outputs')
@@ -171,6 +171,15 @@ def test_user_errors_name_the_argument_before_any_work(run, tool, tmp_path, caps
         config = str(tmp_path / 'broken.py')
         (tmp_path / 'broken.py').write_text('model = dict(\n')
         expected = [f'CONFIG ({config}): SyntaxError']
+    elif case == 'over the inputs':  # the pictures of photos/vis/ would go to photos/vis/
+        inputs = str(tmp_path / 'photos' / 'vis')
+        shutil.copytree(osp.join(run['data'], 'val'), inputs)
+        before = {name: (tmp_path / 'photos' / 'vis' / name).read_bytes()
+                  for name in os.listdir(inputs)}
+        out_dir = str(tmp_path / 'photos')
+        first = sorted(before)[0]
+        expected = [f"--out-dir: '{out_dir}' would write vis/{first} over the input "
+                    f"'{osp.join(inputs, first)}'"]
     elif case == 'device':
         options = ['--device', 'gpu']
         expected = ["--device must be a torch device such as cpu, cuda or cuda:0, got 'gpu'"]
@@ -183,5 +192,8 @@ def test_user_errors_name_the_argument_before_any_work(run, tool, tmp_path, caps
     printed = capsys.readouterr()
     for text in expected:
         assert text in printed.err, printed.err
+    if case == 'over the inputs':
+        assert {name: (tmp_path / 'photos' / 'vis' / name).read_bytes()
+                for name in os.listdir(inputs)} == before
     assert 'task/s' not in printed.out  # no image was processed
-    assert not osp.exists(out_dir)
+    assert not osp.exists(out_dir) or case == 'over the inputs'  # (there: the inputs' parent)

@@ -132,6 +132,20 @@ def _is_complete(paths: Dict[str, str], manifest: Dict) -> bool:
     return True
 
 
+GENERATOR = 'asl_det.benchmark.glyphs'
+
+
+def _layout_files(paths: Dict[str, str]) -> List[str]:
+    """The files of this layout under the root (annotations, ``NNNNNN.png`` images)."""
+    found = [paths[f'{split}_ann'] for split in SPLITS if osp.isfile(paths[f'{split}_ann'])]
+    for split in SPLITS:
+        folder = paths[f'{split}_img_dir']
+        if osp.isdir(folder):
+            found += [osp.join(folder, n) for n in sorted(os.listdir(folder))
+                      if _IMAGE_NAME.fullmatch(n)]
+    return found
+
+
 def _clean(paths: Dict[str, str]) -> None:
     """Delete the files a previous generation wrote (and nothing else), manifest first."""
     if osp.isfile(paths['manifest_file']):
@@ -153,7 +167,9 @@ def generate_glyph_detection(out_dir, num_train: int = 2000, num_val: int = 500,
 
     Args:
         out_dir: directory (str or path-like) for ``train/``, ``val/``, ``annotations/`` and
-            ``manifest.json``; created if missing. Only files of this layout are ever deleted.
+            ``manifest.json``; created if missing. Only files of this layout are ever deleted,
+            and only where this generator's manifest is there (else FileExistsError, unless
+            ``force``).
         num_train, num_val: number of images per split, >= 1.
         img_size: side of the square RGB images (px).
         min_objects, max_objects: labelled glyphs per image, uniform in this range.
@@ -180,21 +196,33 @@ def generate_glyph_detection(out_dir, num_train: int = 2000, num_val: int = 500,
     params = _check_params(num_train, num_val, img_size, min_objects, max_objects, min_size,
                            max_size, seed)
     paths = _paths(osp.abspath(os.fspath(out_dir)))
-    if not force and osp.isfile(paths['manifest_file']):
+    manifest = None
+    if osp.isfile(paths['manifest_file']):
         with open(paths['manifest_file']) as f:
             manifest = json.load(f)
-        if manifest.get('version') == GENERATOR_VERSION and manifest.get('params') == params \
-                and _is_complete(paths, manifest):
-            return dict(paths, manifest=manifest, reused=True)
+    ours = isinstance(manifest, dict) and manifest.get('generator') == GENERATOR
+    if not force and ours and manifest.get('version') == GENERATOR_VERSION \
+            and manifest.get('params') == params and 'splits' in manifest \
+            and _is_complete(paths, manifest):
+        return dict(paths, manifest=manifest, reused=True)
+    foreign = [] if ours or force else _layout_files(paths)
+    if foreign:
+        more = f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''
+        raise FileExistsError(
+            f'out_dir {paths["root"]} holds {foreign[0]}{more} but no manifest.json of this '
+            'generator: they are not written over; choose another out_dir, or force=True '
+            '(--force) to replace them')
     _clean(paths)
     os.makedirs(osp.join(paths['root'], 'annotations'), exist_ok=True)
+    with open(paths['manifest_file'], 'w') as f:  # ours from the first file on (complete: below)
+        json.dump(dict(generator=GENERATOR, version=GENERATOR_VERSION, params=params), f)
     counts = {}
     for split in SPLITS:
         images, annotations = _write_split(paths['root'], split, params, num_workers)
         with open(paths[f'{split}_ann'], 'w') as f:
             json.dump(_coco(split, images, annotations), f, separators=(',', ':'))
         counts[split] = dict(images=len(images), annotations=len(annotations))
-    manifest = dict(generator='asl_det.benchmark.glyphs', version=GENERATOR_VERSION,
+    manifest = dict(generator=GENERATOR, version=GENERATOR_VERSION,
                     params=params, classes=list(GLYPH_CLASSES), splits=counts)
     with open(paths['manifest_file'], 'w') as f:
         json.dump(manifest, f, indent=2)

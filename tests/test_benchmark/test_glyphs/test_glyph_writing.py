@@ -126,6 +126,28 @@ def test_cache_reused_and_invalidated(tmp_path):
         'reused'] is False
 
 
+def test_files_of_the_layout_without_its_manifest_are_not_written_over(tmp_path):
+    """A folder holding a user's instances_train.json or NNNNNN.png, without this generator's
+    manifest, is refused (force=True replaces them); a generation stopped before its end left
+    this generator's manifest and is regenerated."""
+    (tmp_path / 'annotations').mkdir()
+    user_json = tmp_path / 'annotations' / 'instances_train.json'
+    user_json.write_text('{"mine": 1}')
+    (tmp_path / 'train').mkdir()
+    (tmp_path / 'train' / '000123.png').write_bytes(b'mine')
+    with pytest.raises(FileExistsError, match=r'holds .*instances_train\.json and 1 more but no '
+                                              r'manifest\.json of this generator'):
+        generate_glyph_detection(tmp_path, num_train=2, num_val=1)
+    assert user_json.read_text() == '{"mine": 1}'
+    assert (tmp_path / 'train' / '000123.png').read_bytes() == b'mine'
+    forced = generate_glyph_detection(tmp_path, num_train=2, num_val=1, force=True)
+    assert sorted(os.listdir(forced['train_img_dir'])) == ['000000.png', '000001.png']
+    with open(forced['manifest_file'], 'w') as f:  # as a generation stopped midway leaves it
+        json.dump(dict(generator='asl_det.benchmark.glyphs', version=1, params={}), f)
+    again = generate_glyph_detection(tmp_path, num_train=2, num_val=1)
+    assert again['reused'] is False and again['manifest']['splits']['train']['images'] == 2
+
+
 def test_incomplete_data_set_is_regenerated(tmp_path):
     first = generate_glyph_detection(tmp_path, num_train=3, num_val=2, seed=4)
     os.remove(osp.join(first['train_img_dir'], '000001.png'))

@@ -38,6 +38,19 @@ def test_missing_labels_writes_the_derived_split(tmp_path):
     assert load_json(tmp_path / 'manifest.json')['splits']['val']['images'] == 2
 
 
+@pytest.mark.parametrize('argv, option', [
+    (['--num-train', '0'], '--num-train'), (['--workers', '0'], '--workers'),
+    (['--seed', '-1'], '--seed'), (['--min-size', '40', '--max-size', '20'], 'min_size')])
+def test_bad_counts_are_one_line_errors_naming_the_option(tmp_path, capsys, argv, option):
+    main = runpy.run_path(SCRIPT)['main']
+    with pytest.raises(SystemExit) as exit_status:
+        main(['--out', str(tmp_path / 'out'), *argv])
+    assert exit_status.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and 'Traceback' not in err
+    assert not (tmp_path / 'out').exists()
+
+
 @pytest.mark.parametrize('value', ['1.0', '-0.1', 'nan', 'x'])
 def test_bad_missing_labels_is_refused_before_generating(tmp_path, capsys, value):
     parse_args = runpy.run_path(SCRIPT)['parse_args']
