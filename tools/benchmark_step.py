@@ -23,7 +23,8 @@ import time
 import warnings
 
 import torch
-from mmengine.config import DictAction
+
+from asl_det.launch.runtime import KeyValueAction
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
@@ -46,7 +47,7 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2, help='untimed rounds (>= 0)')
     parser.add_argument('--compare', choices=sorted(COMPARISONS), default='channels_last',
                         help='what the second model changes (default: channels_last)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, default={},
                         help='override config keys, as in tools/train.py')
     args = parser.parse_args(argv)
     for name, low in (('threads', 1), ('batches', 1), ('repeats', 1), ('warmup', 0)):

@@ -10,10 +10,9 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
-
 from asl_det.benchmark.comparison import ComparisonSettings, run_comparison
 from asl_det.benchmark.glyph_runs import ignore_third_party_warnings
+from asl_det.launch.runtime import KeyValueAction
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -41,7 +40,7 @@ def parse_args():
                         '1 on CUDA)')
     parser.add_argument('--no-profile', action='store_true',
                         help='skip the inference profile (candidates per image, timing)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, default={},
                         help='override keys of every run config, as in tools/train.py')
     return parser.parse_args()
 

@@ -25,17 +25,15 @@ cached, about 0.5 s to hash the json and 0.6 s to stat the images: 1 to 2 s at e
 import argparse
 import sys
 
-from mmengine.config import DictAction
-
 from asl_det.intake.preflight import PreflightError, preflight_config
-from asl_det.launch.runtime import load_config
+from asl_det.launch.runtime import KeyValueAction, load_config
 from asl_det.validation import int_argument
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Check a config\'s data before training')
     parser.add_argument('config', help='config file path (or mmdet::path)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
                         help='override settings of the config, key=value')
     parser.add_argument('--skip-bad-images', action='store_true',
                         help='report bad images and write filtered annotation files without '

@@ -21,8 +21,6 @@ import shlex
 import signal
 import sys
 
-from mmengine.config import DictAction
-
 from asl_det.benchmark.study import (
     BASELINE,
     DEFAULT_VARIANTS,
@@ -39,6 +37,7 @@ from asl_det.benchmark.study import (
 from asl_det.benchmark.study.report import check_primary
 from asl_det.benchmark.study.variants import load_variant_file, parse_variant
 from asl_det.benchmark.study.verdict_blocks import update_documents
+from asl_det.launch.runtime import KeyValueAction
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 GLYPH_CONFIG = osp.join(REPO, 'configs', 'demo', 'retinanet_glyphs_focal.py')
@@ -92,7 +91,7 @@ def parse_args(argv=None):
                         help='the comparisons named before the runs (the report tests them '
                         'apart, Holm within them); default: '
                         f'{" ".join(PRIMARY_VARIANTS)}')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, default={},
                         help='override keys of the config before the variants apply, as in '
                         'tools/train.py')
     parser.add_argument('--skip-bad-images', action='store_true',
@@ -150,12 +149,16 @@ def settings_of(args) -> StudySettings:
                          'out --variants')
     if args.primary is not None:
         check_primary(args.primary, variants, args.baseline)
+    if args.baseline not in variants:  # the report pairs every variant with it
+        raise ValueError(f'baseline (--baseline) {args.baseline} is not among the variants '
+                         f'({" ".join(variants)})')
     return StudySettings(
         config_file=args.config, records_dir=osp.join(args.study_dir, 'records'),
         work_root=args.work_dir, defined_variants=defined,
         variants=variants, seeds=args.seeds, missing_fractions=args.missing_fractions,
         max_iters=args.iters, evaluations=args.evaluations, data_seed=args.data_seed,
-        workers=args.workers or default_workers(args.device), device=args.device,
+        workers=default_workers(args.device) if args.workers is None else args.workers,
+        device=args.device,
         cfg_options=dict(args.cfg_options), train_args=train_args_of(args))
 
 

@@ -199,7 +199,8 @@ def swap_in_asl(cfg, **overrides) -> List[str]:
         The dotted paths of the replaced dicts, e.g. ``['model.bbox_head.loss_cls']``.
 
     Raises (leaving ``cfg`` unchanged):
-        ValueError: an override is not an ``AsymmetricLoss`` argument; ``cfg`` has no ``model``;
+        ValueError: an override is not an ``AsymmetricLoss`` argument, or a value it refuses;
+            ``cfg`` has no ``model``;
             a head or loss in :data:`REFUSALS` (VFNet, YOLOv3, GHM-C, CenterNet's Gaussian
             focal loss; the message gives the reason); or no swappable classifier loss was
             found.
@@ -229,7 +230,8 @@ def swap_in_asl(cfg, **overrides) -> List[str]:
         raise ValueError('found no sigmoid classifier loss to replace (one of '
                          f'{", ".join(SWAPPABLE_LOSSES)}; CrossEntropyLoss only with '
                          f'use_sigmoid=True) under cfg.model: {found}')
-    for node, key, _ in targets:
+    swapped = []
+    for node, key, path in targets:
         old = dict(node[key])
         if type_name(old.get('type')) == 'AsymmetricLoss':
             new_cfg = old
@@ -237,6 +239,12 @@ def swap_in_asl(cfg, **overrides) -> List[str]:
             new_cfg = dict(ASL_LOSS_CFG)
             new_cfg.update({k: old[k] for k in CARRIED_KEYS if k in old})
         new_cfg.update(overrides)
+        try:  # a value out of range: said now, before any data is read
+            AsymmetricLoss(**{k: v for k, v in new_cfg.items() if k != 'type'})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f'{path}: {error}') from None
+        swapped.append(new_cfg)
+    for (node, key, _), new_cfg in zip(targets, swapped):
         node[key] = new_cfg
     add_custom_import(cfg, 'asl_det')  # registers AsymmetricLoss where the config is built
     return [path for _, _, path in targets]

@@ -202,13 +202,19 @@ def load_config(path: str) -> Config:
 
 
 class KeyValueAction(DictAction):
-    """mmengine's ``DictAction`` (``KEY=VALUE ...`` into a dict), whose malformed pairs are
-    usage errors (``<tool>: error: argument --cfg-options: ...``), not tracebacks."""
+    """mmengine's ``DictAction`` (``KEY=VALUE ...`` into a dict), whose malformed pairs and keys
+    given twice are usage errors (``<tool>: error: argument --cfg-options: ...``), not
+    tracebacks or a silent last-one-wins."""
 
     def __call__(self, parser, namespace, values, option_string=None):
+        keys = []
         for value in values or ():
             if '=' not in value:
                 raise argparse.ArgumentError(self, f'{value!r} is not KEY=VALUE')
+            key = value.partition('=')[0]
+            if key in keys:  # the last one would win without a word
+                raise argparse.ArgumentError(self, f'{key} is given twice')
+            keys.append(key)
         try:
             super().__call__(parser, namespace, values, option_string)
         except (ValueError, AssertionError) as error:  # mmengine asserts balanced brackets

@@ -228,6 +228,11 @@ def test_swap_validates_overrides_and_model():
     with pytest.raises(ValueError, match='model'):
         swap_in_asl(Config(dict(work_dir='x')))
     assert {'gamma_pos', 'gamma_neg', 'clip', 'loss_weight'} <= set(asl_parameters())
+    for bad, match in ((dict(gamma_neg=-1), r'model\.bbox_head\.loss_cls: gamma_neg must be in'),
+                       (dict(clip=float('nan')), r'model\.bbox_head\.loss_cls: clip')):
+        with pytest.raises(ValueError, match=match):  # said at the swap, before any data is read
+            swap_in_asl(cfg, **bad)
+        assert cfg.model.bbox_head.loss_cls.type == 'FocalLoss'
 
 
 def test_iter_classifier_losses_yields_tood_losses_in_training_order():

@@ -148,3 +148,18 @@ def test_a_custom_logger_hook_or_none_is_left_alone():
     assert cfg.default_hooks.logger.type == 'MyLoggerHook'
     assert runtime.log_test_metrics_once(small_cfg()) is False
     assert runtime.log_test_metrics_once(small_cfg(default_hooks=dict(logger=None))) is False
+
+
+@pytest.mark.parametrize('pairs, message', [
+    (['model.x'], "argument --cfg-options: 'model.x' is not KEY=VALUE"),
+    (['a=1', 'a=2'], 'argument --cfg-options: a is given twice'),
+    (['a=[1,2'], "argument --cfg-options: cannot parse 'a=[1,2'")])
+def test_key_value_options_are_usage_errors(pairs, message, capsys):
+    import argparse
+    parser = argparse.ArgumentParser(prog='tool.py')
+    runtime.add_common_arguments(parser)
+    assert parser.parse_args(['--cfg-options', 'a=1', 'b=x']).cfg_options == dict(a=1, b='x')
+    with pytest.raises(SystemExit) as exit_status:
+        parser.parse_args(['--cfg-options', *pairs])
+    assert exit_status.value.code == 2
+    assert f'tool.py: error: {message}' in capsys.readouterr().err

@@ -80,6 +80,19 @@ def test_default_report_keeps_the_primary_comparisons_apart(tmp_path):
     assert '| clean | focal_margin |' in exploratory
 
 
+@pytest.mark.parametrize('argv, match', [
+    (['--variants', 'asl_paper', 'focal_margin_prior10'],
+     r'baseline \(--baseline\) focal is not among the variants'),
+    (['--variants', 'focal', '--workers', '0'], r'workers must be an integer in \[1, '),
+    (['--variants', 'focal', '--iters', '10', '--evaluations', '100'],
+     r"evaluations \(--evaluations\) must be at most the schedule's 10 iterations")])
+def test_a_study_that_cannot_run_as_asked_is_refused_before_any_run(tmp_path, argv, match):
+    with pytest.raises(SystemExit, match=match):
+        study_main(['--study-dir', str(tmp_path / 'study'), '--work-dir',
+                    str(tmp_path / 'work'), '--seeds', '0', '--print-commands', *argv])
+    assert not osp.exists(tmp_path / 'work' / 'clean')
+
+
 def test_a_baseline_without_records_is_refused(tmp_path):
     study = str(tmp_path / 'study')
     write_records(osp.join(study, 'records'))

@@ -193,6 +193,10 @@ def set_schedule(cfg: Config, max_iters: Optional[int], evaluations: Optional[in
                 scheduler.milestones = [int(m * max_iters / old) for m in scheduler.milestones]
     length = loop.max_iters if iter_based else loop.max_epochs
     if evaluations is not None:
+        if evaluations > length:  # every iteration (epoch) at most: fewer than asked
+            raise ValueError(f'evaluations (--evaluations) must be at most the schedule\'s '
+                             f'{length} {"iterations" if iter_based else "epochs"}, got '
+                             f'{evaluations}')
         loop.val_interval = max(1, length // evaluations)
     checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
     if checkpoint is not None:

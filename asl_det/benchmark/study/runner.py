@@ -161,7 +161,8 @@ class StudyPlan:
         ``retrain_uncollectable`` (else left as it is, said in ``log``). Else the run continues
         from its last checkpoint where :func:`~.interrupted_runs.checkpoint_to_resume` allows,
         or trains afresh in an emptied work dir; :func:`~.interrupted_runs.mark_started` notes
-        which.
+        which. A work dir that holds files but no :data:`~.interrupted_runs.RUN_FILE` (no study
+        trained there) is never emptied: the job is skipped, said in ``log``.
         """
         directory = work_dir(self.settings, job)
         user = work_dir_user(directory)
@@ -192,6 +193,12 @@ class StudyPlan:
         else:
             resume_from = checkpoint_to_resume(self.settings, job)
         if resume_from is None:  # a new run, or one that cannot continue: afresh
+            if osp.isdir(directory) and os.listdir(directory) \
+                    and not osp.isfile(osp.join(directory, RUN_FILE)):  # no study's work dir
+                log(f'[study] skip {job.name}: {directory} holds files but no {RUN_FILE}, so no '
+                    'study trained there; it is not emptied: move them, or give the study '
+                    'another --work-dir')
+                return False, None
             shutil.rmtree(directory, ignore_errors=True)
             os.makedirs(directory)
         mark_started(self.settings, job, resume_from)

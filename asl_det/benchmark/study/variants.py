@@ -203,6 +203,8 @@ def parse_variant(name: str, assignments: Sequence[str]) -> Dict:
         key, sep, value = item.partition('=')
         if not sep or not key:
             raise ValueError(f'variant {name}: arguments must be KEY=VALUE, got {item!r}')
+        if key in settings:
+            raise ValueError(f'variant {name}: {key} is given twice')
         settings[key] = DictAction._parse_iterable(value)
     base = settings.pop('base', None)
     if base is not None:

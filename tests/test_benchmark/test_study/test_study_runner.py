@@ -291,6 +291,9 @@ def test_the_schedule_is_scaled_and_evaluated_as_asked():
         set_schedule(epoch_based, max_iters=100, evaluations=None)
     set_schedule(epoch_based, max_iters=None, evaluations=4)
     assert epoch_based.train_cfg.val_interval == 3
+    with pytest.raises(ValueError, match=r"evaluations \(--evaluations\) must be at most the "
+                                         r"schedule's 10 iterations, got 1000"):
+        set_schedule(Config.fromfile(CONFIG), max_iters=10, evaluations=1000)
     # no val_interval and no logger: checkpoints at mmengine's default interval, the LoggerHook
     # mmengine would add logs validations at their iteration
     bare = Config(dict(train_cfg=dict(type='IterBasedTrainLoop', max_iters=2500),
@@ -415,12 +418,14 @@ def test_a_stale_marker_is_cleared_and_the_run_trained_afresh(tmp_path, glyphs, 
     with open(osp.join(directory, MARKER), 'w') as f:  # its writer died without removing it
         json.dump(dict(pid=999999, host=socket.gethostname(), started='x'), f)
     open(osp.join(directory, 'iter_2.pth'), 'w').close()
+    with open(osp.join(directory, RUN_FILE), 'w') as f:  # a study's run, of other options
+        json.dump(dict(config_sha256='0' * 64, command='another', resumed_from=[]), f)
     monkeypatch.setattr(runner, 'POLL_S', 0.1)
     monkeypatch.setattr(runner, 'train_command',
                         lambda *args, **kwargs: [sys.executable, '-c', 'pass'])
     with pytest.raises(StudyRunsFailed, match='clean focal seed 0'):  # it trained nothing
         run_study(settings, log=lambda line: None)
-    # cleared (no run file: not one the study can resume), then started
+    # cleared (another run's: not one the study can resume), then started
     assert sorted(os.listdir(directory)) == ['console.log', RUN_FILE]
 
 
@@ -737,7 +742,7 @@ def test_evaluations_are_placed_at_their_iteration_not_the_last_logged_one(tmp_p
 def test_printed_commands_resume_a_stopped_run_and_leave_busy_work_dirs_alone(tmp_path, glyphs):
     """--print-commands prepares each work dir as run_study does: the same run stopped
     part-way gets --resume, a work dir of another run config is emptied for a fresh line, one
-    in use is skipped."""
+    in use is skipped, one that no study trained in is refused, not emptied."""
     import torch
 
     from asl_det.launch.work_dir_lock import hold_work_dir
@@ -752,6 +757,14 @@ def test_printed_commands_resume_a_stopped_run_and_leave_busy_work_dirs_alone(tm
         with open(osp.join(directory, 'last_checkpoint'), 'w') as f:
             f.write(osp.join(directory, 'iter_2.pth'))
     mark_started(settings, focal)  # focal: started by this study; asl_paper: by no study
+    lines = []
+    assert len(print_commands(settings, log=lines.append)) == 1  # focal's alone
+    assert any(f'skip clean asl_paper seed 0: {work_dir(settings, asl)} holds files but no '
+               f'{RUN_FILE}, so no study trained there; it is not emptied' in line
+               for line in lines)
+    assert osp.isfile(osp.join(work_dir(settings, asl), 'iter_2.pth'))
+    with open(osp.join(work_dir(settings, asl), RUN_FILE), 'w') as f:  # another study's run
+        json.dump(dict(config_sha256='0' * 64, command='another', resumed_from=[]), f)
     first, second = print_commands(settings, log=lambda line: None)
     checkpoint = osp.join(work_dir(settings, focal), 'iter_2.pth')
     assert first.endswith(f' --resume {checkpoint} --cfg-options randomness.seed=0')

@@ -67,6 +67,7 @@ def test_a_command_line_variant_can_start_from_a_named_one_or_another_loss():
     ('bad/name', [], 'variant name must match'),
     ('focal', ['clip=0.1'], 'is a named variant'),
     ('x', ['clip'], 'KEY=VALUE'),
+    ('x', ['prior=0.1', 'prior=0.2'], 'variant x: prior is given twice'),
     ('x', ['prior=1.5'], r'prior must be in \(0, 1\)'),
     ('x', ['prior=nan'], r'variant x: prior must be in \(0, 1\), got nan'),
     ('x', ['prior=true'], r'variant x: prior must be a number in \(0, 1\), got True'),
