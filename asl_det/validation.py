@@ -80,3 +80,25 @@ def check_bool(name: str, value) -> bool:
     if one_bool or (isinstance(value, numbers.Integral) and value in (0, 1)):
         return bool(value)
     raise TypeError(f'{name} must be True or False, got {value!r}')
+
+
+def check_png_output(name: str, path: str) -> str:
+    """``path`` if it can take a PNG picture: a ``.png`` name in an existing folder; ValueError
+    naming ``name`` otherwise (found before the work that makes the picture)."""
+    import os.path as osp
+    if not str(path).lower().endswith('.png'):
+        raise ValueError(f'{name} must name a .png file, got {path!r}')
+    folder = osp.dirname(osp.abspath(path))
+    if not osp.isdir(folder):
+        raise ValueError(f'{name}: the folder {folder} of {path!r} does not exist')
+    return path
+
+
+def check_distinct(name: str, values) -> list:
+    """``values`` as a list if none repeats; ValueError naming ``name`` and the repeated ones
+    (runs, splits, ... told apart by them)."""
+    values = list(values)
+    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f'{name} must differ: {", ".join(repeated)} given more than once')
+    return values

@@ -27,8 +27,9 @@ from asl_det.benchmark.analysis import (
     load_run,
     plot_map_curves,
     plot_probabilities,
+    run_names,
 )
-from asl_det.validation import check_device
+from asl_det.validation import check_device, check_png_output
 from asl_det.visualization.side_by_side import SideBySideSettings
 
 #: The side-by-side settings' defaults (the options default to None: given or not is known).
@@ -52,6 +53,15 @@ def parse_args():
                      f'got {len(args.names)}')
     if args.window < 1:
         parser.error(f'--window must be >= 1, got {args.window}')
+    try:
+        args.names = run_names(args.work_dirs, args.names)
+        for option in ('out_plot', 'prob_plot'):
+            if getattr(args, option) is not None:
+                check_png_output(f'--{option.replace("_", "-")}', getattr(args, option))
+        if args.out is not None and not osp.isdir(osp.dirname(osp.abspath(args.out))):
+            raise ValueError(f'--out: the folder of {args.out!r} does not exist')
+    except ValueError as error:
+        parser.error(str(error))
     check_side_by_side_arguments(parser, args)
     return args
 
@@ -124,14 +134,30 @@ def check_side_by_side_arguments(parser, args) -> None:
             parser.error(str(error))
 
 
-def side_by_side(args, names) -> None:
+def setup_error(error) -> None:
+    """End with a user error found before the picture: one line, exit status 2."""
+    print(f'{osp.basename(sys.argv[0])}: error: {error}', file=sys.stderr)
+    sys.exit(2)
+
+
+def trained_runs(args):
+    """Each work dir's config and final checkpoint for ``--side-by-side``, found before any
+    report is written (:func:`~asl_det.inference.find_trained_run`)."""
+    from asl_det.inference import InferenceSetupError, find_trained_run
+    try:
+        return [find_trained_run(work_dir, name)
+                for work_dir, name in zip(args.work_dirs, args.names)]
+    except InferenceSetupError as error:
+        setup_error(error)
+
+
+def side_by_side(args, runs) -> None:
     """Draw the runs side by side (``--side-by-side``); user errors exit with status 2."""
     from asl_det.checkpoint import NotACheckpointError, UntrustedCheckpointError
-    from asl_det.inference import InferenceSetupError, find_trained_run
+    from asl_det.inference import InferenceSetupError
     from asl_det.launch.runtime import user_error_line
     from asl_det.visualization import ImageSet, config_image_set, draw_side_by_side
     try:
-        runs = [find_trained_run(work_dir, name) for work_dir, name in zip(args.work_dirs, names)]
         drawn = None
         if args.gt_ann:
             img_dir = args.img_dir or config_image_set(runs[0].config, 'train').img_dir
@@ -145,8 +171,7 @@ def side_by_side(args, names) -> None:
             name: value for name, value in given.items() if value is not None})
         draw_side_by_side(runs, settings, val=val, drawn=drawn, train_ann=args.train_ann)
     except InferenceSetupError as error:
-        print(f'{osp.basename(sys.argv[0])}: error: {error}', file=sys.stderr)
-        sys.exit(2)
+        setup_error(error)
     except (UntrustedCheckpointError, NotACheckpointError) as error:
         print(user_error_line(error), file=sys.stderr)
         sys.exit(1)
@@ -154,8 +179,8 @@ def side_by_side(args, names) -> None:
 
 def main():
     args = parse_args()
-    names = args.names or [None] * len(args.work_dirs)
-    runs = [load_run(d, name, window=args.window) for d, name in zip(args.work_dirs, names)]
+    trained = trained_runs(args) if args.side_by_side else None
+    runs = [load_run(d, name, window=args.window) for d, name in zip(args.work_dirs, args.names)]
     report = comparison_report(runs, markdown=args.markdown)
     print(report)
     if args.out:
@@ -166,7 +191,7 @@ def main():
     if args.prob_plot:
         print(f'probabilities: {plot_probabilities(runs, args.prob_plot)}')
     if args.side_by_side:
-        side_by_side(args, [run.name for run in runs])
+        side_by_side(args, trained)
 
 
 if __name__ == '__main__':

@@ -7,7 +7,8 @@ Needs runs logged with ProbabilityStatisticsHook (every asl_det config has it).
 """
 import argparse
 
-from asl_det.benchmark.analysis import load_run, plot_probabilities
+from asl_det.benchmark.analysis import load_run, plot_probabilities, run_names
+from asl_det.validation import check_png_output
 
 
 def parse_args():
@@ -19,13 +20,17 @@ def parse_args():
     if args.names is not None and len(args.names) != len(args.work_dirs):
         parser.error(f'--names needs one name per work dir ({len(args.work_dirs)}), '
                      f'got {len(args.names)}')
+    try:
+        args.names = run_names(args.work_dirs, args.names)
+        check_png_output('--out', args.out)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
 def main():
     args = parse_args()
-    names = args.names or [None] * len(args.work_dirs)
-    runs = [load_run(d, name) for d, name in zip(args.work_dirs, names)]
+    runs = [load_run(d, name) for d, name in zip(args.work_dirs, args.names)]
     print(plot_probabilities(runs, args.out))
 
 

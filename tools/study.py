@@ -17,6 +17,7 @@ docs/*.md show for DIR (between ``<!-- study-table: DIR -->`` and ``<!-- /study-
 import argparse
 import os
 import os.path as osp
+import runpy
 import shlex
 import signal
 import sys
@@ -164,8 +165,21 @@ def settings_of(args) -> StudySettings:
 
 def train_args_of(args) -> list:
     """The ``tools/train.py`` options of every run: ``--skip-bad-images``, then
-    ``--train-args`` split as a shell would."""
-    return ['--skip-bad-images'] * args.skip_bad_images + shlex.split(args.train_args)
+    ``--train-args`` split as a shell would; ValueError for one ``tools/train.py`` does not
+    take (every run would fail on it)."""
+    try:
+        train_args = shlex.split(args.train_args)
+    except ValueError as error:
+        raise ValueError(f'--train-args {args.train_args!r}: {error}') from None
+    parser = runpy.run_path(osp.join(REPO, 'tools', 'train.py'))['build_parser']()
+    parser.exit_on_error = False
+    try:
+        _, unknown = parser.parse_known_args(['CONFIG', *train_args])
+    except argparse.ArgumentError as error:
+        raise ValueError(f'--train-args: {error}') from None
+    if unknown:
+        raise ValueError(f'--train-args: {" ".join(unknown)}: not options of tools/train.py')
+    return ['--skip-bad-images'] * args.skip_bad_images + train_args
 
 
 def _exit_on_sigterm(signum, frame):

@@ -57,7 +57,7 @@ ASL_SWAP_ARGUMENTS = ', '.join(f'{key}={value}' for key, value in ASL_LOSS_CFG.i
                                if key not in ('type', 'use_sigmoid'))
 
 
-def parse_args():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path (or mmdet::path)')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -80,7 +80,11 @@ def parse_args():
     preflight.add_argument('--no-preflight', action='store_true',
                            help='skip the pre-flight check of the data (images and '
                            'annotations)')
-    args = parser.parse_args()
+    return parser
+
+
+def parse_args():
+    args = build_parser().parse_args()
     runtime.export_local_rank(args)
     return args
 

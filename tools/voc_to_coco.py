@@ -18,7 +18,7 @@ import argparse
 
 from asl_det.intake.coco_output import run_conversion
 from asl_det.intake.voc_conversion import DIFFICULT_MODES, convert_voc_to_coco
-from asl_det.validation import int_argument
+from asl_det.validation import check_distinct, int_argument
 
 
 def parse_ratio(text):
@@ -59,10 +59,11 @@ def parse_args():
     parser.add_argument('--workers', type=int_argument(0), default=0,
                         help='pre-flight decoding processes (0: one per CPU)')
     args = parser.parse_args()
-    named = [split for split, _ in args.split_ratios or []]
-    twice = sorted({split for split in named if named.count(split) > 1})
-    if twice:
-        parser.error(f'--split-ratios names {", ".join(twice)} more than once')
+    try:
+        check_distinct('the splits of --split-ratios', [s for s, _ in args.split_ratios or []])
+        check_distinct('--splits', args.splits or [])
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 

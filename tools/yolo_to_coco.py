@@ -18,7 +18,7 @@ from functools import partial
 
 from asl_det.intake.coco_output import run_conversion
 from asl_det.intake.yolo_conversion import YAML_SPLITS, convert_yolo_folder, convert_yolo_to_coco
-from asl_det.validation import int_argument
+from asl_det.validation import check_distinct, int_argument
 
 
 def parse_args():
@@ -54,6 +54,10 @@ def parse_args():
         parser.error('--labels and --split go with --images')
     if args.images is not None and args.splits:
         parser.error('--splits goes with a data.yaml')
+    try:
+        check_distinct('--splits', args.splits or [])
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 

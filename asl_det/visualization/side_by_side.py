@@ -32,7 +32,7 @@ from asl_det.intake.json_files import write_json_atomic
 from asl_det.intake.preflight import find_datasets, resolve_paths
 from asl_det.launch.runtime import load_config
 from asl_det.relative_paths import relative_if_inside
-from asl_det.validation import check_int, check_number
+from asl_det.validation import check_distinct, check_int, check_number
 
 from .panels import (
     draw_boxes,
@@ -231,10 +231,10 @@ def draw_side_by_side(runs: Sequence[TrainedRun], settings: SideBySideSettings,
 def check_distinct_run_names(names: Sequence[str]) -> None:
     """Runs are told apart by name (thresholds, panels, the index): InferenceSetupError for a
     name given twice (e.g. two work dirs both called ``focal_seed0``)."""
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise InferenceSetupError(f'the runs need distinct names (--names), got '
-                                  f'{", ".join(map(repr, repeated))} more than once')
+    try:
+        check_distinct('run names (--names)', names)
+    except ValueError as error:
+        raise InferenceSetupError(str(error)) from None
 
 
 def describe_threshold(best: ScoreThreshold, fixed: Optional[float]) -> str:

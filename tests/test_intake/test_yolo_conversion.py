@@ -397,3 +397,20 @@ def test_tool_converts_and_runs_the_preflight(yolo, tmp_path, monkeypatch, capsy
     assert 'train: 2 images, 3 boxes (cat 1, dog 2)' in out
     assert 'preflight: train.json: ' in out and 'boxes partly outside the image (kept' in out
     assert sorted(os.listdir(tmp_path / 'out')) == ['train.json', 'val.json']
+
+
+@pytest.mark.parametrize('tool, argv, message', [
+    ('yolo_to_coco.py', ['data.yaml', '--splits', 'train', 'train'],
+     '--splits must differ: train given more than once'),
+    ('voc_to_coco.py', ['voc', '--split-ratios', 'a=0.5', 'a=0.5'],
+     'the splits of --split-ratios must differ: a given more than once'),
+    ('voc_to_coco.py', ['voc', '--seed', '-1'], 'argument --seed: the value must be an integer')])
+def test_converter_options_given_twice_or_out_of_range_are_usage_errors(
+        tmp_path, monkeypatch, capsys, tool, argv, message):
+    monkeypatch.setattr(sys, 'argv', [tool, *argv])
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_status:
+        runpy.run_path(osp.join(REPO, 'tools', tool), run_name='__main__')
+    assert exit_status.value.code == 2
+    assert message in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []

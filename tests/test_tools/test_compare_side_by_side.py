@@ -171,8 +171,8 @@ def test_two_runs_of_one_name_are_refused(runs, tmp_path, monkeypatch, capsys):
         compare([runs['focal']['work_dir'], runs['asl']['work_dir'], '--names', 'a', 'a',
                  '--side-by-side', str(tmp_path / 'out')], monkeypatch)
     assert exit_status.value.code == 2
-    assert "the runs need distinct names (--names), got 'a' more than once" in \
-        capsys.readouterr().err
+    assert 'run names (--names, default: the work dirs\' basenames) must differ: a given more ' \
+        'than once' in capsys.readouterr().err
 
 
 def test_weights_that_do_not_fit_the_config_are_refused(runs, tmp_path, monkeypatch, capsys):

@@ -84,6 +84,9 @@ def test_default_report_keeps_the_primary_comparisons_apart(tmp_path):
     (['--variants', 'asl_paper', 'focal_margin_prior10'],
      r'baseline \(--baseline\) focal is not among the variants'),
     (['--variants', 'focal', '--workers', '0'], r'workers must be an integer in \[1, '),
+    (['--variants', 'focal', '--train-args=--amp --nosuch'],
+     r'--train-args: --nosuch: not options of tools/train.py'),
+    (['--variants', 'focal', '--train-args="--amp'], 'No closing quotation'),
     (['--variants', 'focal', '--iters', '10', '--evaluations', '100'],
      r"evaluations \(--evaluations\) must be at most the schedule's 10 iterations")])
 def test_a_study_that_cannot_run_as_asked_is_refused_before_any_run(tmp_path, argv, match):

@@ -219,6 +219,27 @@ def test_compare_tool_checks_names(focal_run, asl_run, monkeypatch, capsys):
     assert '--names needs one name per work dir (2), got 1' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('tool', ['compare.py', 'plot_probabilities.py'])
+@pytest.mark.parametrize('case', ['missing work dir', 'same names', 'not a png', 'no folder'])
+def test_run_tools_check_their_inputs_and_outputs_before_any_work(
+        tmp_path, focal_run, asl_run, monkeypatch, capsys, tool, case):
+    runs, out = [focal_run[0], asl_run[0]], str(tmp_path / 'plot.png')
+    if case == 'missing work dir':
+        runs, message = [focal_run[0], str(tmp_path / 'nope')], 'is not a folder'
+    elif case == 'same names':
+        runs, message = [focal_run[0], focal_run[0]], 'must differ: focal given more than once'
+    elif case == 'not a png':
+        out, message = str(tmp_path / 'plot.txt'), 'must name a .png file'
+    else:
+        out, message = str(tmp_path / 'nope' / 'plot.png'), 'does not exist'
+    option = ['--out-plot', out] if tool == 'compare.py' else ['--out', out]
+    with pytest.raises(SystemExit) as error:
+        run_script(osp.join(REPO, 'tools', tool), [*runs, *option], monkeypatch)
+    assert error.value.code == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ''  # nothing reported before the error
+
+
 # ------------------------------------------- user errors: one line, no traceback (issue 27)
 
 def run_failing(args, cwd, env=None):

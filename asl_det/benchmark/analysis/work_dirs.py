@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from asl_det.engine.logged_scalars import NON_METRIC_KEYS, read_scalars, scalar_files, split_lines
-from asl_det.validation import check_int
+from asl_det.validation import check_distinct, check_int
 
 #: Probability statistics logged by ``ProbabilityStatisticsHook``.
 PROBABILITY_KEYS = ('asl_pos_prob', 'asl_neg_prob', 'asl_prob_gap', 'asl_gamma_neg')
@@ -52,6 +52,17 @@ class Run:
     def metric(self, name: str) -> Optional[float]:
         """Final value of metric ``name`` (``'bbox_mAP'`` finds ``'coco/bbox_mAP'``)."""
         return find_metric(self.final_metrics, name)
+
+
+def run_names(work_dirs: List[str], names: Optional[List[str]] = None) -> List[str]:
+    """The display name of each work dir (``names``, else its basename); ValueError for a work
+    dir that is no folder, or names that repeat (their rows could not be told apart)."""
+    missing = [d for d in work_dirs if not osp.isdir(d)]
+    if missing:
+        raise ValueError(f'work dir {missing[0]!r} is not a folder')
+    names = list(names) if names is not None else [
+        osp.basename(osp.normpath(d)) for d in work_dirs]
+    return check_distinct('run names (--names, default: the work dirs\' basenames)', names)
 
 
 def check_runs(runs) -> None:
