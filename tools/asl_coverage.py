@@ -9,12 +9,15 @@ runs one training and one inference step of each on CPU (``asl_det.config.covera
 ``--configs`` checks the given configs instead of walking. ``--out`` writes the markdown page.
 """
 import argparse
+import os.path as osp
 import shlex
 import sys
 import warnings
 
 import asl_det  # noqa: F401  (registers AsymmetricLoss)
 from asl_det.config import coverage
+from asl_det.config.model_trial import resolve_config_path
+from asl_det.validation import int_argument
 
 
 def parse_args():
@@ -24,9 +27,17 @@ def parse_args():
                         help='only families whose name contains one of these (case-insensitive)')
     parser.add_argument('--configs', nargs='+', metavar='CONFIG',
                         help='check these configs (paths, or relative to mmdet/.mim/configs)')
-    parser.add_argument('--image-size', type=int, default=64, help='synthetic image side (px)')
-    parser.add_argument('--max-queries', type=int, default=30, help='cap on DETR queries')
-    return parser.parse_args()
+    parser.add_argument('--image-size', type=int_argument(32), default=64,
+                        help='synthetic image side (px, >= 32: the FPN strides)')
+    parser.add_argument('--max-queries', type=int_argument(1), default=30,
+                        help='cap on DETR queries')
+    args = parser.parse_args()
+    if args.out is not None and not osp.isdir(osp.dirname(osp.abspath(args.out))):
+        parser.error(f'--out: the folder of {args.out!r} does not exist')
+    missing = [c for c in args.configs or [] if not osp.isfile(resolve_config_path(c))]
+    if missing:
+        parser.error(f'--configs: no such config {missing[0]!r}')
+    return args
 
 
 def main():

@@ -50,34 +50,43 @@ from asl_det.benchmark.loss_speed import (  # noqa: E402
 )
 from asl_det.models.losses import AsymmetricLoss, asl_math  # noqa: E402
 from asl_det.models.losses.asymmetric_loss import ASL_DEFAULTS  # noqa: E402
+from asl_det.validation import check_device, int_argument  # noqa: E402
 
 DTYPES = dict(float32=torch.float32, float16=torch.float16, bfloat16=torch.bfloat16)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--num-priors', type=int, nargs='+', default=[100000],
+    parser.add_argument('--num-priors', type=int_argument(1), nargs='+', default=[100000],
                         help='N, one or more values (loss mode)')
-    parser.add_argument('--num-classes', type=int, default=80, help='C (loss mode)')
+    parser.add_argument('--num-classes', type=int_argument(1), default=80, help='C (loss mode)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--dtype', choices=sorted(DTYPES), default='float32',
                         help='dtype of the logits (loss mode)')
-    parser.add_argument('--repeats', type=int, default=15, help='timed interleaved rounds')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed rounds first')
+    parser.add_argument('--repeats', type=int_argument(1), default=15,
+                        help='timed interleaved rounds')
+    parser.add_argument('--warmup', type=int_argument(0), default=2, help='untimed rounds first')
     parser.add_argument('--mode', choices=('loss', 'quality', 'e2e', 'all'), default='all')
-    parser.add_argument('--batch', type=int, default=8,
+    parser.add_argument('--batch', type=int_argument(1), default=8,
                         help='images per batch (quality mode: N = priors-per-image x batch)')
-    parser.add_argument('--priors-per-image', type=int, default=8400,
+    parser.add_argument('--priors-per-image', type=int_argument(1), default=8400,
                         help='quality mode: priors per image (RTMDet at 640x640: 8400)')
     parser.add_argument('--baseline-math', default=None, metavar='PATH',
                         help='loss mode: a copy of the asl_math package (a directory) or of '
                              'the older single-file asymmetric_loss_math.py, to run side by '
                              'side')
-    parser.add_argument('--threads', type=int, default=None,
+    parser.add_argument('--threads', type=int_argument(1), default=None,
                         help='torch.set_num_threads (default: torch\'s choice). On a shared '
                              'machine 1 thread keeps the intra-op barriers from waiting on '
                              'descheduled threads, which penalises many small ops')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        check_device('--device', args.device)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.baseline_math is not None and not osp.exists(args.baseline_math):
+        parser.error(f'--baseline-math: no file or folder {args.baseline_math!r}')
+    return args
 
 
 def loss_inputs(num_priors, num_classes, device, dtype, seed=0):

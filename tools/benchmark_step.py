@@ -24,7 +24,7 @@ import warnings
 
 import torch
 
-from asl_det.launch.runtime import KeyValueAction
+from asl_det.launch import runtime
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
@@ -47,7 +47,7 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2, help='untimed rounds (>= 0)')
     parser.add_argument('--compare', choices=sorted(COMPARISONS), default='channels_last',
                         help='what the second model changes (default: channels_last)')
-    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=runtime.KeyValueAction, default={},
                         help='override config keys, as in tools/train.py')
     args = parser.parse_args(argv)
     for name, low in (('threads', 1), ('batches', 1), ('repeats', 1), ('warmup', 0)):
@@ -59,12 +59,12 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    runtime.report_user_errors()  # a missing or broken config: one line
     args = parse_args(argv)
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     torch.set_num_threads(args.threads)
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
-    from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
     from mmengine.runner import Runner
 
@@ -72,7 +72,7 @@ def main(argv=None):
     from asl_det.engine.optimizers.cpu_autocast_optim_wrapper import CPUAutocastOptimWrapper
 
     register_all_modules()
-    cfg = Config.fromfile(args.config)
+    cfg = runtime.load_user_config(args.config)
     cfg.merge_from_dict(args.cfg_options)
     loader_cfg = copy.deepcopy(cfg.train_dataloader)
     loader_cfg.update(num_workers=0, persistent_workers=False)

@@ -9,6 +9,7 @@ mmengine's output goes to each run's work dir (console.log, inference_profile.lo
 import argparse
 import os
 import os.path as osp
+import sys
 
 from asl_det.benchmark.comparison import ComparisonSettings, run_comparison
 from asl_det.benchmark.glyph_runs import ignore_third_party_warnings
@@ -52,10 +53,17 @@ def main():
     settings = ComparisonSettings(
         configs_dir=osp.join(REPO, 'configs', 'demo'), work_root=args.work_dir,
         data_root=args.data_root, variants=variants, seeds=args.seeds, max_iters=args.iters,
-        val_interval=args.val_interval or max(args.iters // 2, 1), num_train=args.num_train,
-        num_val=args.num_val, missing_label_fraction=args.missing_labels, device=args.device,
+        val_interval=(max(args.iters // 2, 1) if args.val_interval is None
+                      else args.val_interval),
+        num_train=args.num_train, num_val=args.num_val,
+        missing_label_fraction=args.missing_labels, device=args.device,
         profile_inference=not args.no_profile, cfg_options=dict(args.cfg_options),
-        workers=args.workers or (os.cpu_count() or 1 if args.device == 'cpu' else 1))
+        workers=((os.cpu_count() or 1 if args.device == 'cpu' else 1) if args.workers is None
+                 else args.workers))
+    try:  # every value checked before the data is generated or a run starts
+        settings.validate()
+    except (TypeError, ValueError) as error:
+        sys.exit(f'demo.py: error: {error}')
     run_comparison(settings)
 
 

@@ -26,7 +26,12 @@ import argparse
 import sys
 
 from asl_det.intake.preflight import PreflightError, preflight_config
-from asl_det.launch.runtime import KeyValueAction, load_config
+from asl_det.launch.runtime import (
+    KeyValueAction,
+    load_user_config,
+    report_user_errors,
+    user_input,
+)
 from asl_det.validation import int_argument
 
 
@@ -46,12 +51,14 @@ def parse_args():
 
 
 def main():
+    report_user_errors()  # a missing config or data file: one line, not a traceback
     args = parse_args()
-    cfg = load_config(args.config)
+    cfg = load_user_config(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     try:
-        preflight_config(cfg, args.skip_bad_images, args.workers, args.cache_dir)
+        with user_input(args.config):
+            preflight_config(cfg, args.skip_bad_images, args.workers, args.cache_dir)
     except PreflightError as error:
         sys.exit(f'error: {error}')
 

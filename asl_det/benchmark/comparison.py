@@ -26,7 +26,7 @@ from asl_det.benchmark.glyph_runs import (
 from asl_det.benchmark.glyphs import generate_glyph_detection
 from asl_det.benchmark.progress import ProgressReporter
 from asl_det.benchmark.study.missing_annotations import write_missing_annotation_split
-from asl_det.validation import check_int, check_number
+from asl_det.validation import check_distinct, check_int, check_number
 
 VARIANTS = ('focal', 'asl', 'asl_adaptive')
 #: Seconds between checks of the runs' logs, and at least between two progress lines of a run.
@@ -70,6 +70,10 @@ class ComparisonSettings:
                              f'{self.val_interval}')
         if not self.seeds:
             raise ValueError('seeds must name at least one seed')
+        for seed in self.seeds:
+            check_int('seeds', seed, 0)
+        check_distinct('seeds', self.seeds)  # two runs of one seed: one work dir
+        check_distinct('variants', self.variants)
         if self.device not in ('cpu', 'cuda'):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
 

@@ -58,7 +58,7 @@ def without_pretrained(node: Any, config_root: Optional[str] = None) -> Any:
         elif key == 'teacher_ckpt':
             value = None
         elif key == 'teacher_config' and isinstance(value, str):
-            teacher = Config.fromfile(_resolve_config_path(value, config_root))
+            teacher = Config.fromfile(resolve_config_path(value, config_root))
             value = dict(model=without_pretrained(teacher.model.to_dict(), config_root))
         else:
             value = without_pretrained(value, config_root)
@@ -66,7 +66,9 @@ def without_pretrained(node: Any, config_root: Optional[str] = None) -> Any:
     return out
 
 
-def _resolve_config_path(path: str, config_root: Optional[str]) -> str:
+def resolve_config_path(path: str, config_root: Optional[str] = None) -> str:
+    """``path`` if it is a file, else the same path under ``config_root`` (default: the installed
+    mmdet's configs), a leading ``configs/`` dropped."""
     if osp.isfile(path):
         return path
     root = config_root or mmdet_config_root()

@@ -47,7 +47,9 @@ def test_demo_pipeline_produces_table_plots_and_report(tmp_path, capfd):
 @pytest.mark.parametrize('change,match', [
     (dict(variants=('focal', 'dice')), 'variants'), (dict(max_iters=0), 'max_iters'),
     (dict(val_interval=10, max_iters=5), 'val_interval'), (dict(seeds=()), 'seeds'),
-    (dict(device='tpu'), 'device'), (dict(workers=0), 'workers')])
+    (dict(device='tpu'), 'device'), (dict(workers=0), 'workers'),
+    (dict(seeds=(0, 0)), 'seeds must differ'), (dict(seeds=(-1, )), r'seeds must be .*\[0'),
+    (dict(variants=('focal', 'focal')), 'variants must differ')])
 def test_invalid_settings(change, match):
     settings = ComparisonSettings(configs_dir=CONFIGS, **change)
     with pytest.raises(ValueError, match=match):

@@ -377,3 +377,19 @@ def test_a_training_run_holds_its_work_dir_until_sigterm_ends_it(tiny, tmp_path)
         run.kill()
         run.wait()
         log.close()
+
+
+@pytest.mark.parametrize('tool, argv, message', [
+    ('preflight.py', ['{tmp}/nope.py'], "preflight.py: error: FileNotFoundError: "),
+    ('benchmark_step.py', ['{tmp}/nope.py'], 'benchmark_step.py: error: FileNotFoundError: '),
+    ('asl_coverage.py', ['--configs', '{tmp}/nope.py'],
+     "asl_coverage.py: error: --configs: no such config '{tmp}/nope.py'"),
+    ('asl_coverage.py', ['--out', '{tmp}/no/cov.md'], 'asl_coverage.py: error: --out: the folder'),
+    ('benchmark_loss.py', ['--repeats', '0'], 'argument --repeats: the value must be an integer'),
+    ('demo.py', ['--seeds', '0', '0', '--work-dir', '{tmp}/w'],
+     'demo.py: error: seeds must differ: 0 given more than once')])
+def test_the_other_tools_report_bad_input_in_one_line(tmp_path, tool, argv, message):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    result = run_failing([osp.join(REPO, 'tools', tool), *argv], cwd=str(tmp_path))
+    assert message.format(tmp=tmp_path) in result.stderr and 'Traceback' not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written
