@@ -32,6 +32,7 @@ from asl_det.config.classifier_prior import classifier_prior, layer_paths
 from asl_det.intake.box_rule import malformed_bbox
 from asl_det.intake.preflight import dataset_class, dataset_classes
 from asl_det.models.losses import AsymmetricLoss
+from asl_det.validation import check_int
 
 PHASES = ('train', 'test')
 #: Dataloaders and evaluators each phase uses (training validates too).
@@ -53,8 +54,24 @@ def check_config(cfg, phase: str = 'train') -> None:
     """
     if phase not in PHASES:
         raise ValueError(f'phase must be one of {PHASES}, got {phase!r}')
+    if phase == 'train':
+        check_schedule(cfg)
     check_model(cfg, phase)
     check_data(cfg, phase)
+
+
+def check_schedule(cfg) -> None:
+    """``train_cfg.max_iters`` / ``max_epochs``, where given, are integers >= 1 (a schedule of 0
+    trains nothing and saves no checkpoint, without a word from mmengine)."""
+    loop = cfg.get('train_cfg')
+    if not isinstance(loop, dict):
+        return
+    for key in ('max_iters', 'max_epochs'):
+        if key in loop:
+            try:
+                check_int(f'train_cfg.{key}', loop[key], 1)
+            except TypeError as error:
+                raise ValueError(str(error)) from None
 
 
 # ---------------------------------------------------------------------------------- model
