@@ -102,3 +102,12 @@ def check_distinct(name: str, values) -> list:
     if repeated:
         raise ValueError(f'{name} must differ: {", ".join(repeated)} given more than once')
     return values
+
+
+def usage_error(error) -> int:
+    """Print ``<tool>: error: <error>`` on stderr, as argparse does, and return its exit status
+    2 (``sys.exit(usage_error(error))``): for a usage error found after parsing."""
+    import os.path as osp
+    import sys
+    print(f'{osp.basename(sys.argv[0])}: error: {error}', file=sys.stderr)
+    return 2

@@ -29,7 +29,7 @@ from asl_det.benchmark.analysis import (
     plot_probabilities,
     run_names,
 )
-from asl_det.validation import check_device, check_png_output
+from asl_det.validation import check_device, check_png_output, usage_error
 from asl_det.visualization.side_by_side import SideBySideSettings
 
 #: The side-by-side settings' defaults (the options default to None: given or not is known).
@@ -53,6 +53,12 @@ def parse_args():
                      f'got {len(args.names)}')
     if args.window < 1:
         parser.error(f'--window must be >= 1, got {args.window}')
+    check_side_by_side_arguments(parser, args)
+    return args
+
+
+def check_files(args) -> None:
+    """The work dirs and the output files' folders, before any run is read (exit 2)."""
     try:
         args.names = run_names(args.work_dirs, args.names)
         for option in ('out_plot', 'prob_plot'):
@@ -61,9 +67,7 @@ def parse_args():
         if args.out is not None and not osp.isdir(osp.dirname(osp.abspath(args.out))):
             raise ValueError(f'--out: the folder of {args.out!r} does not exist')
     except ValueError as error:
-        parser.error(str(error))
-    check_side_by_side_arguments(parser, args)
-    return args
+        sys.exit(usage_error(error))
 
 
 def add_side_by_side_arguments(parser) -> None:
@@ -134,12 +138,6 @@ def check_side_by_side_arguments(parser, args) -> None:
             parser.error(str(error))
 
 
-def setup_error(error) -> None:
-    """End with a user error found before the picture: one line, exit status 2."""
-    print(f'{osp.basename(sys.argv[0])}: error: {error}', file=sys.stderr)
-    sys.exit(2)
-
-
 def trained_runs(args):
     """Each work dir's config and final checkpoint for ``--side-by-side``, found before any
     report is written (:func:`~asl_det.inference.find_trained_run`)."""
@@ -148,7 +146,7 @@ def trained_runs(args):
         return [find_trained_run(work_dir, name)
                 for work_dir, name in zip(args.work_dirs, args.names)]
     except InferenceSetupError as error:
-        setup_error(error)
+        sys.exit(usage_error(error))
 
 
 def side_by_side(args, runs) -> None:
@@ -171,7 +169,7 @@ def side_by_side(args, runs) -> None:
             name: value for name, value in given.items() if value is not None})
         draw_side_by_side(runs, settings, val=val, drawn=drawn, train_ann=args.train_ann)
     except InferenceSetupError as error:
-        setup_error(error)
+        sys.exit(usage_error(error))
     except (UntrustedCheckpointError, NotACheckpointError) as error:
         print(user_error_line(error), file=sys.stderr)
         sys.exit(1)
@@ -179,6 +177,7 @@ def side_by_side(args, runs) -> None:
 
 def main():
     args = parse_args()
+    check_files(args)
     trained = trained_runs(args) if args.side_by_side else None
     runs = [load_run(d, name, window=args.window) for d, name in zip(args.work_dirs, args.names)]
     report = comparison_report(runs, markdown=args.markdown)

@@ -6,9 +6,10 @@ mean probability on positives and negatives, their gap and gamma_neg.
 Needs runs logged with ProbabilityStatisticsHook (every asl_det config has it).
 """
 import argparse
+import sys
 
 from asl_det.benchmark.analysis import load_run, plot_probabilities, run_names
-from asl_det.validation import check_png_output
+from asl_det.validation import check_png_output, usage_error
 
 
 def parse_args():
@@ -20,16 +21,16 @@ def parse_args():
     if args.names is not None and len(args.names) != len(args.work_dirs):
         parser.error(f'--names needs one name per work dir ({len(args.work_dirs)}), '
                      f'got {len(args.names)}')
-    try:
-        args.names = run_names(args.work_dirs, args.names)
-        check_png_output('--out', args.out)
-    except ValueError as error:
-        parser.error(str(error))
     return args
 
 
 def main():
     args = parse_args()
+    try:  # before any run is read
+        args.names = run_names(args.work_dirs, args.names)
+        check_png_output('--out', args.out)
+    except ValueError as error:
+        sys.exit(usage_error(error))
     runs = [load_run(d, name) for d, name in zip(args.work_dirs, args.names)]
     print(plot_probabilities(runs, args.out))
 

@@ -34,13 +34,18 @@ def test_other_losses_are_refused_naming_them(resumed):
         check(model_cfg(ASL), model_cfg(resumed))
 
 
-def test_a_test_run_warns_naming_the_losses_instead_of_refusing(capsys):
+def test_a_test_run_warns_naming_the_losses_instead_of_refusing(monkeypatch):
+    from asl_det.engine.hooks import resumed_loss_check_hook
+    logged = []
+    monkeypatch.setattr(resumed_loss_check_hook, 'print_log',
+                        lambda message, **kwargs: logged.append((message, kwargs.get('level'))))
     checkpoint = dict(meta=dict(cfg=model_cfg(ASL).pretty_text, iter=8))
     ResumedLossCheckHook(refuse=False).after_load_checkpoint(
         SimpleNamespace(cfg=model_cfg(FOCAL)), checkpoint)
-    out = capsys.readouterr().out
-    assert 'model.bbox_head.loss_cls: trained with AsymmetricLoss(' in out
-    assert 'tested with FocalLoss(' in out and 'its scores come from the loss' in out
+    (message, level), = logged
+    assert level == 30  # a warning
+    assert 'model.bbox_head.loss_cls: trained with AsymmetricLoss(' in message
+    assert 'tested with FocalLoss(' in message and 'its scores come from the loss' in message
 
 
 def test_a_checkpoint_without_a_readable_config_is_let_through():
