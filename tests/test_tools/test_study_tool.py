@@ -83,7 +83,8 @@ def test_default_report_keeps_the_primary_comparisons_apart(tmp_path):
 @pytest.mark.parametrize('argv, match', [
     (['--variants', 'asl_paper', 'focal_margin_prior10'],
      r'baseline \(--baseline\) focal is not among the variants'),
-    (['--variants', 'focal', '--workers', '0'], r'workers must be an integer in \[1, '),
+    (['--variants', 'focal', '--workers', '0'],
+     r'workers \(--workers\) must be an integer in \[1, '),
     (['--variants', 'focal', '--train-args=--amp --nosuch'],
      r'--train-args: --nosuch: not options of tools/train.py'),
     (['--variants', 'focal', '--train-args="--amp'], 'No closing quotation'),

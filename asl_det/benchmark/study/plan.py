@@ -92,27 +92,30 @@ class StudySettings:
             self.work_root = osp.join('work_dirs', 'study', f'{stem}-{digest}')
 
     def validate(self) -> None:
+        """Every setting in range; errors name the field and ``tools/study.py``'s option."""
         self.variants = check_variants(self.variants, self.defined_variants)
         if not self.seeds:
-            raise ValueError('seeds must name at least one seed')
+            raise ValueError('seeds (--seeds) must name at least one seed')
         for seed in self.seeds:
-            check_int('seeds', seed, 0)
+            check_int('seeds (--seeds)', seed, 0)
         if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f'seeds must name each seed once, got {list(self.seeds)}')
+            raise ValueError(f'seeds (--seeds) must name each seed once, got {list(self.seeds)}')
         if not self.missing_fractions:
-            raise ValueError('missing_fractions must name at least one condition (0 = as '
-                             'labelled)')
+            raise ValueError('missing_fractions (--missing-fractions) must name at least one '
+                             'condition (0 = as labelled)')
         for fraction in self.missing_fractions:
-            check_number('missing_fractions', fraction, 0.0, 1.0, high_open=True)
+            check_number('missing_fractions (--missing-fractions)', fraction, 0.0, 1.0,
+                         high_open=True)
         names = [condition_name(f) for f in self.missing_fractions]
         if len(set(names)) != len(names):  # one condition's records and runs, twice
-            raise ValueError(f'missing_fractions must give distinct conditions (whole '
-                             f'percentages), got {list(self.missing_fractions)} -> {names}')
-        for name in ('max_iters', 'evaluations'):
+            raise ValueError(f'missing_fractions (--missing-fractions) must give distinct '
+                             f'conditions (whole percentages), got {list(self.missing_fractions)} '
+                             f'-> {names}')
+        for name, option in (('max_iters', '--iters'), ('evaluations', '--evaluations')):
             if getattr(self, name) is not None:
-                check_int(name, getattr(self, name), 1)
-        check_int('workers', self.workers, 1)
-        check_int('data_seed', self.data_seed, 0)
+                check_int(f'{name} ({option})', getattr(self, name), 1)
+        check_int('workers (--workers)', self.workers, 1)
+        check_int('data_seed (--data-seed)', self.data_seed, 0)
         if self.device not in ('cpu', 'cuda'):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         self.train_args = check_train_args(self.train_args)

@@ -234,15 +234,17 @@ def test_a_record_is_written_atomically_and_must_be_complete(tmp_path):
 
 
 @pytest.mark.parametrize('changes,match', [
-    (dict(variants=['focal', 'dice']), 'variants'), (dict(seeds=[]), 'seeds'),
-    (dict(missing_fractions=[1.0]), 'missing_fractions'), (dict(max_iters=0), 'max_iters'),
-    (dict(evaluations=0), 'evaluations'), (dict(workers=0), 'workers'),
+    (dict(variants=['focal', 'dice']), 'variants'), (dict(seeds=[]), r'seeds \(--seeds\)'),
+    (dict(missing_fractions=[1.0]), r'missing_fractions \(--missing-fractions\)'),
+    (dict(max_iters=0), r'max_iters \(--iters\)'),
+    (dict(evaluations=0), r'evaluations \(--evaluations\)'),
+    (dict(workers=0), r'workers \(--workers\)'), (dict(data_seed=-1), r'data_seed \(--data-seed\)'),
     (dict(device='tpu'), 'device'), (dict(train_args=['--resume']), 'train_args'),
     (dict(train_args='--amp'), 'train_args'),
     # repeated: two jobs would share a work dir and a record
     (dict(variants=['focal', 'asl_paper', 'focal']), r"variants must name each variant once, "
                                                       r"got \['focal'\]"),
-    (dict(seeds=[0, 1, 0]), r'seeds must name each seed once'),
+    (dict(seeds=[0, 1, 0]), r'seeds \(--seeds\) must name each seed once'),
     (dict(missing_fractions=[0.12, 0.125]), r"distinct conditions .* \['missing12', "
                                             r"'missing12'\]")])
 def test_invalid_settings_name_the_parameter(tmp_path, glyphs, changes, match):
