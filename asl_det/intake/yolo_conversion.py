@@ -121,9 +121,20 @@ def images_under(folder: str) -> List[str]:
             if osp.splitext(path)[1].lower() in IMAGE_EXTENSIONS]
 
 
+def list_entry(line: str, list_folder: str, root: str) -> str:
+    """The image path a line of a .txt image list names: absolute as written; relative, from
+    the list's folder (Ultralytics' rule for ``./`` lines), else from the data root where only
+    that exists (Ultralytics reads other relative lines from where it runs, usually the root)."""
+    beside = osp.normpath(osp.join(list_folder, line))
+    if osp.isabs(line) or line.startswith('./') or osp.exists(beside):
+        return beside
+    from_root = osp.normpath(osp.join(root, line))
+    return from_root if osp.exists(from_root) else beside
+
+
 def split_from_yaml(root: str, key: str, value, yaml_path: str) -> YOLOSplit:
     """The split ``key`` of a data.yaml: a folder of images, a .txt list of images (relative
-    lines: to the list's folder), or a list of those; relative to ``root``. Like Ultralytics,
+    lines: :func:`list_entry`), or a list of those; relative to ``root``. Like Ultralytics,
     a missing ``../x`` is also looked for as ``x``."""
     entries = value if isinstance(value, (list, tuple)) else [value]
     images, folders = [], []
@@ -140,7 +151,7 @@ def split_from_yaml(root: str, key: str, value, yaml_path: str) -> YOLOSplit:
         elif osp.isfile(path):
             with open(path, encoding='utf-8-sig') as f:  # a byte-order mark is no path
                 lines = [line.strip() for line in f if line.strip()]
-            images += [osp.normpath(osp.join(osp.dirname(path), line)) for line in lines]
+            images += [list_entry(line, osp.dirname(path), root) for line in lines]
         else:
             raise YOLOConversionError(f'{yaml_path}: {key}: {path} does not exist (relative '
                                       f'paths are taken from the data root {root})')

@@ -216,6 +216,20 @@ def test_hidden_files_are_not_read_as_ultralytics_glob_leaves_them(tmp_path):
     assert summary.boxes == {'train': {'cell': 1}}
 
 
+def test_list_lines_relative_to_the_data_root_are_found(tmp_path):
+    """A list in its own folder whose lines are relative to the data root (Ultralytics reads
+    them from where it runs); ./ lines stay relative to the list's folder."""
+    root = tmp_path / 'y'
+    write_yolo(root, {'train/a.jpg': '0 0.5 0.5 0.5 0.5\n', 'train/b.jpg': '0 0.5 0.5 0.5 0.5\n'})
+    (root / 'lists').mkdir()
+    (root / 'lists' / 'train.txt').write_text('images/train/a.jpg\n./../images/train/b.jpg\n')
+    (root / 'data.yaml').write_text('train: lists/train.txt\nnames: [cell]\n')
+    summary = convert_yolo_to_coco(str(root / 'data.yaml'), str(tmp_path / 'out'))
+    assert [i['file_name'] for i in load(summary.written['train'])['images']] == [
+        'images/train/a.jpg', 'images/train/b.jpg']
+    assert summary.skipped_files == []
+
+
 def test_an_image_list_saved_with_a_byte_order_mark(tmp_path):
     root = tmp_path / 'y'
     write_yolo(root, {'train/a.jpg': '0 0.5 0.5 0.5 0.5\n'})
