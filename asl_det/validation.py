@@ -83,14 +83,10 @@ def check_bool(name: str, value) -> bool:
 
 
 def check_png_output(name: str, path: str) -> str:
-    """``path`` if it can take a PNG picture: a ``.png`` name in an existing folder; ValueError
-    naming ``name`` otherwise (found before the work that makes the picture)."""
-    import os.path as osp
+    """``path`` if it names a ``.png`` file (its folder is made when the picture is saved);
+    ValueError naming ``name`` otherwise, found before the work that makes the picture."""
     if not str(path).lower().endswith('.png'):
         raise ValueError(f'{name} must name a .png file, got {path!r}')
-    folder = osp.dirname(osp.abspath(path))
-    if not osp.isdir(folder):
-        raise ValueError(f'{name}: the folder {folder} of {path!r} does not exist')
     return path
 
 

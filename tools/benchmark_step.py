@@ -24,13 +24,12 @@ import warnings
 
 import torch
 
-from asl_det.launch import runtime
-
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from asl_det.benchmark.loss_speed import interleaved_times, timing_table  # noqa: E402
+from asl_det.launch import runtime  # noqa: E402
 from asl_det.validation import check_int  # noqa: E402
 
 #: --compare -> (name of the baseline model, name of the changed one).

@@ -150,9 +150,12 @@ def settings_of(args) -> StudySettings:
                          'out --variants')
     if args.primary is not None:
         check_primary(args.primary, variants, args.baseline)
-    if args.baseline not in variants:  # the report pairs every variant with it
-        raise ValueError(f'baseline (--baseline) {args.baseline} is not among the variants '
-                         f'({" ".join(variants)})')
+    records_dir = osp.join(args.study_dir, 'records')
+    recorded = {r['variant'] for r in load_records(records_dir)} if osp.isdir(records_dir) \
+        else set()
+    if args.baseline not in variants and args.baseline not in recorded:  # the report pairs
+        raise ValueError(f'baseline (--baseline) {args.baseline} is neither among the variants '
+                         f'({" ".join(variants)}) nor recorded in {records_dir}')
     return StudySettings(
         config_file=args.config, records_dir=osp.join(args.study_dir, 'records'),
         work_root=args.work_dir, defined_variants=defined,

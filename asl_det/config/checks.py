@@ -32,7 +32,7 @@ from asl_det.config.classifier_prior import classifier_prior, layer_paths
 from asl_det.intake.box_rule import malformed_bbox
 from asl_det.intake.preflight import dataset_class, dataset_classes
 from asl_det.models.losses import AsymmetricLoss
-from asl_det.validation import check_int
+from asl_det.validation import check_number
 
 PHASES = ('train', 'test')
 #: Dataloaders and evaluators each phase uses (training validates too).
@@ -61,15 +61,16 @@ def check_config(cfg, phase: str = 'train') -> None:
 
 
 def check_schedule(cfg) -> None:
-    """``train_cfg.max_iters`` / ``max_epochs``, where given, are integers >= 1 (a schedule of 0
-    trains nothing and saves no checkpoint, without a word from mmengine)."""
+    """``train_cfg.max_iters`` / ``max_epochs``, where given, are numbers >= 1 (mmengine's
+    loops take ``int()`` of them; a schedule of 0 trains nothing and saves no checkpoint, without
+    a word from mmengine)."""
     loop = cfg.get('train_cfg')
     if not isinstance(loop, dict):
         return
     for key in ('max_iters', 'max_epochs'):
         if key in loop:
             try:
-                check_int(f'train_cfg.{key}', loop[key], 1)
+                check_number(f'train_cfg.{key}', loop[key], 1)
             except TypeError as error:
                 raise ValueError(str(error)) from None
 

@@ -24,16 +24,17 @@ class BadFile(ValueError):
         self.path, self.reason = path, reason
 
 
-#: A split's name, which names its json file: no folder, no hidden file.
-SPLIT_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
+#: A split's name, which names its json file in the output folder: no folder, no hidden file.
+SPLIT_NAME = re.compile(r'[^./\\\x00][^/\\\x00]*')
 
 
 def check_split_name(split, option: str = 'split') -> str:
     """``split`` if it can name a json file in the output folder (:data:`SPLIT_NAME`); else
     :class:`ConversionError` naming ``option``."""
     if not isinstance(split, str) or not SPLIT_NAME.fullmatch(split):
-        raise ConversionError(f"{option}: a split's name names its json file: letters, digits, "
-                              f"'_', '.' and '-', not starting with '.' or '-'; got {split!r}")
+        raise ConversionError(f"{option}: a split's name names its json file in the output "
+                              f"folder: no '/' or '\\', not empty, not starting with '.'; got "
+                              f'{split!r}')
     return split
 
 

@@ -33,6 +33,7 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import yaml
 
 from .coco_output import (
@@ -327,8 +328,9 @@ def convert_yolo_folder(images: str, labels: Optional[str] = None, split: Option
 def parse_label_line(line: str) -> Tuple[int, List[float], bool]:
     """(class id, [cx, cy, w, h], whether the line is a polygon) of one label line: a box
     ``class cx cy w h``, or a polygon ``class x1 y1 x2 y2 x3 y3 ...`` (three points or more),
-    which becomes the box of its points' extent (Ultralytics' ``segments2boxes``). Values are
-    normalised: each in [0, 1], as Ultralytics requires. ValueError saying what is wrong."""
+    which becomes the box of its points' extent (Ultralytics' ``segments2boxes``). The box's
+    values are normalised: each in [0, 1] as float32, as Ultralytics checks them (a polygon's
+    after it became a box). ValueError saying what is wrong."""
     parts = line.split()
     if len(parts) != 5 and (len(parts) < 7 or len(parts) % 2 == 0):
         raise ValueError(f'{len(parts)} values, expected 5 (class cx cy w h) or an odd number '
@@ -341,15 +343,19 @@ def parse_label_line(line: str) -> Tuple[int, List[float], bool]:
         raise ValueError(f'not finite: {line.strip()!r}')
     if values[0] < 0 or not values[0].is_integer():
         raise ValueError(f'class id {parts[0]} is not an integer >= 0')
-    outside = [part for part, v in zip(parts[1:], values[1:]) if not 0 <= v <= 1]
+    polygon = len(parts) > 5
+    if polygon:
+        xs, ys = values[1::2], values[2::2]
+        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+        box, shown = [(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], None
+    else:
+        box, shown = values[1:], parts[1:]
+    outside = [shown[i] if shown else f'{v:g} (of the box of its points)'
+               for i, v in enumerate(box) if not 0 <= np.float32(v) <= 1]
     if outside:
-        raise ValueError(f'{", ".join(outside[:4])}: normalised values must be in [0, 1] '
+        raise ValueError(f'{", ".join(outside)}: normalised values must be in [0, 1] '
                          '(pixel coordinates? YOLO labels divide by the image size)')
-    if len(parts) == 5:
-        return int(values[0]), values[1:], False
-    xs, ys = values[1::2], values[2::2]
-    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-    return int(values[0]), [(x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0], True
+    return int(values[0]), box, polygon
 
 
 def pixel_box(normalised: Sequence[float], width: int, height: int) -> List[float]:

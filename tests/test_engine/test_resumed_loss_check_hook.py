@@ -44,6 +44,9 @@ def test_a_test_run_warns_naming_the_losses_instead_of_refusing(monkeypatch):
         SimpleNamespace(cfg=model_cfg(FOCAL)), checkpoint)
     (message, level), = logged
     assert level == 30  # a warning
+    ResumedLossCheckHook(refuse=False).after_load_checkpoint(  # a model-zoo file: no news
+        SimpleNamespace(cfg=model_cfg(FOCAL)), dict(meta=dict(iter=8)))
+    assert len(logged) == 1
     assert 'model.bbox_head.loss_cls: trained with AsymmetricLoss(' in message
     assert 'tested with FocalLoss(' in message and 'its scores come from the loss' in message
 

@@ -82,7 +82,7 @@ def test_default_report_keeps_the_primary_comparisons_apart(tmp_path):
 
 @pytest.mark.parametrize('argv, match', [
     (['--variants', 'asl_paper', 'focal_margin_prior10'],
-     r'baseline \(--baseline\) focal is not among the variants'),
+     r'baseline \(--baseline\) focal is neither among the variants .* nor recorded'),
     (['--variants', 'focal', '--workers', '0'],
      r'workers \(--workers\) must be an integer in \[1, '),
     (['--variants', 'focal', '--train-args=--amp --nosuch'],
@@ -95,6 +95,15 @@ def test_a_study_that_cannot_run_as_asked_is_refused_before_any_run(tmp_path, ar
         study_main(['--study-dir', str(tmp_path / 'study'), '--work-dir',
                     str(tmp_path / 'work'), '--seeds', '0', '--print-commands', *argv])
     assert not osp.exists(tmp_path / 'work' / 'clean')
+
+
+def test_a_variant_added_to_a_study_with_recorded_baseline_is_accepted(tmp_path):
+    study = str(tmp_path / 'study')
+    write_records(osp.join(study, 'records'))  # focal among them
+    tool = runpy.run_path(STUDY)
+    settings = tool['settings_of'](tool['parse_args'](
+        ['--study-dir', study, '--variants', 'asl_paper_prior10', '--seeds', '0']))
+    assert settings.variants == ['asl_paper_prior10']
 
 
 def test_a_baseline_without_records_is_refused(tmp_path):

@@ -22,6 +22,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 from PIL import Image
 
+from asl_det.intake.json_files import write_json_atomic
 from asl_det.validation import check_int
 
 from .classes import GLYPH_CLASSES
@@ -133,6 +134,8 @@ def _is_complete(paths: Dict[str, str], manifest: Dict) -> bool:
 
 
 GENERATOR = 'asl_det.benchmark.glyphs'
+#: The names this generator's manifests carry (the first: before the package moved).
+GENERATOR_NAMES = ('asl_det.datasets.glyph_detection', GENERATOR)
 
 
 def _layout_files(paths: Dict[str, str]) -> List[str]:
@@ -196,12 +199,16 @@ def generate_glyph_detection(out_dir, num_train: int = 2000, num_val: int = 500,
     params = _check_params(num_train, num_val, img_size, min_objects, max_objects, min_size,
                            max_size, seed)
     paths = _paths(osp.abspath(os.fspath(out_dir)))
-    manifest = None
+    manifest, ours = None, False
     if osp.isfile(paths['manifest_file']):
-        with open(paths['manifest_file']) as f:
-            manifest = json.load(f)
-    ours = isinstance(manifest, dict) and manifest.get('generator') == GENERATOR
-    if not force and ours and manifest.get('version') == GENERATOR_VERSION \
+        try:
+            with open(paths['manifest_file']) as f:
+                manifest = json.load(f)
+            ours = isinstance(manifest, dict) and manifest.get('generator') in GENERATOR_NAMES
+        except (OSError, ValueError):  # cut short while written: this layout's own file
+            manifest, ours = None, True
+    if not force and isinstance(manifest, dict) and ours \
+            and manifest.get('version') == GENERATOR_VERSION \
             and manifest.get('params') == params and 'splits' in manifest \
             and _is_complete(paths, manifest):
         return dict(paths, manifest=manifest, reused=True)
@@ -214,8 +221,9 @@ def generate_glyph_detection(out_dir, num_train: int = 2000, num_val: int = 500,
             '(--force) to replace them')
     _clean(paths)
     os.makedirs(osp.join(paths['root'], 'annotations'), exist_ok=True)
-    with open(paths['manifest_file'], 'w') as f:  # ours from the first file on (complete: below)
-        json.dump(dict(generator=GENERATOR, version=GENERATOR_VERSION, params=params), f)
+    # ours from the first file on (complete: below)
+    write_json_atomic(dict(generator=GENERATOR, version=GENERATOR_VERSION, params=params),
+                      paths['manifest_file'])
     counts = {}
     for split in SPLITS:
         images, annotations = _write_split(paths['root'], split, params, num_workers)

@@ -54,6 +54,8 @@ class ResumedLossCheckHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         from asl_det.config.literal_config import literal_config
         text = (checkpoint.get('meta') or {}).get('cfg')
+        if text is None and not self.refuse:  # a model-zoo file: nothing to compare, no news
+            return
         try:
             trained = classifier_losses(Config(literal_config(text)))
         except (TypeError, ValueError) as error:  # no text, or text that is not plain data

@@ -146,6 +146,12 @@ def test_files_of_the_layout_without_its_manifest_are_not_written_over(tmp_path)
         json.dump(dict(generator='asl_det.benchmark.glyphs', version=1, params={}), f)
     again = generate_glyph_detection(tmp_path, num_train=2, num_val=1)
     assert again['reused'] is False and again['manifest']['splits']['train']['images'] == 2
+    with open(forced['manifest_file'], 'w') as f:  # written by the package's former name
+        json.dump(dict(again['manifest'], generator='asl_det.datasets.glyph_detection'), f)
+    assert generate_glyph_detection(tmp_path, num_train=2, num_val=1)['reused'] is True
+    with open(forced['manifest_file'], 'w') as f:  # cut short
+        f.write('{"generator": "asl_')
+    assert generate_glyph_detection(tmp_path, num_train=2, num_val=1)['reused'] is False
 
 
 def test_incomplete_data_set_is_regenerated(tmp_path):
