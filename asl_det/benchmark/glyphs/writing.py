@@ -153,13 +153,8 @@ def _clean(paths: Dict[str, str]) -> None:
     """Delete the files a previous generation wrote (and nothing else), manifest first."""
     if osp.isfile(paths['manifest_file']):
         os.remove(paths['manifest_file'])
-    for split in SPLITS:
-        if osp.isfile(paths[f'{split}_ann']):
-            os.remove(paths[f'{split}_ann'])
-        if osp.isdir(paths[f'{split}_img_dir']):
-            for name in os.listdir(paths[f'{split}_img_dir']):
-                if _IMAGE_NAME.fullmatch(name):
-                    os.remove(osp.join(paths[f'{split}_img_dir'], name))
+    for path in _layout_files(paths):
+        os.remove(path)
 
 
 def generate_glyph_detection(out_dir, num_train: int = 2000, num_val: int = 500,
