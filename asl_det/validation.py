@@ -1,6 +1,8 @@
 """Argument checks shared by the whole package: one message format for every range error."""
 import math
 import numbers
+import os
+import sys
 
 
 def check_number(name: str, value, low: float = -math.inf, high: float = math.inf,
@@ -100,10 +102,13 @@ def check_distinct(name: str, values) -> list:
     return values
 
 
+def error_line(message) -> str:
+    """``<tool>: error: <message>``, the line argparse reports a usage error with."""
+    return f'{os.path.basename(sys.argv[0])}: error: {message}'
+
+
 def usage_error(error) -> int:
-    """Print ``<tool>: error: <error>`` on stderr, as argparse does, and return its exit status
-    2 (``sys.exit(usage_error(error))``): for a usage error found after parsing."""
-    import os.path as osp
-    import sys
-    print(f'{osp.basename(sys.argv[0])}: error: {error}', file=sys.stderr)
+    """Print :func:`error_line` of ``error`` on stderr and return its exit status 2, as argparse
+    does (``sys.exit(usage_error(error))``): for a usage error found after parsing."""
+    print(error_line(error), file=sys.stderr)
     return 2

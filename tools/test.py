@@ -71,6 +71,7 @@ def main():
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
+    runtime.close_process_group(runner)
 
 
 if __name__ == '__main__':

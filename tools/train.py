@@ -126,6 +126,7 @@ def main():
                 '://' not in cfg.work_dir:
             write_skipped_images(cfg.work_dir, skipped)
         runner.train()
+        runtime.close_process_group(runner)
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ pre-flight) raise them through :func:`user_input`. Any other exception keeps its
 """
 import argparse
 import datetime
+import gc
 import logging
 import os
 import os.path as osp
@@ -29,6 +30,7 @@ from mmdet.registry import HOOKS, RUNNERS
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.hooks import LoggerHook
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 from asl_det.checkpoint import (
@@ -45,6 +47,7 @@ from asl_det.config.custom_imports import add_custom_import
 from asl_det.engine.hooks import channels_last_hook, main_process_logger_hook  # noqa: F401
 from asl_det.engine.optimizers import divergence_guard_optim_wrapper  # noqa: F401
 from asl_det.intake.preflight import PreflightError
+from asl_det.validation import error_line
 
 from .work_dir_lock import WorkDirBusy, hold_work_dir
 
@@ -115,7 +118,7 @@ def report_user_errors() -> None:
 
 def user_error_line(error: BaseException) -> str:
     """The one line a user error is reported with: ``<tool>: error: <type>: <message>``."""
-    return f'{osp.basename(sys.argv[0])}: error: {_reported_type(error)}{error}'
+    return error_line(f'{_reported_type(error)}{error}')
 
 
 def _reported_type(error: BaseException) -> str:
@@ -431,6 +434,29 @@ def setup_cpu_distributed(cfg: Config) -> bool:
                                       world_size=int(os.environ['WORLD_SIZE']), **kwargs)
     print_log('no GPU: distributed run on CPU with the gloo backend', logger='current',
               level=logging.INFO)
+    return True
+
+
+def close_process_group(runner: Runner) -> bool:
+    """End a distributed run that finished (each rank, after ``runner.train()`` or
+    ``runner.test()``); a no-op outside a distributed run.
+
+    mmengine leaves the model wrapper and the process group to interpreter shutdown, where gloo's
+    threads, and the pending work the DDP reducer holds, can abort a run that succeeded ('terminate
+    called without an active exception', exit -6). Here, while the interpreter is alive: the
+    runner's model is unwrapped (the wrapper freed), the ranks meet at a barrier, and the group is
+    destroyed, as torch asks of every process.
+
+    Returns:
+        True if a process group was destroyed.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return False
+    if is_model_wrapper(runner.model):
+        runner.model = runner.model.module
+    gc.collect()  # the wrapper sits in reference cycles (its hooks)
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
     return True
 
 

@@ -1,5 +1,6 @@
 """asl_det.launch.runtime: the command-line options of tools/train.py and tools/test.py."""
 import socket
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ import torch.distributed as torch_dist
 from mmdet.registry import HOOKS
 from mmengine.config import Config
 from mmengine.hooks import LoggerHook
+from mmengine.model import MMDistributedDataParallel
 
 from asl_det.launch import runtime
 
@@ -124,6 +126,12 @@ def test_cpu_distributed_uses_gloo(monkeypatch):
         assert cfg.model_wrapper_cfg.device_ids is None
         assert cfg.model_wrapper_cfg.type == 'MMDistributedDataParallel'
         assert torch_dist.is_initialized() and torch_dist.get_backend() == 'gloo'
+        module = torch.nn.Linear(2, 1)
+        runner = SimpleNamespace(model=MMDistributedDataParallel(module, device_ids=None))
+        assert runtime.close_process_group(runner) is True  # what train.py and test.py end with
+        assert runner.model is module  # the wrapper (its DDP reducer) freed before the group
+        assert not torch_dist.is_initialized()
+        assert runtime.close_process_group(runner) is False
     finally:
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()
