@@ -32,7 +32,7 @@ from asl_det.engine.validation_schedule import (
 from asl_det.intake.json_files import file_sha256
 from asl_det.intake.preflight import find_datasets, resolve_paths
 from asl_det.relative_paths import relative_if_inside
-from asl_det.validation import check_int, check_number
+from asl_det.validation import check_distinct, check_int, check_number
 
 from .missing_annotations import write_missing_annotation_split
 from .variants import DEFAULT_VARIANTS, check_variants, variant_config
@@ -98,8 +98,7 @@ class StudySettings:
             raise ValueError('seeds (--seeds) must name at least one seed')
         for seed in self.seeds:
             check_int('seeds (--seeds)', seed, 0)
-        if len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f'seeds (--seeds) must name each seed once, got {list(self.seeds)}')
+        check_distinct('seeds (--seeds)', self.seeds)
         if not self.missing_fractions:
             raise ValueError('missing_fractions (--missing-fractions) must name at least one '
                              'condition (0 = as labelled)')

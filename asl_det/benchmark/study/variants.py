@@ -37,7 +37,7 @@ from mmengine.config import DictAction
 
 from asl_det.config.classifier_prior import check_prior
 from asl_det.models.losses.asymmetric_loss import ASL_DEFAULTS
-from asl_det.validation import check_number
+from asl_det.validation import check_distinct, check_number
 
 FOCAL = dict(type='FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, loss_weight=1.0)
 #: The ranges of FocalLoss's arguments, which mmdet's class does not check (a variant's are).
@@ -118,10 +118,7 @@ def check_variants(names, defined: Optional[Dict[str, Dict]] = None) -> List[str
     if unknown or not names:
         raise ValueError(f'variants must be a non-empty list of {sorted(known)}, got '
                          f'unknown {unknown}' if unknown else 'variants must not be empty')
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValueError(f'variants must name each variant once, got {repeated} more than once')
-    return names
+    return check_distinct('variants', names)
 
 
 def variant_config(name: str, defined: Optional[Dict[str, Dict]] = None) -> Dict:

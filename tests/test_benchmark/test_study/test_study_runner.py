@@ -242,9 +242,9 @@ def test_a_record_is_written_atomically_and_must_be_complete(tmp_path):
     (dict(device='tpu'), 'device'), (dict(train_args=['--resume']), 'train_args'),
     (dict(train_args='--amp'), 'train_args'),
     # repeated: two jobs would share a work dir and a record
-    (dict(variants=['focal', 'asl_paper', 'focal']), r"variants must name each variant once, "
-                                                      r"got \['focal'\]"),
-    (dict(seeds=[0, 1, 0]), r'seeds \(--seeds\) must name each seed once'),
+    (dict(variants=['focal', 'asl_paper', 'focal']), 'variants must differ: focal given more '
+                                                      'than once'),
+    (dict(seeds=[0, 1, 0]), r'seeds \(--seeds\) must differ: 0 given more than once'),
     (dict(missing_fractions=[0.12, 0.125]), r"distinct conditions .* \['missing12', "
                                             r"'missing12'\]")])
 def test_invalid_settings_name_the_parameter(tmp_path, glyphs, changes, match):
