@@ -14,6 +14,7 @@ import sys
 from asl_det.benchmark.comparison import ComparisonSettings, run_comparison
 from asl_det.benchmark.glyph_runs import ignore_third_party_warnings
 from asl_det.launch.runtime import KeyValueAction
+from asl_det.validation import usage_error
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -63,7 +64,7 @@ def main():
     try:  # every value checked before the data is generated or a run starts
         settings.validate()
     except (TypeError, ValueError) as error:
-        sys.exit(f'demo.py: error: {error}')
+        sys.exit(usage_error(error))
     run_comparison(settings)
 
 

@@ -32,7 +32,7 @@ from asl_det.launch.runtime import (
     report_user_errors,
     user_input,
 )
-from asl_det.validation import int_argument
+from asl_det.validation import error_line, int_argument
 
 
 def parse_args():
@@ -60,7 +60,7 @@ def main():
         with user_input(args.config):
             preflight_config(cfg, args.skip_bad_images, args.workers, args.cache_dir)
     except PreflightError as error:
-        sys.exit(f'error: {error}')
+        sys.exit(error_line(error))  # exit status 1: the data, not the command line
 
 
 if __name__ == '__main__':

@@ -377,17 +377,31 @@ def test_a_training_run_holds_its_work_dir_until_sigterm_ends_it(tiny, tmp_path)
         log.close()
 
 
-@pytest.mark.parametrize('tool, argv, message', [
-    ('preflight.py', ['{tmp}/nope.py'], "preflight.py: error: FileNotFoundError: "),
-    ('benchmark_step.py', ['{tmp}/nope.py'], 'benchmark_step.py: error: FileNotFoundError: '),
+@pytest.mark.parametrize('tool, argv, message, status', [  # 2: the command line, 1: a file
+    ('preflight.py', ['{tmp}/nope.py'], "preflight.py: error: FileNotFoundError: ", 1),
+    ('benchmark_step.py', ['{tmp}/nope.py'], 'benchmark_step.py: error: FileNotFoundError: ', 1),
     ('asl_coverage.py', ['--configs', '{tmp}/nope.py'],
-     "asl_coverage.py: error: --configs: no such config '{tmp}/nope.py'"),
-    ('asl_coverage.py', ['--out', '{tmp}/no/cov.md'], 'asl_coverage.py: error: --out: the folder'),
-    ('benchmark_loss.py', ['--repeats', '0'], 'argument --repeats: the value must be an integer'),
+     "asl_coverage.py: error: --configs: no such config '{tmp}/nope.py'", 2),
+    ('asl_coverage.py', ['--out', '{tmp}/no/cov.md'], 'asl_coverage.py: error: --out: the folder',
+     2),
+    ('benchmark_loss.py', ['--repeats', '0'], 'argument --repeats: the value must be an integer',
+     2),
     ('demo.py', ['--seeds', '0', '0', '--work-dir', '{tmp}/w'],
-     'demo.py: error: seeds must differ: 0 given more than once')])
-def test_the_other_tools_report_bad_input_in_one_line(tmp_path, tool, argv, message):
+     'demo.py: error: seeds must differ: 0 given more than once', 2)])
+def test_the_other_tools_report_bad_input_in_one_line(tmp_path, tool, argv, message, status):
     argv = [a.format(tmp=tmp_path) for a in argv]
     result = run_failing([osp.join(REPO, 'tools', tool), *argv], cwd=str(tmp_path))
     assert message.format(tmp=tmp_path) in result.stderr and 'Traceback' not in result.stderr
+    assert result.returncode == status
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written
+
+
+def test_preflight_reports_a_bad_image_naming_the_tool(tmp_path):
+    config = write_tiny_config(str(tmp_path / 'tiny.py'), write_coco_dataset(str(tmp_path / 'd')))
+    with open(tmp_path / 'd' / 'annotations' / 'instances_train.json') as f:
+        broken = json.load(f)['images'][0]['file_name']
+    (tmp_path / 'd' / 'train' / osp.basename(broken)).write_bytes(b'not an image')
+    result = run_failing([osp.join(REPO, 'tools', 'preflight.py'), config], cwd=str(tmp_path))
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert result.stderr.startswith('preflight.py: error: ')  # then the bad images, one a line
+    assert osp.basename(broken) in result.stderr
