@@ -191,6 +191,8 @@ def test_installed_loader_refuses_a_downloaded_checkpoint(tmp_path, toy_checkpoi
     write_malicious_checkpoint(served / 'evil.pth', marker)
     (served / 'good.pth').write_bytes(open(toy_checkpoint, 'rb').read())
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # torch hub's download cache
+    for proxy in ('no_proxy', 'NO_PROXY'):  # a proxy set for the machine: not for this server
+        monkeypatch.setenv(proxy, '127.0.0.1,localhost')
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from mmengine.config import Config
+from tiny_detection import tool_env
 
 from asl_det.benchmark.study import VARIANTS
 
@@ -65,7 +66,8 @@ def test_the_focal_config_trains_two_iterations_on_bccd(tmp_path):
     result = subprocess.run(
         [sys.executable, osp.join(REPO, 'tools', 'train.py'),
          osp.join(CONFIGS, 'retinanet_bccd_focal.py'), '--work-dir', str(work_dir),
-         '--cfg-options', *options], capture_output=True, text=True, cwd=str(tmp_path))
+         '--cfg-options', *options], capture_output=True, text=True, cwd=str(tmp_path),
+        env=tool_env(), timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert 'Iter(val) [9/9]' in result.stdout + result.stderr  # the whole test split
     assert (work_dir / 'last_checkpoint').read_text().endswith('iter_2.pth')
