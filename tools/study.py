@@ -151,13 +151,13 @@ def settings_of(args) -> StudySettings:
     if args.primary is not None:
         check_primary(args.primary, variants, args.baseline)
     records_dir = osp.join(args.study_dir, 'records')
-    recorded = {r['variant'] for r in load_records(records_dir)} if osp.isdir(records_dir) \
-        else set()
-    if args.baseline not in variants and args.baseline not in recorded:  # the report pairs
+    # the report pairs every variant with the baseline: run now, or recorded before
+    if args.baseline not in variants and \
+            args.baseline not in {r['variant'] for r in load_records(records_dir)}:
         raise ValueError(f'baseline (--baseline) {args.baseline} is neither among the variants '
                          f'({" ".join(variants)}) nor recorded in {records_dir}')
     return StudySettings(
-        config_file=args.config, records_dir=osp.join(args.study_dir, 'records'),
+        config_file=args.config, records_dir=records_dir,
         work_root=args.work_dir, defined_variants=defined,
         variants=variants, seeds=args.seeds, missing_fractions=args.missing_fractions,
         max_iters=args.iters, evaluations=args.evaluations, data_seed=args.data_seed,
@@ -206,7 +206,7 @@ def main(argv=None):
     except (ValueError, FileNotFoundError, StudyRunsFailed) as error:
         sys.exit(f'[study] {error}')
     records_dir = osp.join(args.study_dir, 'records')
-    records = load_records(records_dir) if osp.isdir(records_dir) else []
+    records = load_records(records_dir)
     if not records:
         sys.exit(f'[study] no records in {records_dir}')
     command = f'python tools/study.py --study-dir {args.study_dir} --report-only'

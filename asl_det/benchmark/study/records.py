@@ -32,7 +32,8 @@ def write_record(records_dir: str, record: Dict) -> str:
 
 
 def load_records(records_dir: str) -> List[Dict]:
-    """Every record under ``records_dir`` (sorted by condition, variant, seed).
+    """Every record under ``records_dir`` (sorted by condition, variant, seed); none where the
+    folder does not exist (yet).
 
     Raises:
         ValueError: a file lacks a record's keys, or lies elsewhere than its

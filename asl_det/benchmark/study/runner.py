@@ -109,7 +109,7 @@ class StudyPlan:
         (annotation file contents) or ``tools/train.py`` options: they would mix in the
         table."""
         records_dir = self.settings.records_dir
-        for record in load_records(records_dir) if osp.isdir(records_dir) else []:
+        for record in load_records(records_dir):
             expected = dict(self.expected)
             data = self.conditions.get(record['condition'])
             if data is not None:

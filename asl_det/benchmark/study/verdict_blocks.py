@@ -197,8 +197,7 @@ def document_paths(repo: str) -> List[str]:
 def repo_records(repo: str):
     """``records_of`` for :func:`rewrite_blocks`: the records under ``repo/<study_dir>/records``."""
     def records_of(study_dir: str) -> List[Dict]:
-        records_dir = osp.join(repo, study_dir, 'records')
-        return load_records(records_dir) if osp.isdir(records_dir) else []
+        return load_records(osp.join(repo, study_dir, 'records'))
     return records_of
 
 

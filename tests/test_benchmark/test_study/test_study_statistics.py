@@ -177,6 +177,7 @@ def test_a_record_found_elsewhere_than_its_own_file_is_refused(tmp_path):
                                                 iterations=10, wall_time_s=1.0,
                                                 versions={}))
     assert [r['seed'] for r in load_records(str(tmp_path))] == [0]
+    assert load_records(str(tmp_path / 'not_yet')) == []  # a study before its first record
     shutil.copy(written, tmp_path / 'clean' / 'focal_seed7.json')
     with pytest.raises(ValueError, match=r'focal_seed7.json: holds the record of clean focal '
                        r'seed 0, whose file is .*focal_seed0.json'):
