@@ -1,6 +1,6 @@
 # ATSS R-50-FPN 1x COCO with the Asymmetric Loss: atss_focal.py with loss_cls swapped for ASL as
-# configs/_asl_loss.py defines it (the paper's recommended setting) and the classifier's initial
-# prior raised above the margin (below), nothing else.
+# configs/_asl_loss.py defines it (asl_loss, the confirmed setting: retinanet_asl.py) and the
+# classifier's initial prior raised above the margin (below), nothing else.
 _base_ = ['./atss_focal.py', './_asl_loss.py']
 model = dict(bbox_head=dict(
     loss_cls=dict(_base_.asl_loss, _delete_=True),

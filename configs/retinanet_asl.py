@@ -1,8 +1,9 @@
 # RetinaNet R-50-FPN 1x COCO with the Asymmetric Loss: retinanet_focal.py with loss_cls swapped
-# for ASL as configs/_asl_loss.py defines it (the paper's recommended setting) and the
-# classifier's initial prior raised above the margin (below), nothing else: the studies' variant
-# asl_paper_prior10. Results: configs/demo/study/results.md (glyph benchmark) and
-# configs/bccd/study/results.md (BCCD); not measured on COCO.
+# for ASL as configs/_asl_loss.py defines it (asl_loss: focal's gammas and alpha, the paper's
+# margin, negatives above 0.3 rejected) and the classifier's initial prior raised above the margin
+# (below), nothing else: the studies' variant focal_margin_prior10_reject30, confirmed on BCCD and
+# TXL-PBC (configs/bccd/confirmation/results.md, configs/txl_pbc/confirmation/results.md); not
+# measured on COCO.
 _base_ = ['./retinanet_focal.py', './_asl_loss.py']
 model = dict(bbox_head=dict(
     loss_cls=dict(_base_.asl_loss, _delete_=True),

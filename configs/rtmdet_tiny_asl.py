@@ -1,6 +1,7 @@
 # RTMDet-tiny 300e COCO with the Asymmetric Loss: rtmdet_tiny_baseline.py with loss_cls swapped
-# for ASL as configs/_asl_loss.py defines it (the paper's recommended setting) and the
-# classifier's initial prior raised above the margin (below), nothing else.
+# for ASL as configs/_asl_loss.py defines it (asl_loss, the confirmed setting: retinanet_asl.py;
+# not measured with this head) and the classifier's initial prior raised above the margin
+# (below), nothing else.
 # RTMDetHead passes (labels, alignment metrics) quality targets with avg_factor=1 and normalises
 # afterwards; ASL takes them as QualityFocalLoss does. _delete_ drops QFL's beta.
 _base_ = ['./rtmdet_tiny_baseline.py', './_asl_loss.py']

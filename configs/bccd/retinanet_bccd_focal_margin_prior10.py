@@ -1,6 +1,7 @@
 # BCCD RetinaNet with the setting focal_margin_prior10 (configs/retinanet_focal_margin_prior10.py):
 # focal loss's gammas and alpha with ASL's probability margin, the classifier started above the
-# margin. Results: configs/bccd/study/results.md.
+# margin: retinanet_bccd_asl.py without its rejection of negatives above 0.3. Results:
+# configs/bccd/study/results.md.
 _base_ = './retinanet_bccd_asl.py'
 model = dict(bbox_head=dict(loss_cls=dict(
-    _base_.asl_loss, _delete_=True, gamma_pos=2.0, gamma_neg=2.0, alpha=0.25)))
+    _base_.asl_paper_loss, _delete_=True, gamma_pos=2.0, gamma_neg=2.0, alpha=0.25)))

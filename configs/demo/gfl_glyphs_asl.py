@@ -1,5 +1,5 @@
 # CPU demo detector with a quality-target head (ASL side): gfl_glyphs_qfl.py with loss_cls
-# swapped for ASL as configs/_asl_loss.py defines it (the paper's recommended setting, as
+# swapped for ASL as configs/_asl_loss.py defines it (asl_loss, the confirmed setting, as
 # configs/gfl_asl.py) and the classifier's initial prior raised above the margin (below),
 # nothing else.
 _base_ = ['./gfl_glyphs_qfl.py', '../_asl_loss.py']

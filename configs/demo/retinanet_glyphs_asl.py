@@ -1,5 +1,5 @@
 # CPU demo detector (ASL side): retinanet_glyphs_focal.py with loss_cls swapped for ASL as
-# configs/_asl_loss.py defines it (the paper's recommended setting, as configs/retinanet_asl.py)
+# configs/_asl_loss.py defines it (asl_loss, the confirmed setting, as configs/retinanet_asl.py)
 # and the classifier's initial prior raised above the margin (below), nothing else.
 _base_ = ['./retinanet_glyphs_focal.py', '../_asl_loss.py']
 model = dict(bbox_head=dict(

@@ -27,17 +27,18 @@ def flat(cfg, prefix=''):
     return items
 
 
-@pytest.mark.parametrize('name,variant', [('retinanet_bccd_asl.py', 'asl_paper_prior10'),
-                                          ('retinanet_bccd_focal_margin_prior10.py',
-                                           'focal_margin_prior10')])
+@pytest.mark.parametrize('name,variant', [
+    ('retinanet_bccd_asl.py', 'focal_margin_prior10_reject30'),
+    ('retinanet_bccd_focal_margin_prior10.py', 'focal_margin_prior10')])
 def test_asl_configs_differ_from_focal_in_the_loss_and_prior_alone(name, variant):
     focal = flat(Config.fromfile(osp.join(CONFIGS, 'retinanet_bccd_focal.py')).to_dict())
     cfg = Config.fromfile(osp.join(CONFIGS, name))
     asl = flat(cfg.to_dict())
     differing = {k for k in set(focal) | set(asl) if focal.get(k) != asl.get(k)}
-    # besides the model: the definition of configs/_asl_loss.py the ASL configs inherit
+    # besides the model: the definitions of configs/_asl_loss.py the ASL configs inherit
     assert differing and all(k.startswith(('model.bbox_head.loss_cls.',
-                                           'model.bbox_head.init_cfg.', 'asl_loss.'))
+                                           'model.bbox_head.init_cfg.', 'asl_loss.',
+                                           'asl_paper_loss.'))
                              for k in differing)
     assert dict(cfg.model.bbox_head.loss_cls) == VARIANTS[variant]['loss_cls']
     assert cfg.model.bbox_head.init_cfg.override.bias_prob == VARIANTS[variant]['prior']

@@ -1,7 +1,8 @@
 """configs/*.py: every config resolves, each ASL/baseline pair (here and in configs/demo/) differs
-in loss_cls alone, ASL's arguments are written once (configs/_asl_loss.py, equal to the loss's
-ASL_DEFAULTS), a config named after a study variant is that variant, and every detector builds and
-trains one step (ResNet-18 instead of R-50, no pretrained weights)."""
+in loss_cls alone, ASL's arguments are written once (configs/_asl_loss.py: the paper's setting,
+equal to the loss's ASL_DEFAULTS, and the shipped one, the confirmed study variant), a config named
+after a study variant is that variant, and every detector builds and trains one step (ResNet-18
+instead of R-50, no pretrained weights)."""
 import glob
 import os.path as osp
 
@@ -22,8 +23,12 @@ PAIRS = sorted((name[:-len('_asl.py')] + '_asl.py', name[:-len('_asl.py')] + suf
                for name in ALL_CONFIGS if name.endswith('_asl.py')
                for suffix in BASELINE_SUFFIXES if name[:-len('_asl.py')] + suffix in ALL_CONFIGS)
 DETECTORS = [name for name in CONFIGS if not name.startswith('_')]
-#: The base that defines ASL's loss_cls once (``asl_loss``), for the ASL configs' ``_base_``.
+#: The base that defines ASL's loss_cls once (``asl_loss``, what the ASL configs ship, and
+#: ``asl_paper_loss``), for the ASL configs' ``_base_``.
 ASL_LOSS_BASE = '_asl_loss.py'
+#: The study variant the ASL configs ship: the setting the pre-registered confirmation chose
+#: (configs/PREREGISTRATION.md, "What follows from the verdicts").
+SHIPPED_VARIANT = 'focal_margin_prior10_reject30'
 
 
 def load(name):
@@ -85,9 +90,10 @@ def test_pair_differs_in_loss_cls_alone(asl_name, baseline_name):
         assert hook['prior'] > asl_cfg.model.bbox_head.loss_cls.clip
         differing = {k for k in differing if not k.startswith(('custom_hooks.',
                                                                'custom_imports.'))}
-    # besides the model: the ASL config's copy of configs/_asl_loss.py's definition
+    # besides the model: the ASL config's copy of configs/_asl_loss.py's definitions
     outside = sorted(k for k in differing if not k.startswith(
-        ('model.bbox_head.loss_cls.', 'model.bbox_head.init_cfg.', 'asl_loss.')))
+        ('model.bbox_head.loss_cls.', 'model.bbox_head.init_cfg.', 'asl_loss.',
+         'asl_paper_loss.')))
     assert not outside, f'{asl_name} and {baseline_name} also differ in {outside}'
     loss_cls = load(asl_name).model.bbox_head.loss_cls
     # the other difference allowed: the classifier's initial prior, raised above the margin
@@ -95,15 +101,28 @@ def test_pair_differs_in_loss_cls_alone(asl_name, baseline_name):
     if any(k.startswith('model.bbox_head.init_cfg.') for k in differing):
         assert init_cfg.override.bias_prob > loss_cls.clip
     assert loss_cls.type == 'AsymmetricLoss' and loss_cls.use_sigmoid is True
-    assert not {'alpha', 'gamma', 'beta'} & set(loss_cls)  # focal's and QFL's keys are gone
+    assert not {'gamma', 'beta'} & set(loss_cls)  # focal's and QFL's own keys are gone
     assert loss_cls == load(ASL_LOSS_BASE).asl_loss  # the one definition, unchanged
 
 
+@pytest.mark.parametrize('asl_name', sorted({asl for asl, _ in PAIRS}))
+def test_asl_configs_ship_the_confirmed_study_variant(asl_name):
+    """Every ASL config of a pair trains the study's SHIPPED_VARIANT: its loss and its prior."""
+    from asl_det.benchmark.study import VARIANTS
+    cfg = load(asl_name)
+    variant = VARIANTS[SHIPPED_VARIANT]
+    assert dict(cfg.model.bbox_head.loss_cls) == variant['loss_cls']
+    init_cfg, hook = cfg.model.bbox_head.get('init_cfg'), prior_hook(cfg)
+    prior = hook['prior'] if hook is not None else init_cfg.override.bias_prob
+    assert prior == variant['prior']
+
+
 def test_asl_arguments_are_written_once_and_are_the_loss_defaults():
-    """configs/_asl_loss.py holds what ``--asl`` writes (ASL_LOSS_CFG: the loss's own
-    ASL_DEFAULTS, loss_weight 1) but eps (the loss's default); no other config restates them."""
+    """configs/_asl_loss.py's asl_paper_loss is what ``--asl`` writes (ASL_LOSS_CFG: the loss's
+    own ASL_DEFAULTS, loss_weight 1) but eps (the loss's default); no other config restates
+    ASL's arguments."""
     from asl_det.config.asl_swap import ASL_LOSS_CFG
-    assert dict(load(ASL_LOSS_BASE).asl_loss) == {
+    assert dict(load(ASL_LOSS_BASE).asl_paper_loss) == {
         key: value for key, value in ASL_LOSS_CFG.items() if key != 'eps'}
     restating = []
     for path in sorted(glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)):
@@ -133,11 +152,20 @@ def test_rtmdet_configs_restate_the_plugin_settings(name):
         h['type'] for h in plugin.custom_hooks] + prior
 
 
-def test_adaptive_differs_from_asl_in_hooks_alone():
-    asl = flatten(load('retinanet_asl.py').to_dict())
-    adaptive = flatten(load('retinanet_asl_adaptive.py').to_dict())
+@pytest.mark.parametrize('adaptive_name,asl_name', [
+    ('retinanet_asl_adaptive.py', 'retinanet_asl.py'),
+    ('demo/retinanet_glyphs_asl_adaptive.py', 'demo/retinanet_glyphs_asl.py')])
+def test_adaptive_is_the_paper_loss_with_the_hook_on_its_asl_config(adaptive_name, asl_name):
+    """Adaptive asymmetry steers the paper's setting (gamma_neg from 4): the adaptive config is
+    its ASL config with asl_paper_loss and the hook, nothing else."""
+    adaptive_cfg = load(adaptive_name)
+    assert adaptive_cfg.model.bbox_head.loss_cls == load(ASL_LOSS_BASE).asl_paper_loss
+    assert 'AdaptiveAsymmetryHook' in [hook['type'] for hook in adaptive_cfg.custom_hooks]
+    asl = flatten(load(asl_name).to_dict())
+    adaptive = flatten(adaptive_cfg.to_dict())
     differing = {k for k in set(asl) | set(adaptive) if asl.get(k) != adaptive.get(k)}
-    assert differing and all(k.startswith('custom_hooks.') for k in differing)
+    assert differing and all(k.startswith(('custom_hooks.', 'model.bbox_head.loss_cls.'))
+                             for k in differing)
 
 
 @pytest.mark.parametrize('name', DETECTORS)

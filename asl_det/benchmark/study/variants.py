@@ -11,7 +11,7 @@ Why these numbers:
 - ``focal``: mmdet's tuned RetinaNet loss, gamma 2 and alpha 0.25, the baseline every paired
   difference is taken against.
 - ``asl_paper``: the paper's recommended classification setting (gamma_pos 0, gamma_neg 4,
-  clip 0.05, no alpha), as ``configs/retinanet_asl.py`` ships it.
+  clip 0.05, no alpha), what ``--asl`` writes (``configs/_asl_loss.py``'s ``asl_paper_loss``).
 - ``focal_margin``: focal loss plus the probability margin alone (clip 0.05, the paper's value).
 - ``focal_asym``: focal loss plus asymmetric focusing alone: the paper's gammas (0, 4), focal's
   alpha, no margin.
@@ -25,7 +25,8 @@ Why these numbers:
   effect from the margin's.
 - ``focal_margin_prior10_reject30``: ``focal_margin_prior10`` that also stops pushing down the
   negatives the detector already scores above 0.3, where unlabelled objects' anchors sit
-  (docs/rejection.md).
+  (docs/rejection.md); what the ``configs/*_asl.py`` ship, confirmed on BCCD and TXL-PBC
+  (configs/PREREGISTRATION.md).
 - ``*_adaptive``: adaptive asymmetry (paper section 2.7) on top, with the demo's step size.
 """
 import copy
@@ -93,9 +94,9 @@ VARIANTS: Dict[str, Dict] = {
 #: The variant every paired difference is taken against.
 BASELINE = 'focal'
 #: The comparisons named before the runs, each against ``BASELINE``: what ``--asl`` gives
-#: (``asl_paper``), what the ``configs/*_asl.py`` ship (``asl_paper_prior10``) and the
-#: ``configs/*_focal_margin_prior10.py`` (``focal_margin_prior10``). The report keeps them in
-#: their own table (Holm within it).
+#: (``asl_paper``), what the ``configs/*_asl.py`` shipped until the confirmation
+#: (``asl_paper_prior10``) and the ``configs/*_focal_margin_prior10.py``
+#: (``focal_margin_prior10``). The report keeps them in their own table (Holm within it).
 PRIMARY_VARIANTS = ('asl_paper', 'asl_paper_prior10', 'focal_margin_prior10')
 #: What ``tools/study.py`` trains when no ``--variants`` are given, in this order.
 DEFAULT_VARIANTS = ('focal', 'asl_paper', 'asl_paper_prior10', 'asl_alpha_prior10',
