@@ -4,5 +4,4 @@
 # of negatives above 0.3. Results: the transfer check on the glyph ATSS
 # (configs/demo/study/transfer/atss/results.md); not measured on COCO.
 _base_ = './atss_asl.py'
-model = dict(bbox_head=dict(loss_cls=dict(
-    _base_.asl_paper_loss, _delete_=True, gamma_pos=2.0, gamma_neg=2.0, alpha=0.25)))
+model = dict(bbox_head=dict(loss_cls=dict(_base_.focal_margin_loss, _delete_=True)))

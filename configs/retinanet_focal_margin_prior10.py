@@ -5,5 +5,4 @@
 # configs/demo/study/results.md (glyph benchmark; also study_long/, 4x the schedule) and
 # configs/bccd/study/results.md (BCCD); not measured on COCO.
 _base_ = './retinanet_asl.py'
-model = dict(bbox_head=dict(loss_cls=dict(
-    _base_.asl_paper_loss, _delete_=True, gamma_pos=2.0, gamma_neg=2.0, alpha=0.25)))
+model = dict(bbox_head=dict(loss_cls=dict(_base_.focal_margin_loss, _delete_=True)))

@@ -3,5 +3,4 @@
 # margin: retinanet_bccd_asl.py without its rejection of negatives above 0.3. Results:
 # configs/bccd/study/results.md.
 _base_ = './retinanet_bccd_asl.py'
-model = dict(bbox_head=dict(loss_cls=dict(
-    _base_.asl_paper_loss, _delete_=True, gamma_pos=2.0, gamma_neg=2.0, alpha=0.25)))
+model = dict(bbox_head=dict(loss_cls=dict(_base_.focal_margin_loss, _delete_=True)))

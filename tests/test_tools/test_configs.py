@@ -35,6 +35,10 @@ def load(name):
     return Config.fromfile(osp.join(CONFIG_DIR, name))
 
 
+#: Key prefixes of an ASL config's copies of configs/_asl_loss.py's definitions.
+ASL_LOSS_DEFINITIONS = tuple(f'{name}.' for name in load(ASL_LOSS_BASE).keys())
+
+
 PRIOR_HOOK_MODULE = 'asl_det.engine.hooks.classifier_prior_hook'
 
 
@@ -92,8 +96,7 @@ def test_pair_differs_in_loss_cls_alone(asl_name, baseline_name):
                                                                'custom_imports.'))}
     # besides the model: the ASL config's copy of configs/_asl_loss.py's definitions
     outside = sorted(k for k in differing if not k.startswith(
-        ('model.bbox_head.loss_cls.', 'model.bbox_head.init_cfg.', 'asl_loss.',
-         'asl_paper_loss.')))
+        ('model.bbox_head.loss_cls.', 'model.bbox_head.init_cfg.') + ASL_LOSS_DEFINITIONS))
     assert not outside, f'{asl_name} and {baseline_name} also differ in {outside}'
     loss_cls = load(asl_name).model.bbox_head.loss_cls
     # the other difference allowed: the classifier's initial prior, raised above the margin
